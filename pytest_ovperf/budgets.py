@@ -1,0 +1,180 @@
+"""Budgets declared with ``@pytest.mark.ovperf_budget`` and the verdicts drawn against them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .devices import PRECISIONS, split_device_list
+from .stats import Interval
+
+
+class Verdict(str, Enum):
+    """Outcome of checking one measured statistic against one budget."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    NONE = "none"
+
+
+class Metric(str, Enum):
+    LATENCY = "latency_ms"
+    THROUGHPUT = "throughput_fps"
+    FIRST_INFERENCE = "first_inference_ms"
+    COMPILE = "compile_ms"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self is Metric.THROUGHPUT
+
+    @property
+    def unit(self) -> str:
+        return "fps" if self is Metric.THROUGHPUT else "ms"
+
+
+class BudgetError(ValueError):
+    """A malformed ``ovperf_budget`` marker."""
+
+
+_ALLOWED_KWARGS = {
+    "device",
+    "precision",
+    "latency_ms",
+    "percentile",
+    "throughput_fps",
+    "first_inference_ms",
+    "compile_ms",
+    "regression_threshold",
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One ``ovperf_budget`` marker, validated."""
+
+    device: str
+    precision: str | None = None
+    latency_ms: float | None = None
+    percentile: float = 50.0
+    throughput_fps: float | None = None
+    first_inference_ms: float | None = None
+    compile_ms: float | None = None
+    #: fraction (0.05 = 5%); ``None`` means the session default
+    regression_threshold: float | None = None
+
+    def applies_to(self, device: str, precision: str) -> bool:
+        return self.device == device and (self.precision is None or self.precision == precision)
+
+    def limits(self) -> dict[Metric, float]:
+        values = {
+            Metric.LATENCY: self.latency_ms,
+            Metric.THROUGHPUT: self.throughput_fps,
+            Metric.FIRST_INFERENCE: self.first_inference_ms,
+            Metric.COMPILE: self.compile_ms,
+        }
+        return {metric: value for metric, value in values.items() if value is not None}
+
+
+def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
+    """Validate one marker's arguments; ``BudgetError`` says what is wrong."""
+    if len(args) > 2:
+        raise BudgetError(
+            f"ovperf_budget takes at most two positional arguments (device, precision), "
+            f"got {len(args)}"
+        )
+    unknown = sorted(set(kwargs) - _ALLOWED_KWARGS)
+    if unknown:
+        raise BudgetError(
+            f"ovperf_budget got unknown argument(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(_ALLOWED_KWARGS))}"
+        )
+    values = dict(kwargs)
+    for name, value in zip(("device", "precision"), args):
+        if name in values:
+            raise BudgetError(f"ovperf_budget got {name!r} both by position and by name")
+        values[name] = value
+    device_value = values.get("device")
+    if not isinstance(device_value, str) or not device_value.strip():
+        raise BudgetError("ovperf_budget needs device=..., e.g. device='CPU'")
+    devices = split_device_list([device_value])
+    if len(devices) != 1:
+        raise BudgetError(
+            f"ovperf_budget device={device_value!r} names {len(devices)} devices; "
+            "stack one marker per device"
+        )
+    precision = values.get("precision")
+    if precision is not None:
+        if not isinstance(precision, str) or precision.lower() not in PRECISIONS:
+            raise BudgetError(
+                f"ovperf_budget precision={precision!r} is not one of {', '.join(PRECISIONS)}"
+            )
+        precision = precision.lower()
+    numbers: dict[str, float | None] = {}
+    for name in ("latency_ms", "throughput_fps", "first_inference_ms", "compile_ms"):
+        numbers[name] = _positive_number(name, values.get(name))
+    percentile = values.get("percentile", 50)
+    if isinstance(percentile, bool) or not isinstance(percentile, (int, float)):
+        raise BudgetError(f"ovperf_budget percentile={percentile!r} must be a number")
+    if not 0 < float(percentile) < 100:
+        raise BudgetError(f"ovperf_budget percentile={percentile!r} must be inside (0, 100)")
+    threshold = values.get("regression_threshold")
+    if threshold is not None:
+        threshold = _positive_number("regression_threshold", threshold)
+    if not any(v is not None for v in numbers.values()) and threshold is None:
+        raise BudgetError(
+            "ovperf_budget sets no limit; give latency_ms, throughput_fps, "
+            "first_inference_ms, compile_ms or regression_threshold"
+        )
+    return Budget(
+        device=devices[0],
+        precision=precision,
+        percentile=float(percentile),
+        regression_threshold=threshold,
+        **numbers,
+    )
+
+
+def _positive_number(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BudgetError(f"ovperf_budget {name}={value!r} must be a number")
+    if not math.isfinite(value) or value <= 0:
+        raise BudgetError(f"ovperf_budget {name}={value!r} must be a positive number")
+    return float(value)
+
+
+def applicable_budgets(budgets: Iterable[Budget], device: str, precision: str) -> list[Budget]:
+    return [b for b in budgets if b.applies_to(device, precision)]
+
+
+def precisions_named(budgets: Iterable[Budget], device: str) -> list[str]:
+    """Precisions the budgets name for ``device``, in marker order."""
+    return list(dict.fromkeys(b.precision for b in budgets if b.device == device and b.precision))
+
+
+def judge(interval: Interval, limit: float, metric: Metric) -> Verdict:
+    """Pass when the whole interval is within the limit, fail when it is wholly outside,
+    inconclusive when it straddles the limit."""
+    if metric.higher_is_better:
+        if interval.low >= limit:
+            return Verdict.PASS
+        if interval.high < limit:
+            return Verdict.FAIL
+        return Verdict.INCONCLUSIVE
+    if interval.high <= limit:
+        return Verdict.PASS
+    if interval.low > limit:
+        return Verdict.FAIL
+    return Verdict.INCONCLUSIVE
+
+
+def excess_percent(value: float, limit: float, metric: Metric) -> float:
+    """How far ``value`` is beyond ``limit``, in percent of the limit (positive = worse)."""
+    if metric.higher_is_better:
+        return (limit - value) / limit * 100.0
+    return (value - limit) / limit * 100.0

@@ -1,0 +1,191 @@
+"""Device names, availability and precision support, without pytest."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import openvino as ov
+
+#: Meta devices whose ``NAME:`` prefix takes a comma separated list of devices.
+META_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+
+#: Precisions a budget or ``--ovperf-precision`` may name.
+PRECISIONS = ("f32", "bf16", "f16", "int8")
+
+#: ``OPTIMIZATION_CAPABILITIES`` entry that a device must report to run a precision.
+_CAPABILITY_FOR_PRECISION = {"f32": "FP32", "bf16": "BF16", "f16": "FP16", "int8": "INT8"}
+
+#: Label used when the precision is left to the device and the device does not say.
+DEFAULT_PRECISION = "default"
+
+
+def split_device_list(values: Iterable[str]) -> list[str]:
+    """Split ``--ovperf-device`` values into device names.
+
+    A comma separates devices, except after a meta-device prefix such as ``HETERO:``:
+    the rest of that value is the meta device's own list (``HETERO:GPU,CPU`` is one device).
+    To name another device after a meta device, repeat the option.
+    """
+    devices: list[str] = []
+    for value in values:
+        rest = value.strip()
+        while rest:
+            head, sep, tail = rest.partition(",")
+            head = head.strip()
+            if ":" in head and head.split(":", 1)[0].upper() in META_DEVICES:
+                devices.append(_normalise_device(rest))
+                break
+            if head:
+                devices.append(_normalise_device(head))
+            rest = tail if sep else ""
+    return list(dict.fromkeys(devices))
+
+
+def _normalise_device(name: str) -> str:
+    prefix, sep, members = name.strip().partition(":")
+    if not sep:
+        return prefix.upper()
+    parts = [m.strip().upper() for m in members.split(",") if m.strip()]
+    return f"{prefix.upper()}:{','.join(parts)}"
+
+
+def parse_precision_list(values: Iterable[str]) -> list[str]:
+    """Split ``--ovperf-precision`` values; raise ``ValueError`` naming an unknown one."""
+    result: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            name = item.strip().lower()
+            if not name:
+                continue
+            if name not in PRECISIONS:
+                raise ValueError(
+                    f"unknown precision {item.strip()!r}; choose from {', '.join(PRECISIONS)}"
+                )
+            result.append(name)
+    return list(dict.fromkeys(result))
+
+
+def member_devices(device: str) -> list[str]:
+    """The physical devices a (possibly meta) device name refers to."""
+    prefix, sep, members = device.partition(":")
+    if prefix in META_DEVICES:
+        return [m for m in members.split(",") if m] if sep else []
+    return [device]
+
+
+def is_meta_device(device: str) -> bool:
+    return device.partition(":")[0] in META_DEVICES
+
+
+def device_is_available(device: str, available: Sequence[str]) -> bool:
+    """Whether ``device`` can run here, given ``ov.Core().available_devices``.
+
+    ``GPU`` is available when ``GPU`` or any ``GPU.N`` is; a meta device is available when
+    all of its listed members are (bare ``AUTO`` is always available).
+    """
+    if is_meta_device(device):
+        return all(device_is_available(m, available) for m in member_devices(device))
+    return any(a == device or a.split(".", 1)[0] == device for a in available)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the runtime says about one device."""
+
+    name: str
+    available: bool
+    full_name: str
+    capabilities: tuple[str, ...]
+    default_precision: str
+
+
+class DeviceCatalog:
+    """Caches device queries against one ``ov.Core`` for the session."""
+
+    def __init__(self, core: ov.Core) -> None:
+        self.core = core
+
+    @functools.cached_property
+    def available(self) -> list[str]:
+        return list(self.core.available_devices)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one catalog per session
+    def info(self, device: str) -> DeviceInfo:
+        available = device_is_available(device, self.available)
+        if not available:
+            return DeviceInfo(device, False, "", (), DEFAULT_PRECISION)
+        if is_meta_device(device):
+            members = member_devices(device) or [d.split(".")[0] for d in self.available]
+            infos = [self.info(m) for m in members]
+            full = " + ".join(i.full_name for i in infos)
+            # a meta device can run a precision only when every member it may pick can
+            common = set.intersection(*(set(i.capabilities) for i in infos)) if infos else set()
+            return DeviceInfo(device, True, full, tuple(sorted(common)), DEFAULT_PRECISION)
+        full = str(self._property(device, "FULL_DEVICE_NAME", device))
+        caps = tuple(str(c) for c in self._property(device, "OPTIMIZATION_CAPABILITIES", ()))
+        default = precision_label(self._property(device, "INFERENCE_PRECISION_HINT", None))
+        return DeviceInfo(device, True, full, caps, default)
+
+    def _property(self, device: str, name: str, fallback: object) -> object:
+        try:
+            return self.core.get_property(device, name)
+        except RuntimeError:
+            return fallback
+
+    def unsupported_precision_reason(self, device: str, precision: str) -> str | None:
+        """A skip reason when ``device`` cannot run ``precision``, else ``None``."""
+        if precision == DEFAULT_PRECISION:
+            return None
+        info = self.info(device)
+        capability = _CAPABILITY_FOR_PRECISION[precision]
+        if capability in info.capabilities:
+            return None
+        return (
+            f"{device} ({info.full_name}) cannot run {precision}: its "
+            f"OPTIMIZATION_CAPABILITIES are {', '.join(info.capabilities) or 'unknown'}"
+        )
+
+
+def precision_label(value: object) -> str:
+    """Turn an ``ov.Type`` / property value into one of ``PRECISIONS`` (or ``default``)."""
+    if value is None:
+        return DEFAULT_PRECISION
+    text = str(value).lower()
+    for prefix in ("<type: '", "type: "):
+        text = text.removeprefix(prefix)
+    text = text.strip("'>\" ")
+    aliases = {
+        "f32": "f32", "float32": "f32", "fp32": "f32",
+        "bf16": "bf16", "bfloat16": "bf16",
+        "f16": "f16", "float16": "f16", "fp16": "f16",
+        "i8": "int8", "int8": "int8", "u8": "int8",
+    }  # fmt: skip
+    return aliases.get(text, text or DEFAULT_PRECISION)
+
+
+def hint_value_for(precision: str) -> str | None:
+    """Value of ``INFERENCE_PRECISION_HINT`` for a precision; int8 comes from the model."""
+    return {"f32": "f32", "bf16": "bf16", "f16": "f16"}.get(precision)
+
+
+def cpu_model_name() -> str:
+    """The CPU's marketing name, from /proc/cpuinfo where it exists."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def logical_cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,244 @@
+"""Timed inference: warmup, blocks of measurement, and stopping on precision.
+
+Latency follows benchmark_app's latency mode (one request, ``InferRequest.latency`` per
+inference, inputs bound once). Throughput keeps an ``AsyncInferQueue`` of
+``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` full and divides completions by wall time.
+
+Measurement runs in blocks of ``block_s`` seconds. After ``min_time_s`` it stops as soon as
+the interval of the measured statistic is narrower than ``target_precision`` (relative half
+width), or at ``max_time_s``. Stopping looks at precision only, never at the verdict, so
+it does not inflate the error rate of the budget check.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from .models import bind_inputs
+from .stats import Interval, percentile_interval, rate_interval
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    warmup_s: float = 0.5
+    warmup_iterations: int = 5
+    min_time_s: float = 1.0
+    max_time_s: float = 5.0
+    block_s: float = 0.2
+    confidence: float = 0.95
+    #: stop once the interval's half width is this fraction of the estimate
+    target_precision: float = 0.01
+
+    def validate(self) -> None:
+        problems = []
+        if self.warmup_s < 0 or self.warmup_iterations < 0:
+            problems.append("warmup must not be negative")
+        if self.min_time_s <= 0 or self.max_time_s < self.min_time_s:
+            problems.append(
+                f"need 0 < min time ({self.min_time_s}) <= max time ({self.max_time_s})"
+            )
+        if not 0 < self.confidence < 1:
+            problems.append(f"confidence {self.confidence} must be inside (0, 1)")
+        if self.target_precision <= 0:
+            problems.append("target precision must be positive")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LatencySamples:
+    """Per-inference latencies in ms and where each block of measurement ends."""
+
+    latencies_ms: np.ndarray
+    block_ends: tuple[int, ...]
+    measure_s: float
+
+    def block_medians(self) -> list[float]:
+        starts = (0, *self.block_ends[:-1])
+        return [
+            float(np.median(self.latencies_ms[s:e])) for s, e in zip(starts, self.block_ends) if e > s
+        ]
+
+
+@dataclass(frozen=True)
+class ThroughputSamples:
+    """Completed inferences per block of wall time."""
+
+    block_counts: tuple[int, ...]
+    block_seconds: tuple[float, ...]
+    completed: int
+    measure_s: float
+    requests: int
+
+    @property
+    def fps(self) -> float:
+        return self.completed / self.measure_s if self.measure_s > 0 else math.nan
+
+    def block_rates(self) -> list[float]:
+        return [c / s for c, s in zip(self.block_counts, self.block_seconds) if s > 0]
+
+
+def measure_latency(
+    compiled: ov.CompiledModel,
+    inputs: list[np.ndarray],
+    settings: MeasureSettings,
+    percentiles: Sequence[float] = (50.0,),
+    progress: ProgressCallback | None = None,
+) -> tuple[LatencySamples, dict[float, Interval]]:
+    """Sync inference until every percentile in ``percentiles`` is known precisely enough."""
+    request = compiled.create_infer_request()
+    bind_inputs(request, inputs)
+    _warm_up(request.infer, settings)
+
+    latencies: list[float] = []
+    block_ends: list[int] = []
+    clock = time.perf_counter
+    started = clock()
+    block_deadline = started + settings.block_s
+    intervals: dict[float, Interval] = {}
+    while True:
+        request.infer()
+        latencies.append(request.latency)
+        now = clock()
+        if now < block_deadline:
+            continue
+        block_ends.append(len(latencies))
+        block_deadline = now + settings.block_s
+        elapsed = now - started
+        if elapsed < settings.min_time_s:
+            continue
+        intervals = {q: percentile_interval(latencies, q, settings.confidence) for q in percentiles}
+        widest = max(i.relative_half_width for i in intervals.values())
+        if progress is not None:
+            progress(
+                "latency "
+                + ", ".join(
+                    f"p{q:g} {i.estimate:.3f} ms [{i.low:.3f}, {i.high:.3f}]"
+                    for q, i in intervals.items()
+                )
+                + f" n={len(latencies)} t={elapsed:.1f}s"
+            )
+        if elapsed >= settings.max_time_s or widest <= settings.target_precision:
+            break
+    measure_s = clock() - started
+    samples = LatencySamples(np.asarray(latencies, dtype=float), tuple(block_ends), measure_s)
+    return samples, intervals
+
+
+class InferPool:
+    """An ``AsyncInferQueue`` of the compiled model with its inputs bound on every request.
+
+    Sized by the device's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` unless ``size`` is given.
+    """
+
+    def __init__(
+        self, compiled: ov.CompiledModel, inputs: list[np.ndarray], size: int | None = None
+    ) -> None:
+        self.compiled_model = compiled
+        self.inputs = inputs
+        if size is None:
+            size = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self.size = max(1, size)
+        self.queue = ov.AsyncInferQueue(compiled, self.size)
+        for index in range(self.size):
+            bind_inputs(self.queue[index], inputs)
+        self._completions: list[float] = []
+        self.queue.set_callback(self._on_done)
+
+    def _on_done(self, request: ov.InferRequest, userdata: Any) -> None:
+        # list.append is atomic under the GIL; the callback runs on OpenVINO's threads
+        self._completions.append(time.perf_counter())
+
+    def start(self) -> None:
+        self.queue.start_async()
+
+    def wait_all(self) -> None:
+        self.queue.wait_all()
+
+    def completions_since(self, since: float) -> list[float]:
+        return [t for t in self._completions if t >= since]
+
+    def reset(self) -> None:
+        self._completions.clear()
+
+    def __repr__(self) -> str:
+        return f"InferPool(requests={self.size})"
+
+
+def measure_throughput(
+    pool: InferPool,
+    settings: MeasureSettings,
+    progress: ProgressCallback | None = None,
+) -> tuple[ThroughputSamples, Interval]:
+    """Keep every request of ``pool`` busy until fps is known precisely enough."""
+    clock = time.perf_counter
+    warm_until = clock() + settings.warmup_s
+    submitted = 0
+    while clock() < warm_until or submitted < max(settings.warmup_iterations, pool.size):
+        pool.start()
+        submitted += 1
+    # requests still in flight from warmup finish inside the measured window, as in
+    # benchmark_app: in steady state they balance the ones left in flight at the end
+    pool.reset()
+    started = clock()
+    edges = [started]
+    interval: Interval | None = None
+    while True:
+        pool.start()
+        now = clock()
+        if now < edges[-1] + settings.block_s:
+            continue
+        edges.append(now)
+        elapsed = now - started
+        if elapsed < settings.min_time_s:
+            continue
+        counts, seconds = _block_counts(pool.completions_since(started), edges)
+        interval = rate_interval(counts, seconds, settings.confidence)
+        if progress is not None:
+            progress(
+                f"throughput {interval.estimate:.1f} fps [{interval.low:.1f}, {interval.high:.1f}]"
+                f" blocks={len(counts)} t={elapsed:.1f}s"
+            )
+        if elapsed >= settings.max_time_s or interval.relative_half_width <= settings.target_precision:
+            break
+    pool.wait_all()
+    finished = clock()
+    completions = pool.completions_since(started)
+    counts, seconds = _block_counts(completions, edges)
+    samples = ThroughputSamples(
+        block_counts=tuple(counts),
+        block_seconds=tuple(seconds),
+        completed=len(completions),
+        measure_s=finished - started,
+        requests=pool.size,
+    )
+    final = rate_interval(counts, seconds, settings.confidence)
+    # centre the interval on the headline figure (all completions over all wall time)
+    half = (final.high - final.low) / 2.0
+    fps = samples.fps
+    return samples, Interval(fps, fps - half, fps + half, final.confidence, final.method)
+
+
+def _block_counts(completions: list[float], edges: list[float]) -> tuple[list[int], list[float]]:
+    stamps = np.asarray(completions, dtype=float)
+    counts = np.histogram(stamps, bins=np.asarray(edges))[0] if len(edges) > 1 else np.array([])
+    seconds = np.diff(np.asarray(edges))
+    return [int(c) for c in counts], [float(s) for s in seconds]
+
+
+def _warm_up(infer: Callable[[], Any], settings: MeasureSettings) -> None:
+    deadline = time.perf_counter() + settings.warmup_s
+    done = 0
+    while done < settings.warmup_iterations or time.perf_counter() < deadline:
+        infer()
+        done += 1

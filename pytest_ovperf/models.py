@@ -1,0 +1,332 @@
+"""Models named by ``@pytest.mark.ovperf_model``: loading, reshaping, inputs, compiling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import openvino as ov
+
+from .devices import hint_value_for
+
+ModelSource = Union[str, Path, ov.Model, Callable[[], ov.Model]]
+
+#: Seed of the default random inputs, so every run feeds the model the same data.
+INPUT_SEED = 20240917
+
+
+class ModelError(ValueError):
+    """A model that cannot be read, reshaped or fed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One ``ovperf_model`` marker, validated (the model itself is loaded lazily)."""
+
+    source: ModelSource
+    shape: Mapping[str, list[int]] | list[int] | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Any = None
+    reference: ModelSource | None = None
+    #: directory of the test file; relative paths are resolved against it
+    base_dir: Path = Path(".")
+
+    def resolved_path(self, source: ModelSource | None = None) -> Path | None:
+        source = self.source if source is None else source
+        if isinstance(source, (str, Path)):
+            path = Path(source).expanduser()
+            return path if path.is_absolute() else (self.base_dir / path).resolve()
+        return None
+
+    def describe(self, source: ModelSource | None = None) -> str:
+        source = self.source if source is None else source
+        path = self.resolved_path(source)
+        if path is not None:
+            return str(path)
+        if isinstance(source, ov.Model):
+            return f"ov.Model {source.get_friendly_name()!r}"
+        name = getattr(source, "__qualname__", None) or repr(source)
+        return f"{getattr(source, '__module__', '?')}.{name}()"
+
+
+_MODEL_KWARGS = {"shape", "config", "inputs", "reference"}
+
+
+def parse_model_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], base_dir: Path) -> ModelSpec:
+    """Validate ``ovperf_model`` arguments; raises ``ModelError`` naming the problem."""
+    if "source" in kwargs:
+        # a lone callable positional argument is taken by pytest as the decorated function,
+        # so ovperf_model(source=factory) is the way to pass a bare model factory
+        if args:
+            raise ModelError("ovperf_model got the model both by position and as source=")
+        args = (kwargs["source"],)
+        kwargs = {k: v for k, v in kwargs.items() if k != "source"}
+    if len(args) != 1:
+        raise ModelError(
+            f"ovperf_model takes exactly one positional argument (the model), got {len(args)}"
+        )
+    unknown = sorted(set(kwargs) - _MODEL_KWARGS)
+    if unknown:
+        raise ModelError(
+            f"ovperf_model got unknown argument(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(_MODEL_KWARGS))}"
+        )
+    for name in ("source", "reference"):
+        value = args[0] if name == "source" else kwargs.get("reference")
+        if value is None and name == "reference":
+            continue
+        if not isinstance(value, (str, Path, ov.Model)) and not callable(value):
+            raise ModelError(
+                f"ovperf_model {name} must be a path, an ov.Model or a callable returning one, "
+                f"got {type(value).__name__}"
+            )
+    config = kwargs.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise ModelError(f"ovperf_model config must be a dict of properties, got {config!r}")
+    shape = kwargs.get("shape")
+    if shape is not None and not isinstance(shape, (Mapping, list, tuple)):
+        raise ModelError(f"ovperf_model shape must be a dict name -> list or a list, got {shape!r}")
+    return ModelSpec(
+        source=args[0],
+        shape=shape,
+        config=dict(config),
+        inputs=kwargs.get("inputs"),
+        reference=kwargs.get("reference"),
+        base_dir=base_dir,
+    )
+
+
+def read_model(core: ov.Core, spec: ModelSpec, source: ModelSource | None = None) -> ov.Model:
+    """Load and reshape the model; every failure becomes a ``ModelError`` with context."""
+    source = spec.source if source is None else source
+    what = spec.describe(source)
+    path = spec.resolved_path(source)
+    if path is not None:
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        try:
+            model = core.read_model(str(path))
+        except Exception as exc:
+            raise ModelError(f"cannot read model {path}: {_first_line(exc)}") from exc
+    elif isinstance(source, ov.Model):
+        model = source.clone()
+    else:
+        try:
+            model = source()  # type: ignore[operator]
+        except Exception as exc:
+            raise ModelError(f"model factory {what} raised {type(exc).__name__}: {exc}") from exc
+        if not isinstance(model, ov.Model):
+            raise ModelError(f"model factory {what} returned {type(model).__name__}, not ov.Model")
+    if spec.shape is not None:
+        try:
+            model.reshape(_shape_argument(spec.shape))
+        except Exception as exc:
+            raise ModelError(
+                f"cannot reshape {what} to {spec.shape!r}: {_first_line(exc)}; "
+                f"its inputs are {describe_inputs(model)}"
+            ) from exc
+    dynamic = [p.get_any_name() for p in model.inputs if p.get_partial_shape().is_dynamic]
+    if dynamic:
+        raise ModelError(
+            f"{what} has dynamic input(s) {', '.join(dynamic)} ({describe_inputs(model)}); "
+            "give ovperf_model(..., shape={name: [dims]})"
+        )
+    return model
+
+
+def _shape_argument(shape: Mapping[str, list[int]] | list[int] | tuple[int, ...]) -> Any:
+    if isinstance(shape, Mapping):
+        return {name: ov.PartialShape(list(dims)) for name, dims in shape.items()}
+    return ov.PartialShape(list(shape))
+
+
+def describe_inputs(model: ov.Model) -> str:
+    return ", ".join(
+        f"{p.get_any_name() if p.get_names() else '?'}{p.get_partial_shape()}:{p.get_element_type()}"
+        for p in model.inputs
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    # OpenVINO prefixes its messages with source locations; keep the last, specific line
+    return lines[-1].strip() if lines else type(exc).__name__
+
+
+def make_inputs(model: ov.Model, given: Any, what: str) -> list[np.ndarray]:
+    """Input arrays in the model's input order: ``given`` data or seeded random data."""
+    if given is not None:
+        if callable(given):
+            given = given()
+        if isinstance(given, Mapping):
+            arrays = []
+            for port in model.inputs:
+                names = port.get_names()
+                key = next((n for n in names if n in given), None)
+                if key is None:
+                    raise ModelError(
+                        f"ovperf_model inputs for {what} has no entry for input "
+                        f"{sorted(names)}; it has {sorted(given)}"
+                    )
+                arrays.append(np.ascontiguousarray(given[key]))
+            return arrays
+        values = list(given) if isinstance(given, (list, tuple)) else [given]
+        if len(values) != len(model.inputs):
+            raise ModelError(
+                f"ovperf_model inputs for {what} gives {len(values)} arrays, "
+                f"the model has {len(model.inputs)} inputs"
+            )
+        return [np.ascontiguousarray(v) for v in values]
+    rng = np.random.default_rng(INPUT_SEED)
+    arrays = []
+    for port in model.inputs:
+        shape = list(port.get_shape())
+        dtype = port.get_element_type().to_dtype()
+        if np.issubdtype(dtype, np.floating):
+            arrays.append(rng.random(shape, dtype=np.float32).astype(dtype))
+        elif dtype == np.bool_:
+            arrays.append(rng.integers(0, 2, shape).astype(bool))
+        else:
+            arrays.append(rng.integers(0, 100, shape).astype(dtype))
+    return arrays
+
+
+def model_fingerprint(model: ov.Model, path: Path | None) -> str:
+    """A short hash that changes when the model does: file bytes for files (xml and bin),
+    the graph structure otherwise."""
+    digest = hashlib.sha256()
+    if path is not None:
+        digest.update(path.read_bytes())
+        weights = path.with_suffix(".bin")
+        if path.suffix == ".xml" and weights.is_file():
+            digest.update(weights.read_bytes())
+    else:
+        for op in model.get_ordered_ops():
+            shapes = [str(out.get_partial_shape()) for out in op.outputs()]
+            digest.update(f"{op.get_type_name()}{shapes};".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class CompiledEntry:
+    """A compiled model plus the one-off costs measured when it was made."""
+
+    compiled: ov.CompiledModel
+    inputs: list[np.ndarray]
+    compile_ms: float
+    first_inference_ms: float
+    precision: str
+    fingerprint: str
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CompileKey:
+    model: str
+    device: str
+    precision: str
+    hint: str
+    config: str
+
+
+class CompileCache:
+    """Compiles each (model, device, precision, hint, config) once per session."""
+
+    def __init__(self, core: ov.Core) -> None:
+        self.core = core
+        self._entries: dict[CompileKey, CompiledEntry] = {}
+
+    def get(
+        self,
+        spec: ModelSpec,
+        device: str,
+        precision: str,
+        hint: str,
+        source: ModelSource | None = None,
+    ) -> CompiledEntry:
+        source = spec.source if source is None else source
+        key = CompileKey(
+            model=_source_key(spec, source),
+            device=device,
+            precision=precision,
+            hint=hint,
+            config=json.dumps({str(k): str(v) for k, v in spec.config.items()}, sort_keys=True),
+        )
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._compile(spec, source, device, precision, hint)
+            self._entries[key] = entry
+        return entry
+
+    def _compile(
+        self, spec: ModelSpec, source: ModelSource, device: str, precision: str, hint: str
+    ) -> CompiledEntry:
+        what = spec.describe(source)
+        model = read_model(self.core, spec, source)
+        inputs = make_inputs(model, spec.inputs, what)
+        config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
+        hint_precision = hint_value_for(precision)
+        if hint_precision is not None:
+            config["INFERENCE_PRECISION_HINT"] = hint_precision
+        config.update(spec.config)
+        fingerprint = model_fingerprint(model, spec.resolved_path(source))
+        started = time.perf_counter()
+        try:
+            compiled = self.core.compile_model(model, device, config)
+        except Exception as exc:
+            raise ModelError(
+                f"cannot compile {what} for {device} with {config}: {_first_line(exc)}"
+            ) from exc
+        compile_ms = (time.perf_counter() - started) * 1e3
+        request = compiled.create_infer_request()
+        bind_inputs(request, inputs)
+        started = time.perf_counter()
+        try:
+            request.infer()
+        except Exception as exc:
+            raise ModelError(f"first inference of {what} on {device} failed: {_first_line(exc)}") from exc
+        first_inference_ms = (time.perf_counter() - started) * 1e3
+        return CompiledEntry(
+            compiled=compiled,
+            inputs=inputs,
+            compile_ms=compile_ms,
+            first_inference_ms=first_inference_ms,
+            precision=executed_precision(compiled, precision),
+            fingerprint=fingerprint,
+            config={str(k): str(v) for k, v in config.items()},
+        )
+
+
+def _source_key(spec: ModelSpec, source: ModelSource) -> str:
+    path = spec.resolved_path(source)
+    shape = json.dumps(spec.shape, sort_keys=True, default=str)
+    if path is not None:
+        return f"path:{path}|{shape}"
+    # ov.Model objects and factories live as long as the marker that holds them
+    return f"object:{id(source)}|{shape}|{id(spec.inputs)}"
+
+
+def bind_inputs(request: ov.InferRequest, inputs: list[np.ndarray]) -> None:
+    """Set input tensors once so timed inferences copy nothing (as benchmark_app does)."""
+    for index, array in enumerate(inputs):
+        request.set_input_tensor(index, ov.Tensor(array, shared_memory=True))
+
+
+def executed_precision(compiled: ov.CompiledModel, requested: str) -> str:
+    """The precision the compiled model really runs, as far as the device reports it."""
+    from .devices import DEFAULT_PRECISION, precision_label
+
+    try:
+        reported = precision_label(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    except RuntimeError:
+        return requested
+    if requested == "int8":
+        return "int8"
+    return reported if reported != DEFAULT_PRECISION else requested

@@ -1,0 +1,379 @@
+"""pytest hooks, options, markers and fixtures of pytest-ovperf (the only pytest-facing glue)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .budgets import Budget, BudgetError, parse_budget, precisions_named
+from .devices import DEFAULT_PRECISION, parse_precision_list, split_device_list
+from .measure import InferPool, MeasureSettings
+from .models import CompiledEntry, ModelError, ModelSpec, parse_model_marker
+from .perf_budget import PerfBudget, Target
+from .report import SUMMARY_HEADER, format_table, json_report, summary_rows, write_json_atomic
+from .session import InconclusivePolicy, OvperfSession, Settings
+
+SESSION_KEY = pytest.StashKey[OvperfSession]()
+CONTEXT_KEY = pytest.StashKey["TestContext"]()
+USER_PROPERTY = "ovperf_results"
+
+#: (option, ini key, help, default); every option is also an ini key
+_VALUE_OPTIONS: list[tuple[str, str, str]] = [
+    ("warmup", "0.5", "seconds of warmup inference before measuring (default 0.5)"),
+    ("min-time", "1.0", "minimum seconds of measurement per metric (default 1)"),
+    ("max-time", "5.0", "maximum seconds of measurement per metric (default 5)"),
+    ("confidence", "0.95", "confidence level of every interval (default 0.95)"),
+    (
+        "ci-width",
+        "0.01",
+        "stop measuring once the interval's half width is this fraction of the estimate "
+        "(default 0.01)",
+    ),
+    ("json", "", "write every perf result to this JSON file"),
+    (
+        "inconclusive",
+        "warn",
+        "what an inconclusive verdict does: pass, warn (pass with a warning; default) or fail",
+    ),
+    (
+        "regression-threshold",
+        "5",
+        "smallest slowdown, in percent, that counts as a regression (default 5)",
+    ),
+    ("baseline-dir", "baselines", "directory of the baseline JSON files, relative to rootdir"),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ovperf", "OpenVINO performance budgets (pytest-ovperf)")
+    group.addoption(
+        "--ovperf-device",
+        action="append",
+        default=None,
+        metavar="DEVICE[,DEVICE]",
+        help="device(s) to run perf tests on, e.g. CPU, GPU, AUTO, HETERO:GPU,CPU; "
+        "repeat or comma-separate (default CPU)",
+    )
+    parser.addini("ovperf_device", "default for --ovperf-device", default="CPU")
+    group.addoption(
+        "--ovperf-precision",
+        action="append",
+        default=None,
+        metavar="PRECISION[,PRECISION]",
+        help="inference precision(s): f32, bf16, f16, int8 (default: the precisions the "
+        "test's budgets name for the device, else the device default)",
+    )
+    parser.addini("ovperf_precision", "default for --ovperf-precision", default="")
+    for name, default, help_text in _VALUE_OPTIONS:
+        group.addoption(f"--ovperf-{name}", default=None, help=help_text)
+        parser.addini(f"ovperf_{name.replace('-', '_')}", help_text, default=default)
+    for name, help_text in (
+        ("update-baselines", "record this run's results as the baselines"),
+        ("prune-baselines", "delete stale baseline entries of the test files that ran in full"),
+    ):
+        group.addoption(f"--ovperf-{name}", action="store_true", default=None, help=help_text)
+        parser.addini(f"ovperf_{name.replace('-', '_')}", help_text, type="bool", default=False)
+
+
+def _value(config: pytest.Config, name: str) -> str:
+    option = config.getoption(f"ovperf_{name.replace('-', '_')}")
+    if option is not None:
+        return str(option)
+    return str(config.getini(f"ovperf_{name.replace('-', '_')}"))
+
+
+def _number(config: pytest.Config, name: str) -> float:
+    text = _value(config, name)
+    try:
+        return float(text)
+    except ValueError:
+        raise pytest.UsageError(f"--ovperf-{name}={text!r} is not a number") from None
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    option = config.getoption(f"ovperf_{name.replace('-', '_')}")
+    return bool(option) if option is not None else bool(config.getini(f"ovperf_{name.replace('-', '_')}"))
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    device_values = config.getoption("ovperf_device") or [str(config.getini("ovperf_device"))]
+    devices = split_device_list(device_values)
+    if not devices:
+        raise pytest.UsageError("--ovperf-device names no device")
+    precision_values = config.getoption("ovperf_precision") or [str(config.getini("ovperf_precision"))]
+    try:
+        precisions = parse_precision_list(precision_values)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--ovperf-precision: {exc}") from None
+    measure = MeasureSettings(
+        warmup_s=_number(config, "warmup"),
+        min_time_s=_number(config, "min-time"),
+        max_time_s=_number(config, "max-time"),
+        confidence=_number(config, "confidence"),
+        target_precision=_number(config, "ci-width"),
+    )
+    try:
+        measure.validate()
+    except ValueError as exc:
+        raise pytest.UsageError(f"ovperf measurement options: {exc}") from None
+    policy_text = _value(config, "inconclusive").lower()
+    try:
+        policy = InconclusivePolicy(policy_text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--ovperf-inconclusive={policy_text!r}: choose pass, warn or fail"
+        ) from None
+    threshold = _number(config, "regression-threshold")
+    if not 0 < threshold < 1000:
+        raise pytest.UsageError(f"--ovperf-regression-threshold={threshold} must be a positive percent")
+    json_text = _value(config, "json")
+    rootdir = Path(config.rootpath)
+    return Settings(
+        devices=devices,
+        precisions=precisions,
+        measure=measure,
+        inconclusive=policy,
+        json_path=Path(json_text) if json_text else None,
+        regression_threshold=threshold / 100.0,
+        baseline_dir=rootdir / _value(config, "baseline-dir"),
+        update_baselines=_flag(config, "update-baselines"),
+        prune_stale=_flag(config, "prune-baselines"),
+        verbose=int(config.getoption("verbose") or 0),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ovperf_model(source, *, shape=None, config=None, inputs=None, reference=None): "
+        "the OpenVINO model a perf test measures",
+    )
+    config.addinivalue_line(
+        "markers",
+        "ovperf_budget(device, precision=None, *, latency_ms=None, percentile=50, "
+        "throughput_fps=None, first_inference_ms=None, compile_ms=None, "
+        "regression_threshold=None): a performance budget; stack one per device/precision",
+    )
+    ovperf = OvperfSession(settings_from_config(config), Path(config.rootpath))
+    config.stash[SESSION_KEY] = ovperf
+    if not _is_worker(config):
+        config.pluginmanager.register(ResultCollector(ovperf), "ovperf-results")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# -- collection ------------------------------------------------------------------------
+
+
+@dataclass
+class TestContext:
+    """What a perf test's markers say, validated once at setup."""
+
+    __test__ = False
+
+    spec: ModelSpec
+    budgets: list[Budget]
+
+
+def _budgets(node: Any) -> list[Budget]:
+    # iter_markers yields the closest marker first; keep the order the author wrote
+    markers = list(node.iter_markers("ovperf_budget"))[::-1]
+    return [parse_budget(tuple(m.args), m.kwargs) for m in markers]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "ovperf_target" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("ovperf_model") is None:
+        return  # the ovperf_target fixture reports the missing marker at setup
+    session = metafunc.config.stash[SESSION_KEY]
+    try:
+        budgets = _budgets(metafunc.definition)
+    except BudgetError:
+        budgets = []  # reported with the test's name at setup
+    targets = []
+    for device in session.settings.devices:
+        precisions = (
+            session.settings.precisions
+            or precisions_named(budgets, device)
+            or [session.catalog.info(device).default_precision]
+        )
+        targets.extend(Target(device, precision) for precision in precisions)
+    metafunc.parametrize("ovperf_target", targets, ids=[t.id for t in targets], indirect=True)
+
+
+# -- fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ovperf_session(pytestconfig: pytest.Config) -> OvperfSession:
+    """Session state of pytest-ovperf: the ``ov.Core``, compiled models, settings."""
+    return pytestconfig.stash[SESSION_KEY]
+
+
+@pytest.fixture
+def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession) -> Target:
+    """The device and precision this instance of the test runs on."""
+    node = request.node
+    model_marker = node.get_closest_marker("ovperf_model")
+    if model_marker is None:
+        pytest.fail(
+            f"{node.nodeid} uses ovperf fixtures but has no @pytest.mark.ovperf_model(...) "
+            "naming the model to measure",
+            pytrace=False,
+        )
+    try:
+        spec = parse_model_marker(
+            tuple(model_marker.args), model_marker.kwargs, Path(str(node.path)).parent
+        )
+        budgets = _budgets(node)
+    except (ModelError, BudgetError) as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:  # failing outside the except block keeps the report free of tracebacks
+        pytest.fail(f"{node.nodeid}: {problem}", pytrace=False)
+    node.stash[CONTEXT_KEY] = TestContext(spec, budgets)
+    target: Target = request.param
+    catalog = ovperf_session.catalog
+    if not catalog.info(target.device).available:
+        pytest.skip(
+            f"device {target.device} is not available on this machine "
+            f"(available: {', '.join(catalog.available) or 'none'})"
+        )
+    reason = catalog.unsupported_precision_reason(target.device, target.precision)
+    if reason:
+        pytest.skip(reason)
+    return target
+
+
+def _entry_getter(
+    request: pytest.FixtureRequest, session: OvperfSession, target: Target
+) -> Callable[[str], CompiledEntry]:
+    context = request.node.stash[CONTEXT_KEY]
+
+    def entry_for(hint: str) -> CompiledEntry:
+        try:
+            return session.compile_cache.get(context.spec, target.device, target.precision, hint)
+        except ModelError as exc:
+            problem = str(exc)
+        pytest.fail(f"{request.node.nodeid}: {problem}", pytrace=False)
+
+    return entry_for
+
+
+@pytest.fixture
+def compiled_model(
+    request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
+) -> Any:
+    """The test's model compiled for the current device and precision, LATENCY hint."""
+    return _entry_getter(request, ovperf_session, ovperf_target)("LATENCY").compiled
+
+
+@pytest.fixture
+def infer_pool(
+    request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
+) -> InferPool:
+    """The test's model compiled with the THROUGHPUT hint, in an ``AsyncInferQueue``."""
+    entry = _entry_getter(request, ovperf_session, ovperf_target)("THROUGHPUT")
+    return InferPool(entry.compiled, entry.inputs)
+
+
+@pytest.fixture
+def perf_budget(
+    request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
+) -> PerfBudget:
+    """Measures latency / throughput and checks the test's ``ovperf_budget`` markers."""
+    context = request.node.stash[CONTEXT_KEY]
+    return PerfBudget(
+        session=ovperf_session,
+        nodeid=request.node.nodeid,
+        target=ovperf_target,
+        spec=context.spec,
+        budgets=context.budgets,
+        entry_for=_entry_getter(request, ovperf_session, ovperf_target),
+        progress=_progress_printer(request.config, request.node.nodeid),
+    )
+
+
+def _progress_printer(config: pytest.Config, nodeid: str) -> Callable[[str], None] | None:
+    if config.getoption("verbose", 0) < 1 or _is_worker(config):
+        return None
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return None
+
+    last_shown = [0.0]
+
+    def show(line: str) -> None:
+        # one line a second is enough to follow a measurement without flooding the terminal
+        now = time.monotonic()
+        if now - last_shown[0] < 1.0 and config.getoption("verbose", 0) < 2:
+            return
+        last_shown[0] = now
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"  ovperf {line}")
+        else:
+            reporter.write_line(f"  ovperf {line}")
+
+    return show
+
+
+# -- reporting -------------------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if call.when != "call":
+        return
+    budget = getattr(item, "funcargs", {}).get("perf_budget")
+    if isinstance(budget, PerfBudget) and budget.results:
+        report = outcome.get_result()
+        # user_properties travel with the report to the xdist controller
+        report.user_properties.append(
+            (USER_PROPERTY, json.dumps([r.to_json() for r in budget.results]))
+        )
+
+
+class ResultCollector:
+    """Gathers results from test reports (so xdist workers' results reach the controller),
+    then writes the JSON report and the terminal summary."""
+
+    def __init__(self, ovperf: OvperfSession) -> None:
+        self.ovperf = ovperf
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == USER_PROPERTY:
+                self.ovperf.results.extend(json.loads(value))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        path = self.ovperf.settings.json_path
+        if path is None:
+            return
+        environment = {**self.ovperf.software_facts, **self.ovperf.machine_facts("CPU")}
+        for device_fact in ("device", "device_name"):
+            environment.pop(device_fact)
+        write_json_atomic(path, json_report(self.ovperf.results, environment))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.ovperf.results:
+            return
+        terminalreporter.section("ovperf summary")
+        for line in format_table(SUMMARY_HEADER, summary_rows(self.ovperf.results)):
+            terminalreporter.write_line(line)
+        if self.ovperf.settings.json_path is not None:
+            terminalreporter.write_line(f"ovperf JSON report: {self.ovperf.settings.json_path}")

@@ -1,0 +1,127 @@
+"""Statistics behind every verdict: point estimates and confidence intervals.
+
+Methods (the README states them for users):
+
+* Percentile intervals are distribution free: the interval between two order statistics
+  whose ranks come from the Binomial(n, q) distribution of the number of samples below the
+  true q-quantile (Conover, *Practical Nonparametric Statistics*, 3.2). Coverage is at least
+  the confidence level for any continuous distribution of independent samples.
+* Throughput intervals are Student-t intervals over per-block rates: a block is a fixed slice
+  of wall time, so block rates are close to independent and roughly normal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A two-sided confidence interval around a point estimate."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    method: str
+
+    @property
+    def relative_half_width(self) -> float:
+        """Half the interval width over the estimate; ``inf`` when undefined."""
+        if not math.isfinite(self.low) or not math.isfinite(self.high) or self.estimate == 0:
+            return math.inf
+        return (self.high - self.low) / 2.0 / abs(self.estimate)
+
+    def as_list(self) -> list[float]:
+        return [self.low, self.high]
+
+
+def percentile(samples: Sequence[float] | np.ndarray, q: float) -> float:
+    """The ``q``-th percentile (0 < q < 100) with linear interpolation (numpy's default)."""
+    return float(np.percentile(np.asarray(samples, dtype=float), q))
+
+
+def order_statistic_ranks(n: int, q: float, confidence: float) -> tuple[int, int] | None:
+    """1-based ranks (l, u) with P(x_(l) <= Q_q <= x_(u)) >= ``confidence``.
+
+    ``q`` is a fraction in (0, 1). Returns ``None`` when ``n`` is too small for any
+    two-sided interval at that confidence (e.g. p99 with a few dozen samples).
+    """
+    if n < 1:
+        return None
+    alpha = 1.0 - confidence
+    binom = sps.binom(n, q)
+    # B = number of samples below the quantile; x_(l) <= Q  <=>  B >= l, and Q <= x_(u) <=> B < u.
+    low_rank = int(binom.ppf(alpha / 2.0))
+    high_rank = int(binom.ppf(1.0 - alpha / 2.0)) + 1
+    # ppf may land one short of the tail mass; widen until the coverage really holds
+    while low_rank >= 1 and binom.cdf(low_rank - 1) > alpha / 2.0:
+        low_rank -= 1
+    while high_rank <= n and binom.sf(high_rank - 1) > alpha / 2.0:
+        high_rank += 1
+    if low_rank < 1 or high_rank > n:
+        return None
+    return low_rank, high_rank
+
+
+def percentile_interval(
+    samples: Sequence[float] | np.ndarray, q: float, confidence: float
+) -> Interval:
+    """Distribution-free interval for the ``q``-th percentile (0 < q < 100).
+
+    When there are too few samples for a two-sided interval, the missing bound is
+    ``-inf``/``inf`` so that no verdict can be drawn from it.
+    """
+    data = np.sort(np.asarray(samples, dtype=float))
+    n = data.size
+    estimate = float(np.percentile(data, q)) if n else math.nan
+    ranks = order_statistic_ranks(n, q / 100.0, confidence)
+    if ranks is None:
+        return Interval(estimate, -math.inf, math.inf, confidence, "order-statistics")
+    low_rank, high_rank = ranks
+    return Interval(
+        estimate,
+        float(data[low_rank - 1]),
+        float(data[high_rank - 1]),
+        confidence,
+        "order-statistics",
+    )
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, confidence: float) -> Interval:
+    """Student-t interval for the mean of (roughly independent) values."""
+    data = np.asarray(values, dtype=float)
+    k = data.size
+    if k == 0:
+        return Interval(math.nan, -math.inf, math.inf, confidence, "student-t")
+    mean = float(data.mean())
+    if k < 2:
+        return Interval(mean, -math.inf, math.inf, confidence, "student-t")
+    sem = float(data.std(ddof=1)) / math.sqrt(k)
+    half = float(sps.t.ppf(0.5 + confidence / 2.0, k - 1)) * sem
+    return Interval(mean, mean - half, mean + half, confidence, "student-t")
+
+
+def rate_interval(
+    block_counts: Sequence[int], block_seconds: Sequence[float], confidence: float
+) -> Interval:
+    """Interval for a rate measured in blocks: t-interval on per-block rates, centred on the
+    pooled rate (total events / total time), which is the figure users compare."""
+    counts = np.asarray(block_counts, dtype=float)
+    seconds = np.asarray(block_seconds, dtype=float)
+    pooled = float(counts.sum() / seconds.sum()) if seconds.sum() > 0 else math.nan
+    per_block = counts / np.where(seconds > 0, seconds, np.nan)
+    per_block = per_block[np.isfinite(per_block)]
+    spread = mean_interval(per_block, confidence)
+    half = (spread.high - spread.low) / 2.0
+    return Interval(pooled, pooled - half, pooled + half, confidence, "student-t over blocks")
+
+
+def z_for(confidence: float) -> float:
+    """Two-sided standard normal quantile for a confidence level."""
+    return float(sps.norm.ppf(0.5 + confidence / 2.0))
