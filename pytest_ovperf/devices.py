@@ -7,6 +7,7 @@ import os
 import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import openvino as ov
 
@@ -113,7 +114,7 @@ class DeviceCatalog:
     def available(self) -> list[str]:
         return list(self.core.available_devices)
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - one catalog per session
+    @functools.cache  # noqa: B019 - one catalog per session
     def info(self, device: str) -> DeviceInfo:
         available = device_is_available(device, self.available)
         if not available:
@@ -130,7 +131,7 @@ class DeviceCatalog:
         default = precision_label(self._property(device, "INFERENCE_PRECISION_HINT", None))
         return DeviceInfo(device, True, full, caps, default)
 
-    def _property(self, device: str, name: str, fallback: object) -> object:
+    def _property(self, device: str, name: str, fallback: Any) -> Any:
         try:
             return self.core.get_property(device, name)
         except RuntimeError:

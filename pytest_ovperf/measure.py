@@ -66,7 +66,9 @@ class LatencySamples:
     def block_medians(self) -> list[float]:
         starts = (0, *self.block_ends[:-1])
         return [
-            float(np.median(self.latencies_ms[s:e])) for s, e in zip(starts, self.block_ends) if e > s
+            float(np.median(self.latencies_ms[s:e]))
+            for s, e in zip(starts, self.block_ends)
+            if e > s
         ]
 
 
@@ -209,7 +211,10 @@ def measure_throughput(
                 f"throughput {interval.estimate:.1f} fps [{interval.low:.1f}, {interval.high:.1f}]"
                 f" blocks={len(counts)} t={elapsed:.1f}s"
             )
-        if elapsed >= settings.max_time_s or interval.relative_half_width <= settings.target_precision:
+        if (
+            elapsed >= settings.max_time_s
+            or interval.relative_half_width <= settings.target_precision
+        ):
             break
     pool.wait_all()
     finished = clock()
@@ -242,3 +247,118 @@ def _warm_up(infer: Callable[[], Any], settings: MeasureSettings) -> None:
     while done < settings.warmup_iterations or time.perf_counter() < deadline:
         infer()
         done += 1
+
+
+@dataclass(frozen=True)
+class InterleavedSamples:
+    """A model and its reference measured in alternating blocks (ABBA) of one run."""
+
+    model_blocks: tuple[float, ...]
+    reference_blocks: tuple[float, ...]
+    #: log(model / reference) of each adjacent pair of blocks
+    log_ratios: tuple[float, ...]
+    measure_s: float
+
+
+def measure_interleaved(
+    run_model_block: Callable[[float], float],
+    run_reference_block: Callable[[float], float],
+    settings: MeasureSettings,
+    progress: ProgressCallback | None = None,
+) -> InterleavedSamples:
+    """Alternate blocks of the model and its reference in ABBA order until the mean log
+    ratio is known to ``target_precision`` or ``max_time_s`` (both models together) is spent.
+
+    Each ``run_*_block(seconds)`` runs one block and returns its summary (block median
+    latency, or block fps). Pairing adjacent blocks cancels machine drift, which moves
+    slower than a block pair lasts.
+    """
+    from .stats import mean_interval
+
+    clock = time.perf_counter
+    model_blocks: list[float] = []
+    reference_blocks: list[float] = []
+    ratios: list[float] = []
+    started = clock()
+    pair = 0
+    while True:
+        if pair % 2 == 0:
+            a = run_model_block(settings.block_s)
+            b = run_reference_block(settings.block_s)
+        else:
+            b = run_reference_block(settings.block_s)
+            a = run_model_block(settings.block_s)
+        pair += 1
+        model_blocks.append(a)
+        reference_blocks.append(b)
+        ratios.append(math.log(a / b))
+        elapsed = clock() - started
+        if elapsed < 2 * settings.min_time_s or len(ratios) < 4:
+            continue
+        interval = mean_interval(ratios, settings.confidence)
+        half_width = (interval.high - interval.low) / 2.0
+        if progress is not None:
+            progress(
+                f"interleaved ratio {math.exp(interval.estimate):.4f} "
+                f"[{math.exp(interval.low):.4f}, {math.exp(interval.high):.4f}] "
+                f"pairs={len(ratios)} t={elapsed:.1f}s"
+            )
+        if elapsed >= settings.max_time_s or half_width <= settings.target_precision:
+            break
+    return InterleavedSamples(
+        tuple(model_blocks), tuple(reference_blocks), tuple(ratios), clock() - started
+    )
+
+
+class LatencyBlockRunner:
+    """Runs blocks of sync inference on one compiled model, keeping every latency."""
+
+    def __init__(
+        self, compiled: ov.CompiledModel, inputs: list[np.ndarray], settings: MeasureSettings
+    ):
+        self.request = compiled.create_infer_request()
+        bind_inputs(self.request, inputs)
+        _warm_up(self.request.infer, settings)
+        self.latencies: list[float] = []
+        self.block_ends: list[int] = []
+
+    def __call__(self, seconds: float) -> float:
+        start_index = len(self.latencies)
+        deadline = time.perf_counter() + seconds
+        while True:
+            self.request.infer()
+            self.latencies.append(self.request.latency)
+            if time.perf_counter() >= deadline:
+                break
+        self.block_ends.append(len(self.latencies))
+        return float(np.median(self.latencies[start_index:]))
+
+
+class ThroughputBlockRunner:
+    """Runs blocks of a full ``InferPool``, draining it at the end of every block."""
+
+    def __init__(self, pool: InferPool, settings: MeasureSettings) -> None:
+        self.pool = pool
+        self.completed = 0
+        self.seconds = 0.0
+        self.block_counts: list[int] = []
+        self.block_seconds: list[float] = []
+        self(settings.warmup_s)  # warmup, then forget it
+        self.completed, self.seconds = 0, 0.0
+        self.block_counts.clear()
+        self.block_seconds.clear()
+
+    def __call__(self, seconds: float) -> float:
+        self.pool.reset()
+        started = time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            self.pool.start()
+        self.pool.wait_all()
+        elapsed = time.perf_counter() - started
+        count = len(self.pool.completions_since(started))
+        self.completed += count
+        self.seconds += elapsed
+        self.block_counts.append(count)
+        self.block_seconds.append(elapsed)
+        return count / elapsed

@@ -58,7 +58,9 @@ class ModelSpec:
 _MODEL_KWARGS = {"shape", "config", "inputs", "reference"}
 
 
-def parse_model_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], base_dir: Path) -> ModelSpec:
+def parse_model_marker(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], base_dir: Path
+) -> ModelSpec:
     """Validate ``ovperf_model`` arguments; raises ``ModelError`` naming the problem."""
     if "source" in kwargs:
         # a lone callable positional argument is taken by pytest as the decorated function,
@@ -94,7 +96,7 @@ def parse_model_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], base_di
         raise ModelError(f"ovperf_model shape must be a dict name -> list or a list, got {shape!r}")
     return ModelSpec(
         source=args[0],
-        shape=shape,
+        shape=shape,  # type: ignore[arg-type]  # checked above; lists of ints by contract
         config=dict(config),
         inputs=kwargs.get("inputs"),
         reference=kwargs.get("reference"),
@@ -148,9 +150,12 @@ def _shape_argument(shape: Mapping[str, list[int]] | list[int] | tuple[int, ...]
 
 def describe_inputs(model: ov.Model) -> str:
     return ", ".join(
-        f"{p.get_any_name() if p.get_names() else '?'}{p.get_partial_shape()}:{p.get_element_type()}"
-        for p in model.inputs
+        f"{_port_name(p)}{p.get_partial_shape()}:{p.get_element_type()}" for p in model.inputs
     )
+
+
+def _port_name(port: Any) -> str:
+    return str(port.get_any_name()) if port.get_names() else "?"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -291,7 +296,9 @@ class CompileCache:
         try:
             request.infer()
         except Exception as exc:
-            raise ModelError(f"first inference of {what} on {device} failed: {_first_line(exc)}") from exc
+            raise ModelError(
+                f"first inference of {what} on {device} failed: {_first_line(exc)}"
+            ) from exc
         first_inference_ms = (time.perf_counter() - started) * 1e3
         return CompiledEntry(
             compiled=compiled,

@@ -5,18 +5,31 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+import numpy as np
 import openvino as ov
 import pytest
 
+from .baselines import BaselineFileError
 from .budgets import Budget, Metric, Verdict, applicable_budgets, judge
-from .measure import InferPool, measure_latency, measure_throughput
-from .models import CompiledEntry, ModelSpec, make_inputs
-from .report import budget_failure_message
-from .results import Check, LatencyResult, PerfResult, ThroughputResult
+from .comparison import GateSettings, compare_paired
+from .measure import (
+    InferPool,
+    LatencyBlockRunner,
+    ThroughputBlockRunner,
+    measure_interleaved,
+    measure_latency,
+    measure_throughput,
+)
+from .models import CompiledEntry, ModelSource, ModelSpec, make_inputs
+from .report import budget_failure_message, fmt, regression_message
+from .results import BaselineComparison, Check, LatencyResult, PerfResult, ThroughputResult
 from .session import InconclusivePolicy, OvperfSession
-from .stats import Interval
+from .stats import Interval, percentile_interval, rate_interval
+
+ResultT = TypeVar("ResultT", bound=PerfResult)
 
 
 class OvperfInconclusiveWarning(UserWarning):
@@ -53,7 +66,8 @@ class PerfBudget:
         target: Target,
         spec: ModelSpec,
         budgets: list[Budget],
-        entry_for: Callable[[str], CompiledEntry],
+        entry_for: Callable[[str, ModelSource | None], CompiledEntry],
+        test_file: Path,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self._session = session
@@ -61,7 +75,10 @@ class PerfBudget:
         self.target = target
         self.spec = spec
         self.budgets = applicable_budgets(budgets, target.device, target.precision)
-        self._entry_for = entry_for
+        self._entry_for_source = entry_for
+        self.test_file = test_file
+        # the baseline key: the node id without its file part ("TestX::test_y[CPU-f32]")
+        self.test_name = nodeid.split("::", 1)[-1]
         self._progress = progress
         self.results: list[PerfResult] = []
 
@@ -70,15 +87,42 @@ class PerfBudget:
     def measure_latency(
         self, compiled_model: ov.CompiledModel | None = None, *, percentile: float | None = None
     ) -> LatencyResult:
-        """Time sync inferences of ``compiled_model`` (default: this test's LATENCY compile)."""
+        """Time sync inferences of ``compiled_model`` (default: this test's LATENCY compile).
+
+        With ``ovperf_model(..., reference=...)`` the reference model is measured in
+        interleaved blocks and the result is judged against it instead of a stored baseline.
+        """
         entry = self._entry_for("LATENCY")
         compiled, inputs = self._model_and_inputs(compiled_model, entry)
         wanted = [b.percentile for b in self.budgets if b.latency_ms is not None]
         headline = percentile if percentile is not None else (wanted[0] if wanted else 50.0)
         percentiles = list(dict.fromkeys([headline, *wanted]))
-        samples, intervals = measure_latency(
-            compiled, inputs, self._session.settings.measure, percentiles, self._progress
-        )
+        settings = self._session.settings.measure
+        paired: BaselineComparison | None = None
+        if self.spec.reference is None:
+            samples, intervals = measure_latency(
+                compiled, inputs, settings, percentiles, self._progress
+            )
+            latencies, measure_s = samples.latencies_ms, samples.measure_s
+            blocks = samples.block_medians()
+        else:
+            reference = self._reference_entry("LATENCY")
+            model_runner = LatencyBlockRunner(compiled, inputs, settings)
+            reference_runner = LatencyBlockRunner(reference.compiled, reference.inputs, settings)
+            interleaved = measure_interleaved(
+                model_runner, reference_runner, settings, self._progress
+            )
+            latencies = np.asarray(model_runner.latencies, dtype=float)
+            measure_s = interleaved.measure_s
+            blocks = list(interleaved.model_blocks)
+            intervals = {
+                q: percentile_interval(latencies, q, settings.confidence) for q in percentiles
+            }
+            paired = self._paired_comparison(
+                interleaved.log_ratios,
+                float(np.median(reference_runner.latencies)),
+                higher_is_better=False,
+            )
         result = LatencyResult(
             nodeid=self.nodeid,
             device=self.target.device,
@@ -87,13 +131,14 @@ class PerfBudget:
             kind="latency",
             compile_ms=entry.compile_ms,
             first_inference_ms=entry.first_inference_ms,
-            measure_s=samples.measure_s,
+            measure_s=measure_s,
             interval=intervals[headline],
             statistic=f"p{headline:g}",
-            blocks=samples.block_medians(),
-            latencies_ms=samples.latencies_ms,
+            blocks=blocks,
+            latencies_ms=latencies,
             percentile=headline,
             facts=self._facts(entry),
+            baseline=paired,
         )
         for budget in self.budgets:
             if budget.latency_ms is not None:
@@ -116,9 +161,31 @@ class PerfBudget:
         entry = self._entry_for("THROUGHPUT")
         if infer_pool is None:
             infer_pool = InferPool(entry.compiled, entry.inputs)
-        samples, interval = measure_throughput(
-            infer_pool, self._session.settings.measure, self._progress
-        )
+        settings = self._session.settings.measure
+        paired: BaselineComparison | None = None
+        if self.spec.reference is None:
+            samples, interval = measure_throughput(infer_pool, settings, self._progress)
+            completed, blocks = samples.completed, samples.block_rates()
+            measure_s = samples.measure_s
+        else:
+            reference = self._reference_entry("THROUGHPUT")
+            model_runner = ThroughputBlockRunner(infer_pool, settings)
+            reference_runner = ThroughputBlockRunner(
+                InferPool(reference.compiled, reference.inputs), settings
+            )
+            interleaved = measure_interleaved(
+                model_runner, reference_runner, settings, self._progress
+            )
+            interval = rate_interval(
+                model_runner.block_counts, model_runner.block_seconds, settings.confidence
+            )
+            completed, blocks = model_runner.completed, list(interleaved.model_blocks)
+            measure_s = interleaved.measure_s
+            paired = self._paired_comparison(
+                interleaved.log_ratios,
+                reference_runner.completed / reference_runner.seconds,
+                higher_is_better=True,
+            )
         result = ThroughputResult(
             nodeid=self.nodeid,
             device=self.target.device,
@@ -127,13 +194,14 @@ class PerfBudget:
             kind="throughput",
             compile_ms=entry.compile_ms,
             first_inference_ms=entry.first_inference_ms,
-            measure_s=samples.measure_s,
+            measure_s=measure_s,
             interval=interval,
             statistic="fps",
-            blocks=samples.block_rates(),
-            completed=samples.completed,
-            requests=samples.requests,
+            blocks=blocks,
+            completed=completed,
+            requests=infer_pool.size,
             facts=self._facts(entry),
+            baseline=paired,
         )
         for budget in self.budgets:
             if budget.throughput_fps is not None:
@@ -151,6 +219,9 @@ class PerfBudget:
         return self._conclude(result)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _entry_for(self, hint: str) -> CompiledEntry:
+        return self._entry_for_source(hint, None)
 
     def _model_and_inputs(
         self, compiled_model: ov.CompiledModel | None, entry: CompiledEntry
@@ -181,9 +252,75 @@ class PerfBudget:
                     Check(metric, metric.value, point, limit, judge(point, limit, metric), 1)
                 )
 
-    def _conclude(self, result: PerfResult) -> Any:
+    @property
+    def regression_threshold(self) -> float:
+        """The test's own threshold (first applicable budget that sets one), else the session's."""
+        for budget in self.budgets:
+            if budget.regression_threshold is not None:
+                return budget.regression_threshold
+        return self._session.settings.regression_threshold
+
+    def _reference_entry(self, hint: str) -> CompiledEntry:
+        return self._entry_for_source(hint, self.spec.reference)
+
+    def _paired_comparison(
+        self, log_ratios: tuple[float, ...], reference_value: float, higher_is_better: bool
+    ) -> BaselineComparison:
+        outcome = compare_paired(
+            log_ratios,
+            GateSettings(
+                threshold=self.regression_threshold,
+                confidence=self._session.settings.measure.confidence,
+            ),
+            higher_is_better,
+        )
+        ratio, ratio_ci = outcome.ratio(higher_is_better)
+        unit = "fps" if higher_is_better else "ms"
+        message = "\n    ".join(
+            [
+                f"reference {self.spec.describe(self.spec.reference)}: "
+                f"{'fps' if higher_is_better else 'p50'} = {fmt(reference_value)} {unit} "
+                "(measured interleaved, ABBA blocks, same run)",
+                f"ratio model/reference = {ratio:.3f}, {outcome.confidence:.0%} CI "
+                f"[{ratio_ci[0]:.3f}, {ratio_ci[1]:.3f}] over {len(log_ratios)} block pairs; "
+                f"threshold {outcome.threshold:.1%}; p(slowdown <= threshold) = "
+                f"{outcome.p_value:.2g} (paired t, df={outcome.df:.0f})",
+            ]
+        )
+        return BaselineComparison(
+            verdict=outcome.verdict,
+            baseline_value=reference_value,
+            ratio=ratio,
+            ratio_ci=ratio_ci,
+            p_value=outcome.p_value,
+            threshold=outcome.threshold,
+            message=message,
+        )
+
+    def _compare_with_baseline(self, result: PerfResult) -> str | None:
+        """Fill ``result.baseline`` from the stored baselines; a problem with the baseline
+        file comes back as a message (the test fails, the file is left as it is)."""
+        if result.baseline is not None:  # judged against an interleaved reference
+            return None
+        try:
+            result.baseline = self._session.gate.check(
+                result,
+                self.test_file,
+                self.test_name,
+                self.regression_threshold,
+                higher_is_better=result.kind == "throughput",
+            )
+        except BaselineFileError as exc:
+            result.baseline = BaselineComparison("error", message=str(exc))
+            return f"ovperf baseline error for {self.nodeid}: {exc}"
+        return None
+
+    def _conclude(self, result: ResultT) -> ResultT:
         self.results.append(result)
-        if result.precision != result.requested_precision and result.requested_precision != "default":
+        if (
+            result.precision != result.requested_precision
+            and result.requested_precision != "default"
+        ):
             warnings.warn(
                 OvperfPrecisionWarning(
                     f"{self.nodeid}: asked {result.device} for {result.requested_precision}, "
@@ -191,19 +328,33 @@ class PerfBudget:
                 ),
                 stacklevel=3,
             )
+        problems: list[str] = []
+        undecided: list[str] = []
         failed = [c for c in result.checks if c.verdict is Verdict.FAIL]
-        undecided = [c for c in result.checks if c.verdict is Verdict.INCONCLUSIVE]
+        unsure = [c for c in result.checks if c.verdict is Verdict.INCONCLUSIVE]
         if failed:
-            pytest.fail(budget_failure_message(result, failed + undecided), pytrace=False)
+            problems.append(budget_failure_message(result, failed + unsure))
+        elif unsure:
+            undecided.append(budget_failure_message(result, unsure))
+        baseline_error = self._compare_with_baseline(result)
+        if baseline_error:
+            problems.append(baseline_error)
+        comparison = result.baseline
+        if comparison is not None and comparison.verdict in ("regression", "inconclusive"):
+            text = regression_message(result, comparison)
+            (problems if comparison.verdict == "regression" else undecided).append(text)
+        if problems:
+            pytest.fail("\n".join(problems + undecided), pytrace=False)
         if undecided:
-            self._inconclusive(budget_failure_message(result, undecided))
+            self._inconclusive("\n".join(undecided))
         return result
 
     def _inconclusive(self, message: str) -> None:
         policy = self._session.settings.inconclusive
         hint = (
-            "\n  the interval straddles the limit: measure longer (--ovperf-max-time), "
-            "on a quieter machine, or see --ovperf-inconclusive"
+            "\n  inconclusive verdicts are handled by --ovperf-inconclusive (now: "
+            + policy.value
+            + ")"
         )
         if policy is InconclusivePolicy.FAIL:
             pytest.fail(message + hint, pytrace=False)

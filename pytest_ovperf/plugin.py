@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from .budgets import Budget, BudgetError, parse_budget, precisions_named
-from .devices import DEFAULT_PRECISION, parse_precision_list, split_device_list
+from .devices import parse_precision_list, split_device_list
 from .measure import InferPool, MeasureSettings
-from .models import CompiledEntry, ModelError, ModelSpec, parse_model_marker
+from .models import CompiledEntry, ModelError, ModelSource, ModelSpec, parse_model_marker
 from .perf_budget import PerfBudget, Target
 from .report import SUMMARY_HEADER, format_table, json_report, summary_rows, write_json_atomic
 from .session import InconclusivePolicy, OvperfSession, Settings
@@ -47,6 +47,12 @@ _VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "smallest slowdown, in percent, that counts as a regression (default 5)",
     ),
     ("baseline-dir", "baselines", "directory of the baseline JSON files, relative to rootdir"),
+    (
+        "drift-prior",
+        "3",
+        "prior run-to-run drift, in percent, that the regression gate assumes until the "
+        "baseline history shows this machine's own (default 3)",
+    ),
 ]
 
 
@@ -98,7 +104,11 @@ def _number(config: pytest.Config, name: str) -> float:
 
 def _flag(config: pytest.Config, name: str) -> bool:
     option = config.getoption(f"ovperf_{name.replace('-', '_')}")
-    return bool(option) if option is not None else bool(config.getini(f"ovperf_{name.replace('-', '_')}"))
+    return (
+        bool(option)
+        if option is not None
+        else bool(config.getini(f"ovperf_{name.replace('-', '_')}"))
+    )
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -106,7 +116,9 @@ def settings_from_config(config: pytest.Config) -> Settings:
     devices = split_device_list(device_values)
     if not devices:
         raise pytest.UsageError("--ovperf-device names no device")
-    precision_values = config.getoption("ovperf_precision") or [str(config.getini("ovperf_precision"))]
+    precision_values = config.getoption("ovperf_precision") or [
+        str(config.getini("ovperf_precision"))
+    ]
     try:
         precisions = parse_precision_list(precision_values)
     except ValueError as exc:
@@ -131,7 +143,9 @@ def settings_from_config(config: pytest.Config) -> Settings:
         ) from None
     threshold = _number(config, "regression-threshold")
     if not 0 < threshold < 1000:
-        raise pytest.UsageError(f"--ovperf-regression-threshold={threshold} must be a positive percent")
+        raise pytest.UsageError(
+            f"--ovperf-regression-threshold={threshold} must be a positive percent"
+        )
     json_text = _value(config, "json")
     rootdir = Path(config.rootpath)
     return Settings(
@@ -144,6 +158,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         baseline_dir=rootdir / _value(config, "baseline-dir"),
         update_baselines=_flag(config, "update-baselines"),
         prune_stale=_flag(config, "prune-baselines"),
+        prior_drift=_number(config, "drift-prior") / 100.0,
         verbose=int(config.getoption("verbose") or 0),
     )
 
@@ -199,7 +214,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         budgets = _budgets(metafunc.definition)
     except BudgetError:
         budgets = []  # reported with the test's name at setup
-    targets = []
+    targets: list[Target] = []
     for device in session.settings.devices:
         precisions = (
             session.settings.precisions
@@ -257,12 +272,14 @@ def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession)
 
 def _entry_getter(
     request: pytest.FixtureRequest, session: OvperfSession, target: Target
-) -> Callable[[str], CompiledEntry]:
+) -> Callable[[str, ModelSource | None], CompiledEntry]:
     context = request.node.stash[CONTEXT_KEY]
 
-    def entry_for(hint: str) -> CompiledEntry:
+    def entry_for(hint: str, source: ModelSource | None = None) -> CompiledEntry:
         try:
-            return session.compile_cache.get(context.spec, target.device, target.precision, hint)
+            return session.compile_cache.get(
+                context.spec, target.device, target.precision, hint, source
+            )
         except ModelError as exc:
             problem = str(exc)
         pytest.fail(f"{request.node.nodeid}: {problem}", pytrace=False)
@@ -275,7 +292,7 @@ def compiled_model(
     request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
 ) -> Any:
     """The test's model compiled for the current device and precision, LATENCY hint."""
-    return _entry_getter(request, ovperf_session, ovperf_target)("LATENCY").compiled
+    return _entry_getter(request, ovperf_session, ovperf_target)("LATENCY", None).compiled
 
 
 @pytest.fixture
@@ -283,7 +300,7 @@ def infer_pool(
     request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
 ) -> InferPool:
     """The test's model compiled with the THROUGHPUT hint, in an ``AsyncInferQueue``."""
-    entry = _entry_getter(request, ovperf_session, ovperf_target)("THROUGHPUT")
+    entry = _entry_getter(request, ovperf_session, ovperf_target)("THROUGHPUT", None)
     return InferPool(entry.compiled, entry.inputs)
 
 
@@ -300,6 +317,7 @@ def perf_budget(
         spec=context.spec,
         budgets=context.budgets,
         entry_for=_entry_getter(request, ovperf_session, ovperf_target),
+        test_file=Path(str(request.node.path)),
         progress=_progress_printer(request.config, request.node.nodeid),
     )
 
@@ -332,18 +350,18 @@ def _progress_printer(config: pytest.Config, nodeid: str) -> Callable[[str], Non
 # -- reporting -------------------------------------------------------------------------
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    if call.when != "call":
-        return
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     budget = getattr(item, "funcargs", {}).get("perf_budget")
-    if isinstance(budget, PerfBudget) and budget.results:
-        report = outcome.get_result()
+    if call.when == "call" and isinstance(budget, PerfBudget) and budget.results:
         # user_properties travel with the report to the xdist controller
         report.user_properties.append(
             (USER_PROPERTY, json.dumps([r.to_json() for r in budget.results]))
         )
+    return report
 
 
 class ResultCollector:
@@ -358,7 +376,7 @@ class ResultCollector:
             return
         for name, value in report.user_properties:
             if name == USER_PROPERTY:
-                self.ovperf.results.extend(json.loads(value))
+                self.ovperf.results.extend(json.loads(str(value)))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.ovperf.settings.json_path

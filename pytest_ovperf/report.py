@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .budgets import Metric, Verdict, excess_percent
-from .results import Check, PerfResult
+from .results import BaselineComparison, Check, PerfResult
 
 SCHEMA_VERSION = 1
 
@@ -43,8 +44,9 @@ def describe_check(check: Check, result: PerfResult) -> str:
 
 
 def budget_failure_message(result: PerfResult, checks: Sequence[Check]) -> str:
+    failed = any(c.verdict is Verdict.FAIL for c in checks)
     header = (
-        f"ovperf budget {'FAILED' if any(c.verdict is Verdict.FAIL for c in checks) else 'INCONCLUSIVE'}"
+        f"ovperf budget {'FAILED' if failed else 'INCONCLUSIVE'}"
         f" for {result.nodeid} on {result.device} ({result.facts.get('device_name', '?')}),"
         f" precision {result.precision}"
     )
@@ -63,6 +65,24 @@ def fmt(value: float | None) -> str:
     if abs(value) >= 1000:
         return f"{value:.0f}"
     return f"{value:.4g}" if abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+def regression_message(result: PerfResult, comparison: BaselineComparison) -> str:
+    what = "interleaved reference" if comparison.message.startswith("reference") else "baseline"
+    header = (
+        f"ovperf {comparison.verdict.upper()} against the {what} for {result.nodeid} on "
+        f"{result.device} ({result.facts.get('device_name', '?')}), precision {result.precision}, "
+        f"{result.kind}"
+    )
+    lines = [header, f"    {comparison.message}"]
+    if comparison.what_changed:
+        lines.append(
+            "    what changed: "
+            + "; ".join(
+                f"{k} {old!r} -> {new!r}" for k, (old, new) in comparison.what_changed.items()
+            )
+        )
+    return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:
@@ -154,14 +174,14 @@ def write_json_atomic(path: Path, payload: Any) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
-def json_report(results: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]) -> dict[str, Any]:
+def json_report(
+    results: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]
+) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "environment": dict(environment),

@@ -166,7 +166,8 @@ class LatencyResult(PerfResult):
     def __repr__(self) -> str:
         return (
             f"LatencyResult({self.device}/{self.precision} p50={self.p50_ms:.3f}ms "
-            f"p{self.percentile:g} CI=[{self.interval.low:.3f}, {self.interval.high:.3f}] n={self.n})"
+            f"p{self.percentile:g} CI=[{self.interval.low:.3f}, {self.interval.high:.3f}] "
+            f"n={self.n})"
         )
 
 

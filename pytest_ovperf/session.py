@@ -12,6 +12,8 @@ from typing import Any
 
 import openvino as ov
 
+from .baseline_gate import BaselineGate
+from .comparison import GateSettings
 from .devices import DeviceCatalog, cpu_model_name, logical_cpu_count
 from .measure import MeasureSettings
 from .models import CompileCache
@@ -36,6 +38,8 @@ class Settings:
     baseline_dir: Path = Path("baselines")
     update_baselines: bool = False
     prune_stale: bool = False
+    #: prior run-to-run drift of the regression gate (fraction)
+    prior_drift: float = 0.03
     verbose: int = 0
 
 
@@ -50,6 +54,16 @@ class OvperfSession:
     def __post_init__(self) -> None:
         self.catalog = DeviceCatalog(self.core)
         self.compile_cache = CompileCache(self.core)
+        self.gate = BaselineGate(
+            baseline_dir=self.settings.baseline_dir,
+            rootdir=self.rootdir,
+            settings=GateSettings(
+                threshold=self.settings.regression_threshold,
+                confidence=self.settings.measure.confidence,
+                prior_drift=self.settings.prior_drift,
+            ),
+            update=self.settings.update_baselines,
+        )
 
     @functools.cached_property
     def software_facts(self) -> dict[str, Any]:

@@ -1,0 +1,205 @@
+"""The regression gate's statistics: is this run materially slower than its baseline?
+
+Method (README, "How the regression gate decides"):
+
+Work on the log scale, where a slowdown is a difference. A run is summarised by ``y``, the
+log of its gate statistic (p50 latency, or fps), and by ``w``, the standard error of ``y``
+within the run, from the spread of its blocks' log summaries (``sd / sqrt(k)``).
+Runs also differ from each other by more than ``w`` (machine drift, other tenants): that
+between-run variance ``s_drift^2`` is learned from the entry's stored history of runs, pooled
+with a prior (``prior_drift`` with ``prior_df`` degrees of freedom, a scaled inverse-chi^2
+prior), so that a young baseline is judged cautiously and an old one by what this machine
+really does. With the baseline ``y_B`` the mean of its latest ``M`` runs of the same software:
+
+    D  = slowdown = y_cur - y_B        (latency; for throughput y_B - y_cur)
+    SE^2 = (s_drift^2 + mean w_B^2) / M + s_drift^2 + w_cur^2
+    CI  = D +- t(df, 1 - alpha/2) * SE,     df = prior_df + history degrees of freedom
+
+* ``regression``   the CI's lower bound is above log(1 + threshold): significant AND material;
+* ``improvement``  the CI's upper bound is below -log(1 + threshold);
+* ``unchanged``    the CI lies inside +-log(1 + threshold) (equivalence, as in TOST);
+* ``inconclusive`` otherwise: the noise is too large to tell a material change from drift.
+
+Under the model, a run with no real slowdown is called a regression with probability at
+most alpha/2 (2.5% at 95%), and far less in practice because the threshold must be cleared too.
+``p_value`` is the one-sided p of "slowdown <= threshold".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run of one test, as the gate sees it (and as the baseline stores it)."""
+
+    value: float  # p50 ms or fps
+    log_value: float
+    within_se: float  # standard error of log_value inside the run
+    blocks: int
+    software: str  # hash of the software facts; drift is learned within equal software
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "log_value": self.log_value,
+            "within_se": self.within_se,
+            "blocks": self.blocks,
+            "software": self.software,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
+        return cls(
+            value=float(data["value"]),
+            log_value=float(data["log_value"]),
+            within_se=float(data["within_se"]),
+            blocks=int(data["blocks"]),
+            software=str(data["software"]),
+        )
+
+
+def summarise_run(value: float, block_values: Sequence[float], software: str) -> RunSummary:
+    """Summary of a run from its headline value and its per-block values."""
+    logs = np.log(np.asarray([b for b in block_values if b > 0], dtype=float))
+    k = int(logs.size)
+    within = math.inf  # no blocks: nothing known
+    if k >= 2:
+        within = float(logs.std(ddof=1)) / math.sqrt(k)
+    elif k == 1:
+        within = 0.1  # one block: no spread known, assume 10%
+    return RunSummary(value, math.log(value), within, k, software)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    threshold: float = 0.05
+    confidence: float = 0.95
+    #: prior between-run drift (log scale ~ fraction) and its weight in degrees of freedom
+    prior_drift: float = 0.03
+    prior_df: float = 4.0
+    #: how many latest runs of the same software form the baseline value
+    baseline_runs: int = 5
+
+
+@dataclass(frozen=True)
+class GateResult:
+    verdict: str  # regression | improvement | unchanged | inconclusive
+    slowdown: float  # D, log scale, positive = slower
+    ci: tuple[float, float]  # of D
+    se: float
+    drift: float  # s_drift used
+    df: float
+    p_value: float
+    baseline_value: float
+    baseline_runs: int
+    threshold: float
+    confidence: float
+
+    def ratio(self, higher_is_better: bool) -> tuple[float, tuple[float, float]]:
+        """current / baseline in the metric's own units, with its interval."""
+        sign = -1.0 if higher_is_better else 1.0
+        low, high = sorted((math.exp(sign * self.ci[0]), math.exp(sign * self.ci[1])))
+        return math.exp(sign * self.slowdown), (low, high)
+
+
+def learned_drift(history: Sequence[RunSummary], settings: GateSettings) -> tuple[float, float]:
+    """(s_drift, degrees of freedom) from the runs' spread within each software version."""
+    groups: dict[str, list[RunSummary]] = {}
+    for run in history:
+        groups.setdefault(run.software, []).append(run)
+    sum_sq, df = 0.0, 0
+    for runs in groups.values():
+        if len(runs) < 2:
+            continue
+        logs = np.array([r.log_value for r in runs])
+        within = np.mean([min(r.within_se, 1.0) ** 2 for r in runs])
+        between = float(logs.var(ddof=1)) - float(within)
+        sum_sq += max(between, 0.0) * (len(runs) - 1)
+        df += len(runs) - 1
+    prior_df = settings.prior_df
+    variance = (prior_df * settings.prior_drift**2 + sum_sq) / (prior_df + df)
+    return math.sqrt(variance), prior_df + df
+
+
+def compare(
+    current: RunSummary,
+    history: Sequence[RunSummary],
+    settings: GateSettings,
+    higher_is_better: bool,
+) -> GateResult:
+    """Judge ``current`` against the baseline runs in ``history`` (oldest first)."""
+    if not history:
+        raise ValueError("compare() needs at least one baseline run")
+    latest_software = history[-1].software
+    same = [r for r in history if r.software == latest_software][-settings.baseline_runs :]
+    m = len(same)
+    baseline_log = float(np.mean([r.log_value for r in same]))
+    drift, df = learned_drift(history, settings)
+    base_within = float(np.mean([min(r.within_se, 1.0) ** 2 for r in same]))
+    variance = (drift**2 + base_within) / m + drift**2 + min(current.within_se, 1.0) ** 2
+    se = math.sqrt(variance)
+    slowdown = current.log_value - baseline_log
+    if higher_is_better:
+        slowdown = -slowdown
+    return _judge(slowdown, se, df, settings, drift, math.exp(baseline_log), m)
+
+
+def compare_paired(
+    log_ratios: Sequence[float], settings: GateSettings, higher_is_better: bool
+) -> GateResult:
+    """Judge interleaved blocks of a model against its reference in the same run.
+
+    ``log_ratios`` are log(model / reference) of paired blocks; pairing removes drift, so
+    the t-interval of their mean is the whole uncertainty (no drift term).
+    """
+    data = np.asarray(log_ratios, dtype=float)
+    k = data.size
+    mean = float(data.mean()) if k else math.nan
+    slowdown = -mean if higher_is_better else mean
+    se = float(data.std(ddof=1)) / math.sqrt(k) if k >= 2 else math.inf
+    df = float(max(k - 1, 1))
+    return _judge(slowdown, se, df, settings, 0.0, math.nan, 0)
+
+
+def _judge(
+    slowdown: float,
+    se: float,
+    df: float,
+    settings: GateSettings,
+    drift: float,
+    baseline_value: float,
+    baseline_runs: int,
+) -> GateResult:
+    quantile = float(sps.t.ppf(0.5 + settings.confidence / 2.0, df))
+    low, high = slowdown - quantile * se, slowdown + quantile * se
+    margin = math.log1p(settings.threshold)
+    if low > margin:
+        verdict = "regression"
+    elif high < -margin:
+        verdict = "improvement"
+    elif -margin < low and high < margin:
+        verdict = "unchanged"
+    else:
+        verdict = "inconclusive"
+    p_value = float(sps.t.sf((slowdown - margin) / se, df)) if math.isfinite(se) else 1.0
+    return GateResult(
+        verdict=verdict,
+        slowdown=slowdown,
+        ci=(low, high),
+        se=se,
+        drift=drift,
+        df=df,
+        p_value=p_value,
+        baseline_value=baseline_value,
+        baseline_runs=baseline_runs,
+        threshold=settings.threshold,
+        confidence=settings.confidence,
+    )
