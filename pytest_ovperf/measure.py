@@ -281,13 +281,15 @@ def measure_interleaved(
     ratios: list[float] = []
     started = clock()
     pair = 0
+    # half-length blocks: twice the pairs (degrees of freedom) in the same time
+    block_s = settings.block_s / 2.0
     while True:
         if pair % 2 == 0:
-            a = run_model_block(settings.block_s)
-            b = run_reference_block(settings.block_s)
+            a = run_model_block(block_s)
+            b = run_reference_block(block_s)
         else:
-            b = run_reference_block(settings.block_s)
-            a = run_model_block(settings.block_s)
+            b = run_reference_block(block_s)
+            a = run_model_block(block_s)
         pair += 1
         model_blocks.append(a)
         reference_blocks.append(b)

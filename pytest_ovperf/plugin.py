@@ -11,12 +11,23 @@ from typing import Any
 
 import pytest
 
+from .baseline_gate import stale_entries
+from .baselines import BaselineFileError
+from .baselines import load as load_baselines
+from .baselines import prune as prune_baselines
 from .budgets import Budget, BudgetError, parse_budget, precisions_named
 from .devices import parse_precision_list, split_device_list
 from .measure import InferPool, MeasureSettings
 from .models import CompiledEntry, ModelError, ModelSource, ModelSpec, parse_model_marker
 from .perf_budget import PerfBudget, Target
-from .report import SUMMARY_HEADER, format_table, json_report, summary_rows, write_json_atomic
+from .report import (
+    SUMMARY_HEADER,
+    baseline_notes,
+    format_table,
+    json_report,
+    summary_rows,
+    write_json_atomic,
+)
 from .session import InconclusivePolicy, OvperfSession, Settings
 
 SESSION_KEY = pytest.StashKey[OvperfSession]()
@@ -366,10 +377,30 @@ def pytest_runtest_makereport(
 
 class ResultCollector:
     """Gathers results from test reports (so xdist workers' results reach the controller),
-    then writes the JSON report and the terminal summary."""
+    finds stale baselines, then writes the JSON report and the terminal summary."""
 
     def __init__(self, ovperf: OvperfSession) -> None:
         self.ovperf = ovperf
+        self.collected: dict[Path, set[str]] = {}
+        self.partial_files: set[Path] = set()
+        self.stale: dict[Path, dict[str, list[str]]] = {}
+        self.pruned: dict[Path, int] = {}
+        self.baseline_errors: list[str] = []
+
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        for item in items:
+            if "ovperf_target" in getattr(item, "fixturenames", ()):
+                names = self.collected.setdefault(Path(str(item.path)), set())
+                names.add(item.nodeid.split("::", 1)[-1])
+        # "file.py::test" arguments select part of a file: its other entries are not stale
+        for arg in config.args:
+            if "::" in arg:
+                self.partial_files.add(Path(arg.split("::", 1)[0]).resolve())
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.partial_files.update(Path(str(item.path)) for item in items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -379,6 +410,7 @@ class ResultCollector:
                 self.ovperf.results.extend(json.loads(str(value)))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._find_stale_baselines()
         path = self.ovperf.settings.json_path
         if path is None:
             return
@@ -387,11 +419,46 @@ class ResultCollector:
             environment.pop(device_fact)
         write_json_atomic(path, json_report(self.ovperf.results, environment))
 
+    def _find_stale_baselines(self) -> None:
+        gate = self.ovperf.gate
+        for test_file, names in self.collected.items():
+            if test_file in self.partial_files:
+                continue
+            path = gate.path_for(test_file)
+            try:
+                stored = load_baselines(path)
+            except BaselineFileError as exc:
+                self.baseline_errors.append(str(exc))
+                continue
+            stale = stale_entries(stored, names, self.ovperf.settings.devices)
+            if not stale:
+                continue
+            self.stale[path] = stale
+            if self.ovperf.settings.prune_stale:
+                self.pruned[path] = prune_baselines(path, stale)
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.ovperf.results:
+        results = self.ovperf.results
+        if not (results or self.stale or self.baseline_errors):
             return
+        write = terminalreporter.write_line
         terminalreporter.section("ovperf summary")
-        for line in format_table(SUMMARY_HEADER, summary_rows(self.ovperf.results)):
-            terminalreporter.write_line(line)
+        if results:
+            for line in format_table(SUMMARY_HEADER, summary_rows(results)):
+                write(line)
+        for line in baseline_notes(results):
+            write(line)
+        for error in self.baseline_errors:
+            write(f"baseline error: {error}")
+        for path, stale in self.stale.items():
+            count = sum(len(p) for p in stale.values())
+            action = (
+                f"pruned {self.pruned[path]}"
+                if path in self.pruned
+                else "prune them with --ovperf-prune-baselines"
+            )
+            write(f"stale baselines in {path} ({count} entries; {action}):")
+            for test, profiles in sorted(stale.items()):
+                write(f"  {test} (profiles {', '.join(profiles)})")
         if self.ovperf.settings.json_path is not None:
-            terminalreporter.write_line(f"ovperf JSON report: {self.ovperf.settings.json_path}")
+            write(f"ovperf JSON report: {self.ovperf.settings.json_path}")

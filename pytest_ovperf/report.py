@@ -139,6 +139,18 @@ def _ratio_cell(data: Mapping[str, Any]) -> str:
     return text
 
 
+def baseline_notes(results: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Why results were not compared with a baseline (other machine profile, bad file)."""
+    notes = []
+    for data in results:
+        if data.get("baseline_verdict") in ("no-baseline", "error") and data.get(
+            "baseline_message"
+        ):
+            name = data["nodeid"].split("::")[-1]
+            notes.append(f"{name} ({data['kind']}): {data['baseline_message']}")
+    return notes
+
+
 SUMMARY_HEADER = [
     "test",
     "device",

@@ -114,6 +114,7 @@ class PerfResult:
                 ratio_ci=[_num(x) for x in b.ratio_ci] if b.ratio_ci else None,
                 baseline_p_value=_num(b.p_value),
                 regression_threshold=b.threshold,
+                baseline_message=b.message,
                 what_changed={k: list(v) for k, v in b.what_changed.items()},
             )
         return data
