@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -10,9 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import baselines
 from .baselines import BaselineFile, BaselineFileError
-from .comparison import GateResult, GateSettings, RunSummary, compare, summarise_run
+from .comparison import (
+    GateResult,
+    GateSettings,
+    RunSummary,
+    compare,
+    summarise_log_ratios,
+    summarise_run,
+)
+from .probe import PROBE_VERSION
 from .report import fmt
 from .results import BaselineComparison, PerfResult
 
@@ -33,6 +44,7 @@ class BaselineGate:
     rootdir: Path
     settings: GateSettings
     update: bool = False
+    max_foreign_load: float = 0.15
     _files: dict[Path, BaselineFile | BaselineFileError] = field(default_factory=dict)
 
     def path_for(self, test_file: Path) -> Path:
@@ -63,7 +75,14 @@ class BaselineGate:
         profile = baselines.profile_id(machine)
         path = self.path_for(test_file)
         software = {k: result.facts.get(k) for k in SOFTWARE_FACTS}
-        current = summarise_run(result.gate_value, result.blocks, software_hash(software))
+        software_key = software_hash(software)
+        current = summarise_run(result.gate_value, result.blocks, software_key)
+        normalized = (
+            summarise_log_ratios(result.probe_log_ratios, software_key)
+            if result.probe_log_ratios
+            else None
+        )
+        probe_key = f"{PROBE_VERSION}:{result.facts.get('openvino')}"
         settings = GateSettings(
             threshold=threshold,
             confidence=self.settings.confidence,
@@ -72,7 +91,9 @@ class BaselineGate:
             baseline_runs=self.settings.baseline_runs,
         )
         if self.update:
-            return self._record(path, test_name, profile, machine, software, result, current)
+            return self._record(
+                path, test_name, profile, machine, software, result, current, normalized, probe_key
+            )
         stored = self._load(path)
         entry = stored.entry(test_name, profile, result.kind)
         if entry is None:
@@ -83,25 +104,67 @@ class BaselineGate:
                     _profile_difference(stored.profiles.get(o, {}), machine, o) for o in others
                 )
             return BaselineComparison("no-baseline", message=message)
-        history = [RunSummary.from_json(run) for run in entry.get("history", [])]
-        if not history:
+        runs = entry.get("history", [])
+        if not runs:
             return BaselineComparison("no-baseline", message=f"{path}: entry has no runs")
-        outcome = compare(current, history, settings, higher_is_better)
+        # model/probe ratios are comparable only with the same probe on the same OpenVINO,
+        # and only if the baseline's latest runs all have them
+        latest = runs[-1]["software"]
+        latest_runs = [r for r in runs if r["software"] == latest]
+        use_probe = normalized is not None and all(
+            r.get("normalized", {}).get("probe") == probe_key for r in latest_runs
+        )
+        if use_probe and normalized is not None:
+            history = [
+                RunSummary.from_json(r["normalized"])
+                for r in runs
+                if r.get("normalized", {}).get("probe") == probe_key
+            ]
+            outcome = compare(normalized, history, settings, higher_is_better)
+        else:
+            history = [RunSummary.from_json(r) for r in runs]
+            outcome = compare(current, history, settings, higher_is_better)
         changed = {
             k: (entry.get("software", {}).get(k), software.get(k))
             for k in SOFTWARE_FACTS
             if entry.get("software", {}).get(k) != software.get(k)
         }
+        busy = self._busy_note(result.foreign_load, latest_runs)
+        if busy and outcome.verdict != "inconclusive":
+            outcome = dataclasses.replace(outcome, verdict="inconclusive")
         ratio, ratio_ci = outcome.ratio(higher_is_better)
+        # the baseline figure users read is the raw one, whatever scale judged it
+        raw_baseline = float(
+            np.exp(np.mean([r["log_value"] for r in latest_runs[-settings.baseline_runs :]]))
+        )
         return BaselineComparison(
             verdict=outcome.verdict,
-            baseline_value=outcome.baseline_value,
+            baseline_value=raw_baseline,
             ratio=ratio,
             ratio_ci=ratio_ci,
             p_value=outcome.p_value,
             threshold=threshold,
-            message=describe_outcome(outcome, result, entry, current, path),
+            message=describe_outcome(outcome, result, entry, current, path, raw_baseline, use_probe)
+            + busy,
             what_changed=changed,
+        )
+
+    def _busy_note(self, current_load: float | None, baseline_runs: list[dict[str, Any]]) -> str:
+        """Why a comparison cannot be trusted because the machine was busy, or ''."""
+        notes = []
+        if current_load is not None and current_load > self.max_foreign_load:
+            notes.append(f"this run ({current_load:.0%})")
+        loads = [r.get("foreign_load") for r in baseline_runs]
+        worst = max((x for x in loads if x is not None), default=None)
+        if worst is not None and worst > self.max_foreign_load:
+            notes.append(f"the baseline's runs (up to {worst:.0%})")
+        if not notes:
+            return ""
+        return (
+            "\n    machine busy: other processes used the CPU during "
+            + " and ".join(notes)
+            + f", over the {self.max_foreign_load:.0%} allowed (--ovperf-max-foreign-load):"
+            " a slowdown cannot be told from contention; re-run on a quiet machine"
         )
 
     def _record(
@@ -113,12 +176,22 @@ class BaselineGate:
         software: dict[str, Any],
         result: PerfResult,
         current: RunSummary,
+        normalized: RunSummary | None,
+        probe_key: str,
     ) -> BaselineComparison:
         previous = baselines.load(path).entry(test_name, profile, result.kind)
         history = list(previous.get("history", [])) if previous else []
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         commit = result.facts.get("git_commit")
-        history.append({**current.to_json(), "recorded_at": now, "git_commit": commit})
+        run: dict[str, Any] = {
+            **current.to_json(),
+            "recorded_at": now,
+            "git_commit": commit,
+            "foreign_load": result.foreign_load,
+        }
+        if normalized is not None:
+            run["normalized"] = {**normalized.to_json(), "probe": probe_key}
+        history.append(run)
         history = history[-baselines.HISTORY_LIMIT :]
         entry = {
             "device": result.device,
@@ -137,7 +210,13 @@ class BaselineGate:
         return BaselineComparison(
             "updated",
             baseline_value=result.gate_value,
-            message=f"recorded in {path} ({len(history)} run(s) of history)",
+            message=f"recorded in {path} ({len(history)} run(s) of history)"
+            + (
+                f"; WARNING: other processes used {result.foreign_load:.0%} of the CPU while "
+                "recording, comparisons against this run will be inconclusive"
+                if result.foreign_load is not None and result.foreign_load > self.max_foreign_load
+                else ""
+            ),
         )
 
 
@@ -159,6 +238,8 @@ def describe_outcome(
     entry: Mapping[str, Any],
     current: RunSummary,
     path: Path,
+    raw_baseline: float,
+    normalized: bool,
 ) -> str:
     unit = "fps" if result.kind == "throughput" else "ms"
     higher = result.kind == "throughput"
@@ -166,14 +247,15 @@ def describe_outcome(
     stored_runs = len(entry.get("history", []))
     software = entry.get("software", {})
     lines = [
-        f"baseline {entry.get('statistic')} = {fmt(outcome.baseline_value)} {unit} (mean of "
+        f"baseline {entry.get('statistic')} = {fmt(raw_baseline)} {unit} (geometric mean of "
         f"{outcome.baseline_runs} run(s), recorded {entry.get('recorded_at')}, "
         f"commit {str(entry.get('git_commit'))[:12]}, {path})",
         f"current  {result.statistic if not higher else 'fps'} = {fmt(result.gate_value)} {unit}, "
         f"{result.interval.confidence:.0%} CI [{fmt(result.interval.low)}, "
         f"{fmt(result.interval.high)}] (n={result.n}, {current.blocks} blocks, "
         f"{result.measure_s:.1f} s)",
-        f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.0%} CI "
+        ("normalized by the machine-speed probe: " if normalized else "")
+        + f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.0%} CI "
         f"[{low:.3f}, {high:.3f}]; "
         f"threshold {outcome.threshold:.1%} slowdown; p(slowdown <= threshold) = "
         f"{outcome.p_value:.2g} (t, df={outcome.df:.0f})",

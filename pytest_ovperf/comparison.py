@@ -78,6 +78,15 @@ def summarise_run(value: float, block_values: Sequence[float], software: str) ->
     return RunSummary(value, math.log(value), within, k, software)
 
 
+def summarise_log_ratios(log_ratios: Sequence[float], software: str) -> RunSummary:
+    """Summary of a run judged by paired log ratios (model / machine-speed probe)."""
+    logs = np.asarray(log_ratios, dtype=float)
+    k = int(logs.size)
+    mean = float(logs.mean())
+    within = float(logs.std(ddof=1)) / math.sqrt(k) if k >= 2 else 0.1
+    return RunSummary(math.exp(mean), mean, within, k, software)
+
+
 @dataclass(frozen=True)
 class GateSettings:
     threshold: float = 0.05

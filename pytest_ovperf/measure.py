@@ -265,13 +265,15 @@ def measure_interleaved(
     run_reference_block: Callable[[float], float],
     settings: MeasureSettings,
     progress: ProgressCallback | None = None,
+    reference_share: float = 1.0,
 ) -> InterleavedSamples:
     """Alternate blocks of the model and its reference in ABBA order until the mean log
     ratio is known to ``target_precision`` or ``max_time_s`` (both models together) is spent.
 
     Each ``run_*_block(seconds)`` runs one block and returns its summary (block median
     latency, or block fps). Pairing adjacent blocks cancels machine drift, which moves
-    slower than a block pair lasts.
+    slower than a block pair lasts. Reference blocks last ``reference_share`` of a model
+    block (a small speed probe needs less time than the model it normalises).
     """
     from .stats import mean_interval
 
@@ -283,19 +285,21 @@ def measure_interleaved(
     pair = 0
     # half-length blocks: twice the pairs (degrees of freedom) in the same time
     block_s = settings.block_s / 2.0
+    reference_s = block_s * reference_share
+    min_time_s = settings.min_time_s * (1.0 + reference_share)
     while True:
         if pair % 2 == 0:
             a = run_model_block(block_s)
-            b = run_reference_block(block_s)
+            b = run_reference_block(reference_s)
         else:
-            b = run_reference_block(block_s)
+            b = run_reference_block(reference_s)
             a = run_model_block(block_s)
         pair += 1
         model_blocks.append(a)
         reference_blocks.append(b)
         ratios.append(math.log(a / b))
         elapsed = clock() - started
-        if elapsed < 2 * settings.min_time_s or len(ratios) < 4:
+        if elapsed < min_time_s or len(ratios) < 4:
             continue
         interval = mean_interval(ratios, settings.confidence)
         half_width = (interval.high - interval.low) / 2.0

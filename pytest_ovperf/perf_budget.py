@@ -15,6 +15,7 @@ import pytest
 from .baselines import BaselineFileError
 from .budgets import Budget, Metric, Verdict, applicable_budgets, judge
 from .comparison import GateSettings, compare_paired
+from .machine_load import LoadMeter
 from .measure import (
     InferPool,
     LatencyBlockRunner,
@@ -24,6 +25,7 @@ from .measure import (
     measure_throughput,
 )
 from .models import CompiledEntry, ModelSource, ModelSpec, make_inputs
+from .probe import PROBE_SHARE, PROBE_SPEC
 from .report import budget_failure_message, fmt, regression_message
 from .results import BaselineComparison, Check, LatencyResult, PerfResult, ThroughputResult
 from .session import InconclusivePolicy, OvperfSession
@@ -99,18 +101,29 @@ class PerfBudget:
         percentiles = list(dict.fromkeys([headline, *wanted]))
         settings = self._session.settings.measure
         paired: BaselineComparison | None = None
-        if self.spec.reference is None:
+        load = LoadMeter().start()
+        probe_ratios: list[float] = []
+        probe_value: float | None = None
+        if self.spec.reference is None and not self._session.settings.speed_probe:
             samples, intervals = measure_latency(
                 compiled, inputs, settings, percentiles, self._progress
             )
             latencies, measure_s = samples.latencies_ms, samples.measure_s
             blocks = samples.block_medians()
         else:
-            reference = self._reference_entry("LATENCY")
+            # interleave with the reference model, or else with the machine-speed probe
+            with_reference = self.spec.reference is not None
+            other = (
+                self._reference_entry("LATENCY") if with_reference else self._probe_entry("LATENCY")
+            )
             model_runner = LatencyBlockRunner(compiled, inputs, settings)
-            reference_runner = LatencyBlockRunner(reference.compiled, reference.inputs, settings)
+            other_runner = LatencyBlockRunner(other.compiled, other.inputs, settings)
             interleaved = measure_interleaved(
-                model_runner, reference_runner, settings, self._progress
+                model_runner,
+                other_runner,
+                settings,
+                self._progress,
+                reference_share=1.0 if with_reference else PROBE_SHARE,
             )
             latencies = np.asarray(model_runner.latencies, dtype=float)
             measure_s = interleaved.measure_s
@@ -118,11 +131,13 @@ class PerfBudget:
             intervals = {
                 q: percentile_interval(latencies, q, settings.confidence) for q in percentiles
             }
-            paired = self._paired_comparison(
-                interleaved.log_ratios,
-                float(np.median(reference_runner.latencies)),
-                higher_is_better=False,
-            )
+            other_value = float(np.median(other_runner.latencies))
+            if with_reference:
+                paired = self._paired_comparison(
+                    interleaved.log_ratios, other_value, higher_is_better=False
+                )
+            else:
+                probe_ratios, probe_value = list(interleaved.log_ratios), other_value
         result = LatencyResult(
             nodeid=self.nodeid,
             device=self.target.device,
@@ -139,6 +154,9 @@ class PerfBudget:
             percentile=headline,
             facts=self._facts(entry),
             baseline=paired,
+            probe_log_ratios=probe_ratios,
+            probe_value=probe_value,
+            foreign_load=load.foreign_load(),
         )
         for budget in self.budgets:
             if budget.latency_ms is not None:
@@ -163,6 +181,7 @@ class PerfBudget:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
         paired: BaselineComparison | None = None
+        load = LoadMeter().start()
         if self.spec.reference is None:
             samples, interval = measure_throughput(infer_pool, settings, self._progress)
             completed, blocks = samples.completed, samples.block_rates()
@@ -202,6 +221,7 @@ class PerfBudget:
             requests=infer_pool.size,
             facts=self._facts(entry),
             baseline=paired,
+            foreign_load=load.foreign_load(),
         )
         for budget in self.budgets:
             if budget.throughput_fps is not None:
@@ -262,6 +282,11 @@ class PerfBudget:
 
     def _reference_entry(self, hint: str) -> CompiledEntry:
         return self._entry_for_source(hint, self.spec.reference)
+
+    def _probe_entry(self, hint: str) -> CompiledEntry:
+        return self._session.compile_cache.get(
+            PROBE_SPEC, self.target.device, self.target.precision, hint
+        )
 
     def _paired_comparison(
         self, log_ratios: tuple[float, ...], reference_value: float, higher_is_better: bool

@@ -64,6 +64,18 @@ _VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "prior run-to-run drift, in percent, that the regression gate assumes until the "
         "baseline history shows this machine's own (default 3)",
     ),
+    (
+        "max-foreign-load",
+        "15",
+        "percent of the machine's CPU that other processes may use while a test measures "
+        "before its baseline comparison is called inconclusive (default 15)",
+    ),
+    (
+        "speed-probe",
+        "on",
+        "on/off: measure a small fixed workload between latency blocks and let the "
+        "regression gate compare model/probe ratios, cancelling machine-speed drift (default on)",
+    ),
 ]
 
 
@@ -122,6 +134,13 @@ def _flag(config: pytest.Config, name: str) -> bool:
     )
 
 
+def _switch(config: pytest.Config, name: str) -> bool:
+    text = _value(config, name).lower()
+    if text not in ("on", "off"):
+        raise pytest.UsageError(f"--ovperf-{name}={text!r}: choose on or off")
+    return text == "on"
+
+
 def settings_from_config(config: pytest.Config) -> Settings:
     device_values = config.getoption("ovperf_device") or [str(config.getini("ovperf_device"))]
     devices = split_device_list(device_values)
@@ -170,6 +189,8 @@ def settings_from_config(config: pytest.Config) -> Settings:
         update_baselines=_flag(config, "update-baselines"),
         prune_stale=_flag(config, "prune-baselines"),
         prior_drift=_number(config, "drift-prior") / 100.0,
+        speed_probe=_switch(config, "speed-probe"),
+        max_foreign_load=_number(config, "max-foreign-load") / 100.0,
         verbose=int(config.getoption("verbose") or 0),
     )
 

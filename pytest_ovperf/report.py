@@ -53,6 +53,11 @@ def budget_failure_message(result: PerfResult, checks: Sequence[Check]) -> str:
     if result.precision != result.requested_precision:
         header += f" (requested {result.requested_precision})"
     body = "\n".join(f"  {check.metric.value}: {describe_check(check, result)}" for check in checks)
+    if result.foreign_load is not None and result.foreign_load >= 0.05:
+        body += (
+            f"\n  note: other processes used {result.foreign_load:.0%} of the machine's CPU "
+            "while this test measured"
+        )
     return f"{header}\n{body}"
 
 

@@ -58,6 +58,12 @@ class PerfResult:
     checks: list[Check] = field(default_factory=list)
     baseline: BaselineComparison | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    #: log(model / probe) of adjacent blocks, when the machine-speed probe ran
+    probe_log_ratios: list[float] = field(default_factory=list)
+    #: the probe's own median latency (ms) in this run
+    probe_value: float | None = None
+    #: fraction of the machine's CPU used by other processes while measuring
+    foreign_load: float | None = None
 
     @property
     def budget_verdict(self) -> Verdict:
@@ -92,6 +98,8 @@ class PerfResult:
             "confidence": self.interval.confidence,
             "ci_method": self.interval.method,
             "budget_verdict": self.budget_verdict.value,
+            "probe_ms": _num(self.probe_value),
+            "foreign_load": _num(self.foreign_load),
             "checks": [
                 {
                     "metric": c.metric.value,

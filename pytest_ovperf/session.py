@@ -40,6 +40,10 @@ class Settings:
     prune_stale: bool = False
     #: prior run-to-run drift of the regression gate (fraction)
     prior_drift: float = 0.03
+    #: measure the machine-speed probe interleaved with latency tests
+    speed_probe: bool = True
+    #: above this foreign CPU load (fraction) a baseline comparison is inconclusive
+    max_foreign_load: float = 0.15
     verbose: int = 0
 
 
@@ -63,6 +67,7 @@ class OvperfSession:
                 prior_drift=self.settings.prior_drift,
             ),
             update=self.settings.update_baselines,
+            max_foreign_load=self.settings.max_foreign_load,
         )
 
     @functools.cached_property

@@ -1,0 +1,254 @@
+"""Measure the regression gate itself: A/A false alarms and detection of +10% / +25% slowdowns.
+
+Every verdict comes from a separate pytest run, as in CI: one run records the baseline
+(``--ovperf-update-baselines``, ``--record-runs`` times), then A/A runs (same model) and runs
+of the same network with extra layers (about +10% and +25% latency, calibrated at the start
+by interleaved measurement) are compared with it. The three scenarios are interleaved
+round-robin so machine drift hits all of them alike. Beside every pytest-ovperf run, in the
+same round, pytest-benchmark measures the same model variant and judges it with
+``--benchmark-compare-fail=median:5%`` against its own saved baseline.
+
+    python bench/gate_error_rates.py --runs 20
+
+Needs pytest-benchmark (``pip install -e ".[bench]"``). Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "_work" / "gate"
+
+OVPERF_TEST = '''
+import os
+
+import pytest
+from models import mobilenet_like
+
+SIZE = int(os.environ["OVPERF_BENCH_SIZE"])
+EXTRA = int(os.environ["OVPERF_BENCH_EXTRA"])
+
+
+@pytest.mark.ovperf_model(lambda: mobilenet_like(size=SIZE, extra_blocks=EXTRA))
+@pytest.mark.ovperf_budget(device="CPU", precision="f32", latency_ms=100_000)
+def test_gate_latency(compiled_model, perf_budget):
+    perf_budget.measure_latency(compiled_model)
+'''
+
+BENCHMARK_TEST = '''
+import os
+
+import numpy as np
+import openvino as ov
+from models import mobilenet_like
+
+SIZE = int(os.environ["OVPERF_BENCH_SIZE"])
+EXTRA = int(os.environ["OVPERF_BENCH_EXTRA"])
+
+
+def test_gate_latency(benchmark):
+    model = mobilenet_like(size=SIZE, extra_blocks=EXTRA)
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    compiled = ov.Core().compile_model(model, "CPU", config)
+    request = compiled.create_infer_request()
+    data = np.random.default_rng(0).random(list(compiled.inputs[0].shape), dtype=np.float32)
+    request.set_input_tensor(ov.Tensor(data, shared_memory=True))
+    benchmark(request.infer)
+'''
+
+
+@dataclass
+class Scenario:
+    name: str
+    extra_blocks: int
+    true_ratio: float
+    verdicts: list[str] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    p50s: list[float] = field(default_factory=list)
+    measure_s: list[float] = field(default_factory=list)
+    benchmark_alarms: list[bool] = field(default_factory=list)
+
+
+def _latency_median(request: ov.InferRequest, seconds: float) -> float:
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        request.infer()
+        latencies.append(request.latency)
+    return float(np.median(latencies))
+
+
+def calibrate(size: int, candidates: range, pairs: int) -> dict[int, float]:
+    """Slowdown of each extra-block variant against the base network, ABBA-interleaved."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    from models import mobilenet_like
+
+    core = ov.Core()
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+
+    def request_for(extra: int) -> ov.InferRequest:
+        compiled = core.compile_model(mobilenet_like(size=size, extra_blocks=extra), "CPU", config)
+        request = compiled.create_infer_request()
+        data = np.random.default_rng(0).random(list(compiled.inputs[0].shape), dtype=np.float32)
+        request.set_input_tensor(ov.Tensor(data))
+        for _ in range(20):
+            request.infer()
+        return request
+
+    base = request_for(0)
+    ratios: dict[int, float] = {}
+    for extra in candidates:
+        variant = request_for(extra)
+        logs = []
+        for pair in range(pairs):
+            first, second = (variant, base) if pair % 2 == 0 else (base, variant)
+            a, b = _latency_median(first, 0.15), _latency_median(second, 0.15)
+            slow, fast = (a, b) if first is variant else (b, a)
+            logs.append(np.log(slow / fast))
+        ratios[extra] = float(np.exp(np.median(logs)))
+    return ratios
+
+
+def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=WORK, env=env, capture_output=True, text=True, check=False)
+
+
+def ovperf_run(extra: int, env: dict[str, str], extra_args: list[str]) -> dict[str, object]:
+    report = WORK / "report.json"
+    report.unlink(missing_ok=True)
+    completed = run(
+        [
+            sys.executable, "-m", "pytest", "test_ovperf_gate.py", "-q", "-p", "no:cacheprovider",
+            "-p", "no:benchmark", f"--ovperf-json={report}", "--ovperf-inconclusive=pass",
+            *extra_args,
+        ],
+        {**env, "OVPERF_BENCH_EXTRA": str(extra)},
+    )  # fmt: skip
+    if not report.exists():
+        raise RuntimeError(f"pytest-ovperf run produced no report:\n{completed.stdout[-3000:]}")
+    results: list[dict[str, object]] = json.loads(report.read_text())["results"]
+    return results[0]
+
+
+def benchmark_run(extra: int, env: dict[str, str], save: bool) -> bool:
+    """Run pytest-benchmark; True when it raised a regression alarm."""
+    storage = f"file://{WORK / '.benchmarks'}"
+    args = ["--benchmark-save=base"] if save else [
+        "--benchmark-compare=0001", "--benchmark-compare-fail=median:5%",
+    ]  # fmt: skip
+    completed = run(
+        [
+            sys.executable, "-m", "pytest", "test_benchmark_gate.py", "-q", "-p",
+            "no:cacheprovider", "-p", "no:ovperf", f"--benchmark-storage={storage}", *args,
+        ],
+        {**env, "OVPERF_BENCH_EXTRA": str(extra)},
+    )  # fmt: skip
+    if save and completed.returncode != 0:
+        raise RuntimeError(f"pytest-benchmark baseline run failed:\n{completed.stdout[-3000:]}")
+    return completed.returncode != 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs per scenario")
+    parser.add_argument("--record-runs", type=int, default=1, help="baseline recording runs")
+    parser.add_argument("--size", type=int, default=128, help="image size of the conv net")
+    parser.add_argument("--extra", nargs=2, type=int, default=None, metavar=("E10", "E25"),
+                        help="extra blocks for the +10%% and +25%% variants (skip calibration)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest-ovperf options")
+    args = parser.parse_args()
+
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    WORK.mkdir(parents=True)
+    shutil.copy(ROOT / "examples" / "models.py", WORK / "models.py")
+    (WORK / "test_ovperf_gate.py").write_text(OVPERF_TEST)
+    (WORK / "test_benchmark_gate.py").write_text(BENCHMARK_TEST)
+    (WORK / "pytest.ini").write_text("[pytest]\n")
+    env = {**os.environ, "OVPERF_BENCH_SIZE": str(args.size), "PYTHONPATH": str(WORK)}
+
+    if args.extra is None:
+        ratios = calibrate(args.size, range(1, 7), pairs=16)
+        print("calibration (slowdown per extra blocks):", {k: round(v, 3) for k, v in ratios.items()})
+        e10 = min(ratios, key=lambda e: abs(ratios[e] - 1.10))
+        e25 = min(ratios, key=lambda e: abs(ratios[e] - 1.25))
+    else:
+        e10, e25 = args.extra
+        ratios = calibrate(args.size, range(min(e10, e25), max(e10, e25) + 1), pairs=16)
+    scenarios = [
+        Scenario("A/A (same model)", 0, 1.0),
+        Scenario(f"+{ratios[e10] - 1:.0%} (extra_blocks={e10})", e10, ratios[e10]),
+        Scenario(f"+{ratios[e25] - 1:.0%} (extra_blocks={e25})", e25, ratios[e25]),
+    ]
+
+    started = time.time()
+    for _ in range(args.record_runs):
+        ovperf_run(0, env, ["--ovperf-update-baselines", *args.pytest_args])
+    benchmark_run(0, env, save=True)
+    for index in range(args.runs):
+        for scenario in scenarios:
+            result = ovperf_run(scenario.extra_blocks, env, args.pytest_args)
+            scenario.verdicts.append(str(result.get("baseline_verdict")))
+            scenario.ratios.append(float(result.get("ratio") or float("nan")))  # type: ignore[arg-type]
+            scenario.p50s.append(float(result["p50_ms"]))  # type: ignore[arg-type]
+            scenario.measure_s.append(float(result["measure_s"]))  # type: ignore[arg-type]
+            scenario.benchmark_alarms.append(benchmark_run(scenario.extra_blocks, env, save=False))
+        print(f"round {index + 1}/{args.runs} done ({time.time() - started:.0f} s)", flush=True)
+
+    aa = scenarios[0]
+    noise = statistics.stdev(aa.p50s) / statistics.mean(aa.p50s) if len(aa.p50s) > 1 else 0.0
+    print()
+    print(f"runs per scenario: {args.runs}; baseline recording runs: {args.record_runs}; "
+          f"model mobilenet_like(size={args.size}) f32 on CPU; base p50 "
+          f"{statistics.median(aa.p50s):.3f} ms; run-to-run CV of A/A p50: {noise:.1%}; "
+          f"p50 range {min(aa.p50s):.3f}-{max(aa.p50s):.3f} ms")
+    print()
+    print("| scenario | true slowdown (interleaved) | ovperf regression | inconclusive | "
+          "unchanged/improvement | median ratio | pytest-benchmark alarms (median:5%) | "
+          "median measure s/verdict |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = []
+    for s in scenarios:
+        n = len(s.verdicts)
+        regression = s.verdicts.count("regression")
+        inconclusive = s.verdicts.count("inconclusive")
+        other = n - regression - inconclusive
+        alarms = sum(s.benchmark_alarms)
+        row = {
+            "scenario": s.name,
+            "true_ratio": s.true_ratio,
+            "regression": regression,
+            "inconclusive": inconclusive,
+            "other": other,
+            "n": n,
+            "median_ratio": float(np.nanmedian(s.ratios)),
+            "benchmark_alarms": alarms,
+            "median_measure_s": statistics.median(s.measure_s),
+            "verdicts": s.verdicts,
+            "ratios": s.ratios,
+            "p50s": s.p50s,
+        }
+        rows.append(row)
+        print(f"| {s.name} | {s.true_ratio:.3f} | {regression}/{n} | {inconclusive}/{n} | "
+              f"{other}/{n} | {row['median_ratio']:.3f} | {alarms}/{n} | "
+              f"{row['median_measure_s']:.1f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"noise_cv": noise, "scenarios": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
