@@ -62,6 +62,19 @@ class BaselineGate:
             raise cached
         return cached
 
+    def will_judge(
+        self, test_file: Path, test_name: str, machine_facts: Mapping[str, Any], kind: str
+    ) -> bool:
+        """Whether a result of this test will be recorded or compared with a baseline."""
+        if self.update:
+            return True
+        machine = {k: machine_facts[k] for k in _MACHINE_KEYS if k in machine_facts}
+        try:
+            stored = self._load(self.path_for(test_file))
+        except BaselineFileError:
+            return False
+        return stored.entry(test_name, baselines.profile_id(machine), kind) is not None
+
     def check(
         self,
         result: PerfResult,

@@ -104,7 +104,14 @@ class PerfBudget:
         load = LoadMeter().start()
         probe_ratios: list[float] = []
         probe_value: float | None = None
-        if self.spec.reference is None and not self._session.settings.speed_probe:
+        # the probe only serves the baseline gate: spare the time when nothing is compared
+        use_probe = self._session.settings.speed_probe and self._session.gate.will_judge(
+            self.test_file,
+            self.test_name,
+            self._session.machine_facts(self.target.device),
+            "latency",
+        )
+        if self.spec.reference is None and not use_probe:
             samples, intervals = measure_latency(
                 compiled, inputs, settings, percentiles, self._progress
             )
