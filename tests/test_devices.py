@@ -1,0 +1,220 @@
+"""Device lists, availability and precision support: pure functions and the real ``ov.Core``."""
+
+from __future__ import annotations
+
+import openvino as ov
+import pytest
+
+from pytest_ovperf.devices import (
+    DEFAULT_PRECISION,
+    PRECISIONS,
+    DeviceCatalog,
+    device_is_available,
+    hint_value_for,
+    is_meta_device,
+    member_devices,
+    parse_precision_list,
+    precision_label,
+    split_device_list,
+)
+
+# -- split_device_list -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["CPU"], ["CPU"]),
+        (["CPU,GPU"], ["CPU", "GPU"]),
+        (["CPU", "GPU"], ["CPU", "GPU"]),
+        ([" CPU , GPU "], ["CPU", "GPU"]),
+        (["cpu,gpu.1"], ["CPU", "GPU.1"]),
+        (["HETERO:GPU,CPU"], ["HETERO:GPU,CPU"]),  # one meta device, not two
+        (["hetero:gpu, cpu"], ["HETERO:GPU,CPU"]),
+        (["CPU", "MULTI:GPU,CPU"], ["CPU", "MULTI:GPU,CPU"]),
+        (["CPU,MULTI:GPU,CPU"], ["CPU", "MULTI:GPU,CPU"]),  # the meta list runs to the end
+        (["AUTO"], ["AUTO"]),
+        (["auto:gpu,cpu"], ["AUTO:GPU,CPU"]),
+        (["BATCH:GPU(4)"], ["BATCH:GPU(4)"]),
+        (["CPU", "cpu", "CPU,CPU"], ["CPU"]),  # duplicates removed
+        (["GPU,CPU,GPU"], ["GPU", "CPU"]),  # first occurrence keeps its place
+        (["HETERO:GPU,CPU", "hetero:GPU,cpu"], ["HETERO:GPU,CPU"]),
+        (["CPU,,GPU,"], ["CPU", "GPU"]),
+        ([""], []),
+        ([], []),
+    ],
+)
+def test_split_device_list(values: list[str], expected: list[str]) -> None:
+    assert split_device_list(values) == expected
+
+
+def test_meta_device_helpers() -> None:
+    assert is_meta_device("HETERO:GPU,CPU")
+    assert is_meta_device("AUTO")
+    assert not is_meta_device("CPU")
+    assert not is_meta_device("GPU.0")
+    assert member_devices("HETERO:GPU,CPU") == ["GPU", "CPU"]
+    assert member_devices("AUTO") == []
+    assert member_devices("GPU.1") == ["GPU.1"]
+
+
+# -- device_is_available -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("device", "available", "expected"),
+    [
+        ("CPU", ["CPU"], True),
+        ("GPU", ["CPU"], False),
+        ("GPU", ["CPU", "GPU.0"], True),  # GPU.0 counts as GPU
+        ("GPU", ["CPU", "GPU.0", "GPU.1"], True),
+        ("GPU.1", ["CPU", "GPU.0", "GPU.1"], True),
+        ("GPU.1", ["CPU", "GPU.0"], False),
+        ("GPU", ["CPU", "GPU"], True),
+        ("NPU", ["CPU", "GPU.0"], False),
+        ("HETERO:GPU,CPU", ["CPU"], False),  # every member is needed
+        ("HETERO:GPU,CPU", ["CPU", "GPU.0"], True),
+        ("MULTI:CPU", ["CPU"], True),
+        ("AUTO", ["CPU"], True),
+        ("AUTO", [], True),  # bare AUTO picks whatever there is
+        ("AUTO:GPU,CPU", ["CPU"], False),
+        ("CPU", [], False),
+    ],
+)
+def test_device_is_available(device: str, available: list[str], expected: bool) -> None:
+    assert device_is_available(device, available) is expected
+
+
+# -- precisions --------------------------------------------------------------------------
+
+
+def test_parse_precision_list() -> None:
+    assert parse_precision_list(["f32"]) == ["f32"]
+    assert parse_precision_list(["F32, bf16", "f32", "INT8"]) == ["f32", "bf16", "int8"]
+    assert parse_precision_list([""]) == []
+    assert parse_precision_list(["f16,,"]) == ["f16"]
+    assert parse_precision_list([]) == []
+
+
+@pytest.mark.parametrize("bad", ["fp99", "fp32", "float32", "i8", "f32,fp16"])
+def test_parse_precision_list_names_the_unknown_precision(bad: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_precision_list([bad])
+    message = str(raised.value)
+    wrong = next(p for p in bad.split(",") if p not in PRECISIONS)
+    assert f"unknown precision {wrong!r}" in message
+    assert "f32, bf16, f16, int8" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        (ov.Type.f32, "f32"),
+        (ov.Type.bf16, "bf16"),
+        (ov.Type.f16, "f16"),
+        ("f32", "f32"),
+        ("FP32", "f32"),
+        ("bfloat16", "bf16"),
+        ("i8", "int8"),
+        ("u8", "int8"),
+        (None, DEFAULT_PRECISION),
+        ("", DEFAULT_PRECISION),
+    ],
+)
+def test_precision_label(value: object, label: str) -> None:
+    assert precision_label(value) == label
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="precision_label(ov.Type.i8) gives 'int8_t' (u8: 'uint8_t'): str(ov.Type.i8) is "
+    "\"<Type: 'int8_t'>\" and the alias table only knows i8/int8/u8",
+)
+@pytest.mark.parametrize("value", [ov.Type.i8, ov.Type.u8])
+def test_precision_label_of_integer_ov_types(value: object) -> None:
+    assert precision_label(value) == "int8"
+
+
+def test_hint_value_for() -> None:
+    assert hint_value_for("f32") == "f32"
+    assert hint_value_for("bf16") == "bf16"
+    assert hint_value_for("f16") == "f16"
+    assert hint_value_for("int8") is None  # int8 comes from the model, not a hint
+    assert hint_value_for(DEFAULT_PRECISION) is None
+
+
+# -- DeviceCatalog on the real runtime ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def core() -> ov.Core:
+    return ov.Core()
+
+
+@pytest.fixture
+def catalog(core: ov.Core) -> DeviceCatalog:
+    return DeviceCatalog(core)
+
+
+def test_catalog_cpu(core: ov.Core, catalog: DeviceCatalog) -> None:
+    assert "CPU" in catalog.available
+    info = catalog.info("CPU")
+    assert info.available
+    assert info.name == "CPU"
+    assert info.full_name == str(core.get_property("CPU", "FULL_DEVICE_NAME"))
+    capabilities = [str(c) for c in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+    assert info.capabilities == tuple(capabilities)
+    assert "FP32" in info.capabilities
+    # the default is whatever the runtime picks for this CPU (bf16 where the CPU has it)
+    runtime_default = precision_label(core.get_property("CPU", "INFERENCE_PRECISION_HINT"))
+    assert info.default_precision == runtime_default
+    assert info.default_precision in PRECISIONS
+    if "BF16" in info.capabilities:
+        assert info.default_precision == "bf16"
+
+
+def test_catalog_missing_gpu(core: ov.Core, catalog: DeviceCatalog) -> None:
+    if any(d.startswith("GPU") for d in core.available_devices):
+        pytest.skip("this machine has a GPU")
+    info = catalog.info("GPU")
+    assert not info.available
+    assert info.default_precision == DEFAULT_PRECISION
+    assert not catalog.info("HETERO:GPU,CPU").available
+
+
+def test_catalog_meta_devices(catalog: DeviceCatalog) -> None:
+    cpu = catalog.info("CPU")
+    for name in ("AUTO", "HETERO:CPU", "MULTI:CPU"):
+        info = catalog.info(name)
+        assert info.available, name
+        assert info.default_precision == DEFAULT_PRECISION
+        assert info.full_name == cpu.full_name
+        assert set(info.capabilities) == set(cpu.capabilities)
+
+
+def test_catalog_caches_queries(catalog: DeviceCatalog) -> None:
+    assert catalog.info("CPU") is catalog.info("CPU")
+
+
+def test_unsupported_precision_reason(catalog: DeviceCatalog) -> None:
+    cpu = catalog.info("CPU")
+    assert catalog.unsupported_precision_reason("CPU", "f32") is None
+    assert catalog.unsupported_precision_reason("CPU", DEFAULT_PRECISION) is None
+    capability = {"f32": "FP32", "bf16": "BF16", "f16": "FP16", "int8": "INT8"}
+    for precision, name in capability.items():
+        reason = catalog.unsupported_precision_reason("CPU", precision)
+        if name in cpu.capabilities:
+            assert reason is None, precision
+        else:
+            assert reason is not None
+            assert reason.startswith(f"CPU ({cpu.full_name}) cannot run {precision}")
+            assert "OPTIMIZATION_CAPABILITIES" in reason
+            assert "FP32" in reason
+
+
+def test_f16_on_a_cpu_without_fp16(catalog: DeviceCatalog) -> None:
+    if "FP16" in catalog.info("CPU").capabilities:
+        pytest.skip("this CPU reports FP16")
+    reason = catalog.unsupported_precision_reason("CPU", "f16")
+    assert reason is not None
+    assert "cannot run f16" in reason
