@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ovperf import baselines, report
+from pytest_ovperf import baselines
 from pytest_ovperf.baselines import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
@@ -323,7 +323,7 @@ def test_a_failed_write_keeps_the_old_file_and_cleans_up(
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # as write_json_atomic calls it
     with pytest.raises(OSError, match="No space left"):
         record(path, "test_b", PROFILE, FACTS, "latency", entry())
     assert path.read_bytes() == before

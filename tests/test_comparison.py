@@ -203,7 +203,7 @@ def test_learned_drift_learns_a_large_drift() -> None:
 
 def test_learned_drift_uses_the_prior_of_the_settings() -> None:
     settings = GateSettings(prior_drift=0.1, prior_df=10.0)
-    assert learned_drift([], settings) == (pytest.approx(0.1), 10.0)
+    assert learned_drift([], settings) == pytest.approx((0.1, 10.0))
 
 
 def test_infinite_within_run_noise_in_history_is_capped() -> None:
@@ -373,7 +373,7 @@ def test_ratio_for_latency_is_current_over_baseline() -> None:
     result = _result(math.log(1.3), (math.log(1.2), math.log(1.4)))
     ratio, (low, high) = result.ratio(higher_is_better=False)
     assert ratio == pytest.approx(1.3)
-    assert (low, high) == (pytest.approx(1.2), pytest.approx(1.4))
+    assert (low, high) == pytest.approx((1.2, 1.4))
 
 
 def test_ratio_for_throughput_is_current_over_baseline_fps() -> None:

@@ -1,0 +1,520 @@
+"""The baseline regression gate end to end: real OpenVINO models run through pytester.
+
+Slow variants are many times slower than their fast originals (mobilenet_like at 224 px
+with 8 extra blocks against 64 px: about 10x) so that every verdict asserted here holds on a
+noisy shared machine; no test asserts a timing value. The foreign-load guard is switched
+off (``--ovperf-max-foreign-load=100``) wherever a verdict is asserted: on a shared CI
+machine it would (rightly) turn every comparison inconclusive.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pytest_ovperf.baseline_gate import BaselineGate
+from pytest_ovperf.baselines import BaselineFileError, profile_id
+from pytest_ovperf.comparison import GateSettings
+from pytest_ovperf.report import fmt
+from pytest_ovperf.results import LatencyResult
+from pytest_ovperf.stats import Interval
+
+COMMON = (
+    "--ovperf-warmup=0.02",
+    "-p",
+    "no:cacheprovider",
+    "--ovperf-max-foreign-load=100",
+)
+#: the gate needs a few blocks per run
+GATE = (*COMMON, "--ovperf-min-time=0.4", "--ovperf-max-time=0.6")
+#: enough to record or to exercise bookkeeping; verdicts are not asserted with these
+QUICK = (*COMMON, "--ovperf-min-time=0.1", "--ovperf-max-time=0.2")
+
+FAST_MODEL = "mobilenet_like()"
+SLOW_MODEL = "mobilenet_like(size=224, extra_blocks=8)"
+
+
+def setup_project(pytester: pytest.Pytester) -> None:
+    # pins rootdir (so baselines/ lives here) and lets subprocesses import ``models``
+    pytester.makeini("[pytest]\npythonpath = .\n")
+
+
+def write(pytester: pytest.Pytester, relative: str, source: str) -> Path:
+    """Write a test file and drop bytecode caches: a rewrite within the same second and of
+    the same size would otherwise reuse the stale assertion-rewritten module."""
+    path = pytester.path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    for cache in pytester.path.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+    return path
+
+
+def run(
+    pytester: pytest.Pytester, *args: str
+) -> tuple[pytest.RunResult, dict[tuple[str, str], dict[str, Any]]]:
+    """Run pytest in-process; the JSON report's results keyed by (test function, kind)."""
+    report = pytester.path / "ovperf-report.json"
+    report.unlink(missing_ok=True)
+    outcome = pytester.runpytest(*args, f"--ovperf-json={report}")
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    if report.exists():
+        for data in json.loads(report.read_text())["results"]:
+            function = data["nodeid"].split("::")[-1].split("[")[0]
+            results[(function, data["kind"])] = data
+    return outcome, results
+
+
+def stored(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def functions_in(path: Path) -> set[str]:
+    return {name.split("[")[0] for name in stored(path)["entries"]}
+
+
+# -- record, compare, regress -------------------------------------------------------------
+
+GATE_FILE = """\
+import pytest
+from models import mobilenet_like
+
+def model():
+    return {model}
+
+@pytest.mark.ovperf_model(source=model)
+def test_latency(perf_budget):
+    perf_budget.measure_latency()
+
+@pytest.mark.ovperf_model(source=model)
+def test_throughput(perf_budget):
+    perf_budget.measure_throughput()
+
+@pytest.mark.ovperf_model(source=model)
+@pytest.mark.ovperf_budget("CPU", regression_threshold=100.0)
+def test_loose(perf_budget):
+    perf_budget.measure_latency()
+
+@pytest.mark.ovperf_model(source=model)
+@pytest.mark.ovperf_budget("CPU", regression_threshold=0.01)
+def test_strict(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> None:
+    setup_project(ovtester)
+    write(ovtester, "perf/test_gate.py", GATE_FILE.format(model=FAST_MODEL))
+    baseline = ovtester.path / "baselines" / "perf" / "test_gate.json"
+
+    # 1. record
+    outcome, results = run(ovtester, *GATE, "--ovperf-update-baselines")
+    assert outcome.ret == 0, outcome.stdout.str()
+    assert len(results) == 4
+    assert {r["baseline_verdict"] for r in results.values()} == {"updated"}
+    assert baseline.is_file()  # mirrors perf/test_gate.py under baselines/
+    entries = stored(baseline)["entries"]
+    assert {name.split("[")[0] for name in entries} == {
+        "test_latency",
+        "test_throughput",
+        "test_loose",
+        "test_strict",
+    }
+    (profile,) = stored(baseline)["profiles"]
+    assert list(entries[results[("test_throughput", "throughput")]["nodeid"].split("::")[-1]]) == [
+        profile
+    ]
+    recorded = baseline.read_bytes()
+
+    # 2. compare the unchanged models with a large threshold
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=400", "-k", "not strict")
+    assert outcome.ret == 0, outcome.stdout.str()
+    for key in [("test_latency", "latency"), ("test_throughput", "throughput")]:
+        assert results[key]["baseline_verdict"] == "unchanged", results[key]["baseline_message"]
+        assert results[key]["regression_threshold"] == pytest.approx(4.0)
+    assert results[("test_loose", "latency")]["baseline_verdict"] == "unchanged"
+    assert results[("test_loose", "latency")]["regression_threshold"] == pytest.approx(100.0)
+    assert baseline.read_bytes() == recorded  # comparing never writes
+
+    # 3. a 1% per-test threshold overrides the option's 400%: with one baseline run the
+    #    interval is far wider than +-1%, so the same unchanged model can never be unchanged
+    _, results = run(ovtester, *GATE, "--ovperf-regression-threshold=400", "-k", "strict")
+    strict = results[("test_strict", "latency")]
+    assert strict["regression_threshold"] == pytest.approx(0.01)
+    assert strict["baseline_verdict"] in ("inconclusive", "regression", "improvement")
+
+    # 4. the same test ids now run a model about ten times slower
+    write(ovtester, "perf/test_gate.py", GATE_FILE.format(model=SLOW_MODEL))
+    outcome, results = run(ovtester, *GATE, "-k", "not strict")
+    outcome.assert_outcomes(failed=2, passed=1)
+    out = outcome.stdout.str()
+    latency = results[("test_latency", "latency")]
+    throughput = results[("test_throughput", "throughput")]
+    for data, unit in [(latency, "ms"), (throughput, "fps")]:
+        assert data["baseline_verdict"] == "regression", data["baseline_message"]
+        assert data["regression_threshold"] == pytest.approx(0.05)
+        assert set(data["what_changed"]) == {"model_hash"}
+        name = data["nodeid"]
+        assert f"ovperf REGRESSION against the baseline for {name}" in out
+        statistic = "fps" if unit == "fps" else "p50_ms"
+        assert f"baseline {statistic} = {fmt(data['baseline_value'])} {unit}" in out
+    assert latency["ratio"] > 2.0 and latency["ratio_ci"][0] > 1.05
+    assert throughput["ratio"] < 0.5 and throughput["ratio_ci"][1] < 1 / 1.05
+    for text in ["ratio current/baseline", "CI [", "p(slowdown <= threshold)", "threshold 5.0%"]:
+        assert text in out
+    assert out.count("what changed: model_hash") == 2
+    # the 100x per-test threshold tolerates the tenfold slowdown the 5% option does not
+    loose = results[("test_loose", "latency")]
+    assert loose["baseline_verdict"] == "unchanged", loose["baseline_message"]
+    assert loose["ratio"] > 2.0
+    assert baseline.read_bytes() == recorded
+
+
+# -- machine profiles and a busy machine ------------------------------------------------
+
+PROFILE_FILE = f"""\
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(source=lambda: {FAST_MODEL})
+def test_moved(perf_budget):
+    perf_budget.measure_throughput()
+
+@pytest.mark.ovperf_model(source=lambda: {FAST_MODEL})
+def test_busy(perf_budget):
+    perf_budget.measure_throughput()
+"""
+
+
+def test_other_machine_profile_and_busy_baseline(ovtester: pytest.Pytester) -> None:
+    setup_project(ovtester)
+    write(ovtester, "test_profiles.py", PROFILE_FILE)
+    baseline = ovtester.path / "baselines" / "test_profiles.json"
+    outcome, _ = run(ovtester, *GATE, "--ovperf-update-baselines")
+    assert outcome.ret == 0, outcome.stdout.str()
+
+    data = stored(baseline)
+    (profile,) = data["profiles"]
+    facts = {**data["profiles"][profile], "cpu": "Imaginary CPU 9000"}
+    other = profile_id(facts)
+    data["profiles"][other] = facts
+    for name, by_profile in data["entries"].items():
+        if name.startswith("test_moved"):
+            by_profile[other] = by_profile.pop(profile)
+        else:
+            for run_ in by_profile[profile]["throughput"]["history"]:
+                run_["foreign_load"] = 0.9  # recorded while other work loaded the CPU
+    baseline.write_text(json.dumps(data))
+
+    # the default foreign-load limit (15%) applies here
+    outcome, results = run(
+        ovtester,
+        *(a for a in GATE if not a.startswith("--ovperf-max-foreign-load")),
+        "--ovperf-regression-threshold=400",
+    )
+    moved = results[("test_moved", "throughput")]
+    assert moved["baseline_verdict"] == "no-baseline"
+    assert moved["ratio"] is None
+    out = outcome.stdout.str()
+    assert "baselines of other machine profiles are not comparable" in out
+    assert f"profile {other} differs in cpu 'Imaginary CPU 9000'" in out
+    busy = results[("test_busy", "throughput")]
+    assert busy["baseline_verdict"] == "inconclusive"
+    assert "machine busy" in busy["baseline_message"]
+    assert "the baseline's runs (up to 90%)" in busy["baseline_message"]
+
+
+# -- corrupt baseline files ----------------------------------------------------------------
+
+ONE_TEST = f"""\
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(source=lambda: {FAST_MODEL})
+def test_{{name}}(perf_budget):
+    perf_budget.measure_throughput()
+"""
+
+
+def test_corrupt_baseline_file_fails_its_tests_only(ovtester: pytest.Pytester) -> None:
+    setup_project(ovtester)
+    write(ovtester, "perf/test_a.py", ONE_TEST.format(name="a"))
+    write(ovtester, "perf/test_b.py", ONE_TEST.format(name="b"))
+    outcome, _ = run(ovtester, *GATE, "--ovperf-update-baselines")
+    assert outcome.ret == 0, outcome.stdout.str()
+    corrupt = ovtester.path / "baselines" / "perf" / "test_a.json"
+    healthy = ovtester.path / "baselines" / "perf" / "test_b.json"
+    content = corrupt.read_bytes()[:-40]  # truncated, as by a killed editor
+    corrupt.write_bytes(content)
+
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=400")
+    outcome.assert_outcomes(failed=1, passed=1)
+    out = outcome.stdout.str()
+    assert f"baseline file {corrupt}: is not valid JSON" in out
+    assert results[("test_a", "throughput")]["baseline_verdict"] == "error"
+    assert results[("test_b", "throughput")]["baseline_verdict"] == "unchanged"
+    assert corrupt.read_bytes() == content
+
+    healthy_before = healthy.read_bytes()
+    outcome, results = run(ovtester, *GATE, "--ovperf-update-baselines")
+    outcome.assert_outcomes(failed=1, passed=1)
+    assert f"baseline file {corrupt}: is not valid JSON" in outcome.stdout.str()
+    assert corrupt.read_bytes() == content
+    assert results[("test_b", "throughput")]["baseline_verdict"] == "updated"
+    assert healthy.read_bytes() != healthy_before
+    (entry,) = stored(healthy)["entries"].values()
+    (kinds,) = entry.values()
+    assert len(kinds["throughput"]["history"]) == 2
+    assert sorted(p.name for p in corrupt.parent.iterdir()) == ["test_a.json", "test_b.json"]
+
+
+# -- concurrent updates ------------------------------------------------------------------
+
+MANY_TESTS = "import pytest\nfrom models import mobilenet_like\n" + "".join(
+    f"""
+@pytest.mark.ovperf_model(source=lambda: {FAST_MODEL})
+def test_t{i}(perf_budget):
+    perf_budget.measure_throughput()
+"""
+    for i in range(6)
+)
+
+
+def test_xdist_workers_update_one_baseline_file(ovtester: pytest.Pytester) -> None:
+    setup_project(ovtester)
+    write(ovtester, "perf/test_many.py", MANY_TESTS)
+    report = ovtester.path / "report.json"
+    outcome = ovtester.runpytest_subprocess(
+        "-p",
+        "xdist",
+        "-n",
+        "2",
+        "--ovperf-update-baselines",
+        f"--ovperf-json={report}",
+        *QUICK,
+        timeout=180,
+    )
+    assert outcome.ret == 0, outcome.stdout.str()
+    outcome.assert_outcomes(passed=6)
+    baseline = ovtester.path / "baselines" / "perf" / "test_many.json"
+    assert functions_in(baseline) == {f"test_t{i}" for i in range(6)}
+    results = json.loads(report.read_text())["results"]
+    assert sorted(r["baseline_verdict"] for r in results) == ["updated"] * 6
+    assert sorted(p.name for p in baseline.parent.iterdir()) == ["test_many.json"]
+
+
+def test_simultaneous_pytest_processes_update_one_baseline_file(
+    ovtester: pytest.Pytester,
+) -> None:
+    setup_project(ovtester)
+    write(ovtester, "perf/test_many.py", MANY_TESTS)
+    command = [sys.executable, "-m", "pytest", "perf/test_many.py", "--ovperf-update-baselines"]
+    processes = [
+        subprocess.Popen(
+            [*command, *QUICK, "-k", selection],
+            cwd=ovtester.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for selection in ("t0 or t2 or t4", "t1 or t3 or t5")
+    ]
+    outputs = [p.communicate(timeout=180)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], "\n".join(outputs)
+    baseline = ovtester.path / "baselines" / "perf" / "test_many.json"
+    assert functions_in(baseline) == {f"test_t{i}" for i in range(6)}
+    assert sorted(p.name for p in baseline.parent.iterdir()) == ["test_many.json"]
+
+
+# -- stale entries ---------------------------------------------------------------------------
+
+
+def stale_file(*names: str) -> str:
+    return "import pytest\nfrom models import mobilenet_like\n" + "".join(
+        f"""
+@pytest.mark.ovperf_model(source=lambda: {FAST_MODEL})
+def test_{name}(perf_budget):
+    perf_budget.measure_throughput()
+"""
+        for name in names
+    )
+
+
+def test_stale_entries_are_listed_and_pruned_only_after_a_full_run(
+    ovtester: pytest.Pytester,
+) -> None:
+    setup_project(ovtester)
+    path = write(ovtester, "perf/test_stale.py", stale_file("keep", "other", "gone"))
+    baseline = ovtester.path / "baselines" / "perf" / "test_stale.json"
+    outcome, _ = run(ovtester, *QUICK, "--ovperf-update-baselines")
+    assert outcome.ret == 0, outcome.stdout.str()
+    assert functions_in(baseline) == {"test_keep", "test_other", "test_gone"}
+
+    write(ovtester, "perf/test_stale.py", stale_file("keep", "other"))
+    loose = (*QUICK, "--ovperf-regression-threshold=900")
+    # part of the file ran: nothing is stale, nothing is pruned
+    for selection in (["perf/test_stale.py::test_keep"], ["-k", "keep"]):
+        outcome, _ = run(ovtester, *loose, "--ovperf-prune-baselines", *selection)
+        assert "stale baselines" not in outcome.stdout.str()
+        assert functions_in(baseline) == {"test_keep", "test_other", "test_gone"}
+
+    # the whole file ran: the entry of the deleted test is stale
+    outcome, _ = run(ovtester, *loose, str(path))
+    out = outcome.stdout.str()
+    assert f"stale baselines in {baseline} (1 entries; prune them with" in out
+    assert "  test_gone[" in out
+    assert functions_in(baseline) == {"test_keep", "test_other", "test_gone"}
+
+    outcome, _ = run(ovtester, *loose, "--ovperf-prune-baselines")
+    assert f"stale baselines in {baseline} (1 entries; pruned 1)" in outcome.stdout.str()
+    assert functions_in(baseline) == {"test_keep", "test_other"}
+    assert len(stored(baseline)["profiles"]) == 1
+
+    outcome, _ = run(ovtester, *loose, "--ovperf-prune-baselines")
+    assert "stale baselines" not in outcome.stdout.str()
+
+
+# -- interleaved reference ---------------------------------------------------------------
+
+REFERENCE_FILE = f"""\
+import pytest
+from models import mobilenet_like
+
+def fast():
+    return {FAST_MODEL}
+
+def slow():
+    return {SLOW_MODEL}
+
+@pytest.mark.ovperf_model(source=slow, reference=fast)
+def test_slower_latency(perf_budget):
+    perf_budget.measure_latency()
+
+@pytest.mark.ovperf_model(source=slow, reference=fast)
+def test_slower_throughput(perf_budget):
+    perf_budget.measure_throughput()
+
+@pytest.mark.ovperf_model(source=fast, reference=fast)
+def test_same_model(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def test_interleaved_reference(ovtester: pytest.Pytester) -> None:
+    setup_project(ovtester)
+    write(ovtester, "test_reference.py", REFERENCE_FILE)
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=20")
+    outcome.assert_outcomes(failed=2, passed=1)
+    out = outcome.stdout.str()
+    for key in [("test_slower_latency", "latency"), ("test_slower_throughput", "throughput")]:
+        data = results[key]
+        assert data["baseline_verdict"] == "regression", data["baseline_message"]
+        assert f"ovperf REGRESSION against the interleaved reference for {data['nodeid']}" in out
+    assert results[("test_slower_latency", "latency")]["ratio"] > 2.0
+    assert results[("test_slower_throughput", "throughput")]["ratio"] < 0.5
+    assert "ratio model/reference" in out
+    same = results[("test_same_model", "latency")]
+    assert same["baseline_verdict"] != "regression", same["baseline_message"]
+    assert 0.5 < same["ratio"] < 2.0
+    # judged against the reference: nothing is read from or written to baselines/
+    assert not (ovtester.path / "baselines").exists()
+
+
+# -- the gate on a malformed entry (no measurement needed) -------------------------------
+
+MACHINE = {
+    "cpu": "Example CPU",
+    "logical_cpus": 2,
+    "machine": "x86_64",
+    "system": "Linux",
+    "device": "CPU",
+    "device_name": "Example CPU",
+}
+
+
+def _result() -> LatencyResult:
+    latencies = np.array([1.0, 1.1, 0.9, 1.0])
+    return LatencyResult(
+        nodeid="test_x.py::test_a[CPU-f32]",
+        device="CPU",
+        precision="f32",
+        requested_precision="f32",
+        kind="latency",
+        compile_ms=1.0,
+        first_inference_ms=1.0,
+        measure_s=1.0,
+        interval=Interval(1.0, 0.9, 1.1, 0.95, "test"),
+        statistic="p50",
+        blocks=[1.0, 1.1, 0.9],
+        latencies_ms=latencies,
+        facts={**MACHINE, "openvino": "x", "model_hash": "h", "config": {}},
+    )
+
+
+def _gate_with_entry(tmp_path: Path, kinds: Any, profiles: Any = None) -> BaselineGate:
+    profile = profile_id(MACHINE)
+    data = {
+        "schema": "pytest-ovperf-baselines",
+        "schema_version": 1,
+        "profiles": profiles if profiles is not None else {profile: MACHINE},
+        "entries": {"test_a[CPU-f32]": {profile: kinds}},
+    }
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "test_x.json").write_text(json.dumps(data))
+    return BaselineGate(tmp_path / "baselines", tmp_path, GateSettings())
+
+
+def test_gate_compares_a_hand_written_entry(tmp_path: Path) -> None:
+    run_ = {"value": 1.0, "log_value": 0.0, "within_se": 0.01, "blocks": 5, "software": "s"}
+    gate = _gate_with_entry(tmp_path, {"latency": {"history": [run_], "statistic": "p50_ms"}})
+    comparison = gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+    assert comparison.verdict in ("unchanged", "inconclusive")
+    assert comparison.baseline_value == pytest.approx(1.0)
+    assert comparison.ratio is not None and math.isfinite(comparison.ratio)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="baselines.load validates entries only down to the kind level; a malformed run "
+    "history reaches BaselineGate.check, which crashes (TypeError/KeyError) instead of "
+    "raising BaselineFileError naming the file",
+)
+@pytest.mark.parametrize(
+    "history",
+    ["not a list", [{"value": 1.0}], [42]],
+    ids=["history-string", "run-missing-fields", "run-not-object"],
+)
+def test_malformed_history_is_a_baseline_file_error(tmp_path: Path, history: Any) -> None:
+    gate = _gate_with_entry(tmp_path, {"latency": {"history": history}})
+    with pytest.raises(BaselineFileError, match=r"test_x\.json"):
+        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="baselines.load does not check that each profile is an object; describing another "
+    "machine's profile then crashes (AttributeError) instead of a BaselineFileError",
+)
+def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
+    run_ = {"value": 1.0, "log_value": 0.0, "within_se": 0.01, "blocks": 5, "software": "s"}
+    data = {
+        "schema": "pytest-ovperf-baselines",
+        "schema_version": 1,
+        "profiles": {"0123456789ab": "a machine"},
+        "entries": {"test_a[CPU-f32]": {"0123456789ab": {"latency": {"history": [run_]}}}},
+    }
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "test_x.json").write_text(json.dumps(data))
+    gate = BaselineGate(tmp_path / "baselines", tmp_path, GateSettings())
+    with pytest.raises(BaselineFileError, match=r"test_x\.json"):
+        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
