@@ -101,7 +101,7 @@ def test_throughput(perf_budget):
     perf_budget.measure_throughput()
 
 @pytest.mark.ovperf_model(source=model)
-@pytest.mark.ovperf_budget("CPU", regression_threshold=100.0)
+@pytest.mark.ovperf_budget("CPU", regression_threshold=1000.0)
 def test_loose(perf_budget):
     perf_budget.measure_latency()
 
@@ -136,19 +136,20 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     ]
     recorded = baseline.read_bytes()
 
-    # 2. compare the unchanged models with a large threshold
-    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=400", "-k", "not strict")
+    # 2. compare the unchanged models with a large threshold (with xdist, other OpenVINO
+    #    sessions can slow single probe blocks several times over: keep it far out of reach)
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900", "-k", "not strict")
     assert outcome.ret == 0, outcome.stdout.str()
     for key in [("test_latency", "latency"), ("test_throughput", "throughput")]:
         assert results[key]["baseline_verdict"] == "unchanged", results[key]["baseline_message"]
-        assert results[key]["regression_threshold"] == pytest.approx(4.0)
+        assert results[key]["regression_threshold"] == pytest.approx(9.0)
     assert results[("test_loose", "latency")]["baseline_verdict"] == "unchanged"
-    assert results[("test_loose", "latency")]["regression_threshold"] == pytest.approx(100.0)
+    assert results[("test_loose", "latency")]["regression_threshold"] == pytest.approx(1000.0)
     assert baseline.read_bytes() == recorded  # comparing never writes
 
-    # 3. a 1% per-test threshold overrides the option's 400%: with one baseline run the
+    # 3. a 1% per-test threshold overrides the option's 900%: with one baseline run the
     #    interval is far wider than +-1%, so the same unchanged model can never be unchanged
-    _, results = run(ovtester, *GATE, "--ovperf-regression-threshold=400", "-k", "strict")
+    _, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900", "-k", "strict")
     strict = results[("test_strict", "latency")]
     assert strict["regression_threshold"] == pytest.approx(0.01)
     assert strict["baseline_verdict"] in ("inconclusive", "regression", "improvement")
@@ -173,7 +174,7 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     for text in ["ratio current/baseline", "CI [", "p(slowdown <= threshold)", "threshold 5.0%"]:
         assert text in out
     assert out.count("what changed: model_hash") == 2
-    # the 100x per-test threshold tolerates the tenfold slowdown the 5% option does not
+    # the 1000x per-test threshold tolerates the tenfold slowdown the 5% option does not
     loose = results[("test_loose", "latency")]
     assert loose["baseline_verdict"] == "unchanged", loose["baseline_message"]
     assert loose["ratio"] > 2.0
@@ -257,7 +258,7 @@ def test_corrupt_baseline_file_fails_its_tests_only(ovtester: pytest.Pytester) -
     content = corrupt.read_bytes()[:-40]  # truncated, as by a killed editor
     corrupt.write_bytes(content)
 
-    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=400")
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900")
     outcome.assert_outcomes(failed=1, passed=1)
     out = outcome.stdout.str()
     assert f"baseline file {corrupt}: is not valid JSON" in out
@@ -413,7 +414,7 @@ def test_same_model(perf_budget):
 def test_interleaved_reference(ovtester: pytest.Pytester) -> None:
     setup_project(ovtester)
     write(ovtester, "test_reference.py", REFERENCE_FILE)
-    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=20")
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=50")
     outcome.assert_outcomes(failed=2, passed=1)
     out = outcome.stdout.str()
     for key in [("test_slower_latency", "latency"), ("test_slower_throughput", "throughput")]:
