@@ -340,7 +340,7 @@ DEVICES = (
 @pytest.mark.ovperf_model(source=tiny)
 @pytest.mark.ovperf_budget("GPU", "f16", latency_ms=1e-6)
 def test_where(compiled_model, ovperf_target):
-    assert ovperf_target.device == "CPU"
+    assert ovperf_target.device in ("CPU", "HETERO:CPU")
 """
 )
 
@@ -350,15 +350,21 @@ def test_device_list_with_missing_devices_skips_them(
 ) -> None:
     ovtester.makepyfile(test_run_devices=DEVICES)
     result, _ = run(
-        ovtester, "-rs", "--ovperf-device=CPU,gpu", "--ovperf-device=HETERO:GPU,CPU", "-v"
+        ovtester,
+        "-rs",
+        "-v",
+        "--ovperf-device=CPU,gpu",
+        "--ovperf-device=HETERO:GPU,CPU",
+        "--ovperf-device=hetero:cpu",
     )
-    result.assert_outcomes(passed=1, skipped=2)
+    result.assert_outcomes(passed=2, skipped=2)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
             f"*test_where?CPU-{cpu_default}? PASSED*",
             "*test_where?GPU-f16? SKIPPED*",  # the precision its budget names for GPU
             "*test_where?HETERO:GPU,CPU-default? SKIPPED*",  # one meta device
+            "*test_where?HETERO:CPU-default? PASSED*",  # a meta device of present devices
         ]
     )
     result.stdout.fnmatch_lines(
@@ -367,6 +373,15 @@ def test_device_list_with_missing_devices_skips_them(
             "SKIPPED*device HETERO:GPU,CPU is not available on this machine (available: CPU)",
         ]
     )
+
+    # the same from ini keys; the command line would win over them
+    ovtester.makeini("[pytest]\novperf_device = GPU, CPU\novperf_precision = f32\n")
+    result, _ = run(ovtester, "-v")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*test_where?GPU-f32? SKIPPED*", "*test_where?CPU-f32? PASSED*"])
+    result, _ = run(ovtester, "-v", "--ovperf-device=CPU", "--ovperf-precision=bf16")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_where?CPU-bf16? PASSED*"])
 
 
 UNRUNNABLE = (
@@ -536,6 +551,21 @@ def test_factory_raises(compiled_model):
     pass
 
 
+@pytest.mark.ovperf_model(source=tiny, inputs=[[0.0] * 16, [0.0] * 16])
+def test_too_many_inputs(compiled_model):
+    pass
+
+
+@pytest.mark.ovperf_model(source=tiny, inputs={"pixels": [[0.0] * 16]})
+def test_misnamed_input(compiled_model):
+    pass
+
+
+@pytest.mark.ovperf_model(source=tiny, config={"NO_SUCH_PROPERTY": "1"})
+def test_bad_config(compiled_model):
+    pass
+
+
 @pytest.mark.ovperf_model(dynamic_mlp, shape={"features": [2, 64]})
 def test_reshaped(compiled_model, perf_budget):
     assert list(compiled_model.inputs[0].get_shape()) == [2, 64]
@@ -575,6 +605,9 @@ SETUP_ERRORS = {
     "test_dynamic_without_shape": ["dynamic_mlp()", "dynamic input(s) features", "shape="],
     "test_bad_shape": ["cannot reshape", "[1, 3, 5]"],
     "test_factory_raises": ["broken_factory() raised RuntimeError: no weights today"],
+    "test_too_many_inputs": ["gives 2 arrays, the model has 1 inputs"],
+    "test_misnamed_input": ["no entry for input ['features']", "['pixels']"],
+    "test_bad_config": ["cannot compile", "NO_SUCH_PROPERTY"],
 }
 
 
