@@ -183,7 +183,8 @@ def main() -> None:
 
     if args.extra is None:
         ratios = calibrate(args.size, range(1, 7), pairs=16)
-        print("calibration (slowdown per extra blocks):", {k: round(v, 3) for k, v in ratios.items()})
+        rounded = {k: round(v, 3) for k, v in ratios.items()}
+        print("calibration (slowdown per extra blocks):", rounded)
         e10 = min(ratios, key=lambda e: abs(ratios[e] - 1.10))
         e25 = min(ratios, key=lambda e: abs(ratios[e] - 1.25))
     else:

@@ -121,13 +121,55 @@ def load(path: Path) -> BaselineFile:
     profiles, entries = data.get("profiles"), data.get("entries")
     if not isinstance(profiles, dict) or not isinstance(entries, dict):
         raise BaselineFileError(path, "'profiles' and 'entries' must be objects")
+    for profile, facts in profiles.items():
+        if not isinstance(facts, dict):
+            raise BaselineFileError(path, f"profile {profile!r} is not an object")
     for test, by_profile in entries.items():
-        if not isinstance(by_profile, dict) or not all(
-            isinstance(kinds, dict) and all(isinstance(e, dict) for e in kinds.values())
-            for kinds in by_profile.values()
-        ):
-            raise BaselineFileError(path, f"entry {test!r} is malformed")
+        if not isinstance(by_profile, dict):
+            raise BaselineFileError(path, f"entry {test!r} is malformed: not an object")
+        for profile, kinds in by_profile.items():
+            if not isinstance(kinds, dict):
+                raise BaselineFileError(
+                    path, f"entry {test!r} is malformed: profile {profile!r} is not an object"
+                )
+            for kind, entry in kinds.items():
+                problem = _entry_problem(entry)
+                if problem:
+                    raise BaselineFileError(
+                        path, f"entry {test!r} is malformed: {profile}/{kind} {problem}"
+                    )
     return BaselineFile(path, profiles, entries)
+
+
+#: fields every stored run must have, with their JSON types
+_RUN_FIELDS: dict[str, tuple[type, ...]] = {
+    "value": (int, float),
+    "log_value": (int, float),
+    "within_se": (int, float),
+    "blocks": (int,),
+    "software": (str,),
+}
+
+
+def _entry_problem(entry: Any) -> str:
+    """What is wrong with one stored entry, or '' (checked here so the gate never meets it)."""
+    if not isinstance(entry, dict):
+        return "is not an object"
+    history = entry.get("history", [])
+    if not isinstance(history, list):
+        return "'history' is not a list"
+    for index, run in enumerate(history):
+        runs = [run, run.get("normalized")] if isinstance(run, dict) else [run]
+        for part in runs:
+            if part is None and run is not part:
+                continue  # a run without a probe ratio
+            if not isinstance(part, dict):
+                return f"history[{index}] is not an object"
+            for name, types in _RUN_FIELDS.items():
+                value = part.get(name)
+                if not isinstance(value, types) or isinstance(value, bool):
+                    return f"history[{index}] lacks a valid {name!r}"
+    return ""
 
 
 @contextlib.contextmanager

@@ -198,7 +198,10 @@ def _judge(
         verdict = "unchanged"
     else:
         verdict = "inconclusive"
-    p_value = float(sps.t.sf((slowdown - margin) / se, df)) if math.isfinite(se) else 1.0
+    if se > 0 and math.isfinite(se):
+        p_value = float(sps.t.sf((slowdown - margin) / se, df))
+    else:  # no noise at all (or none known): the p-value is a plain comparison
+        p_value = 0.0 if se == 0 and slowdown > margin else 1.0
     return GateResult(
         verdict=verdict,
         slowdown=slowdown,

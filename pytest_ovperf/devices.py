@@ -89,7 +89,11 @@ def device_is_available(device: str, available: Sequence[str]) -> bool:
     all of its listed members are (bare ``AUTO`` is always available).
     """
     if is_meta_device(device):
-        return all(device_is_available(m, available) for m in member_devices(device))
+        members = member_devices(device)
+        if not members:
+            # bare AUTO picks among what there is; HETERO / MULTI / BATCH need a list
+            return device == "AUTO"
+        return all(device_is_available(m, available) for m in members)
     return any(a == device or a.split(".", 1)[0] == device for a in available)
 
 
@@ -163,7 +167,7 @@ def precision_label(value: object) -> str:
         "f32": "f32", "float32": "f32", "fp32": "f32",
         "bf16": "bf16", "bfloat16": "bf16",
         "f16": "f16", "float16": "f16", "fp16": "f16",
-        "i8": "int8", "int8": "int8", "u8": "int8",
+        "i8": "int8", "int8": "int8", "u8": "int8", "int8_t": "int8", "uint8_t": "int8",
     }  # fmt: skip
     return aliases.get(text, text or DEFAULT_PRECISION)
 

@@ -13,7 +13,7 @@ from typing import Any, Union
 import numpy as np
 import openvino as ov
 
-from .devices import hint_value_for
+from .devices import DEFAULT_PRECISION, hint_value_for, precision_label
 
 ModelSource = Union[str, Path, ov.Model, Callable[[], ov.Model]]
 
@@ -241,12 +241,40 @@ class CompileKey:
     config: str
 
 
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model read, reshaped and given its input data, ready to compile."""
+
+    model: ov.Model
+    inputs: list[np.ndarray]
+    fingerprint: str
+    quantized: bool
+
+
 class CompileCache:
-    """Compiles each (model, device, precision, hint, config) once per session."""
+    """Reads each model once and compiles each (model, device, precision, hint, config)
+    once per session."""
 
     def __init__(self, core: ov.Core) -> None:
         self.core = core
         self._entries: dict[CompileKey, CompiledEntry] = {}
+        self._prepared: dict[str, PreparedModel] = {}
+
+    def prepare(self, spec: ModelSpec, source: ModelSource | None = None) -> PreparedModel:
+        """Read, reshape and make inputs (``ModelError`` on failure); no compiling."""
+        source = spec.source if source is None else source
+        key = _source_key(spec, source)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            model = read_model(self.core, spec, source)
+            prepared = PreparedModel(
+                model=model,
+                inputs=make_inputs(model, spec.inputs, spec.describe(source)),
+                fingerprint=model_fingerprint(model, spec.resolved_path(source)),
+                quantized=is_quantized(model),
+            )
+            self._prepared[key] = prepared
+        return prepared
 
     def get(
         self,
@@ -274,14 +302,13 @@ class CompileCache:
         self, spec: ModelSpec, source: ModelSource, device: str, precision: str, hint: str
     ) -> CompiledEntry:
         what = spec.describe(source)
-        model = read_model(self.core, spec, source)
-        inputs = make_inputs(model, spec.inputs, what)
+        prepared = self.prepare(spec, source)
+        model, inputs = prepared.model, prepared.inputs
         config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
         hint_precision = hint_value_for(precision)
         if hint_precision is not None:
             config["INFERENCE_PRECISION_HINT"] = hint_precision
         config.update(spec.config)
-        fingerprint = model_fingerprint(model, spec.resolved_path(source))
         started = time.perf_counter()
         try:
             compiled = self.core.compile_model(model, device, config)
@@ -305,8 +332,8 @@ class CompileCache:
             inputs=inputs,
             compile_ms=compile_ms,
             first_inference_ms=first_inference_ms,
-            precision=executed_precision(compiled, precision),
-            fingerprint=fingerprint,
+            precision=executed_precision(compiled, precision, prepared.quantized),
+            fingerprint=prepared.fingerprint,
             config={str(k): str(v) for k, v in config.items()},
         )
 
@@ -314,10 +341,23 @@ class CompileCache:
 def _source_key(spec: ModelSpec, source: ModelSource) -> str:
     path = spec.resolved_path(source)
     shape = json.dumps(spec.shape, sort_keys=True, default=str)
+    # given inputs make another entry: the same file fed other data is another measurement
+    inputs = f"|inputs:{id(spec.inputs)}" if spec.inputs is not None else ""
     if path is not None:
-        return f"path:{path}|{shape}"
+        return f"path:{path}|{shape}{inputs}"
     # ov.Model objects and factories live as long as the marker that holds them
-    return f"object:{id(source)}|{shape}|{id(spec.inputs)}"
+    return f"object:{id(source)}|{shape}{inputs}"
+
+
+def is_quantized(model: ov.Model) -> bool:
+    """Whether the model carries int8 quantization (FakeQuantize, or i8/u8 weights)."""
+    for op in model.get_ordered_ops():
+        if op.get_type_name() == "FakeQuantize":
+            return True
+        element = op.get_output_element_type(0)
+        if op.get_type_name() == "Constant" and element in (ov.Type.i8, ov.Type.u8):
+            return True
+    return False
 
 
 def bind_inputs(request: ov.InferRequest, inputs: list[np.ndarray]) -> None:
@@ -326,14 +366,16 @@ def bind_inputs(request: ov.InferRequest, inputs: list[np.ndarray]) -> None:
         request.set_input_tensor(index, ov.Tensor(array, shared_memory=True))
 
 
-def executed_precision(compiled: ov.CompiledModel, requested: str) -> str:
-    """The precision the compiled model really runs, as far as the device reports it."""
-    from .devices import DEFAULT_PRECISION, precision_label
+def executed_precision(compiled: ov.CompiledModel, requested: str, quantized: bool) -> str:
+    """The precision the compiled model really runs, as far as the device reports it.
 
+    int8 comes from a quantized model: asking for int8 on a float model runs the device's
+    floating-point precision, and that is what gets reported.
+    """
+    if requested == "int8" and quantized:
+        return "int8"
     try:
         reported = precision_label(compiled.get_property("INFERENCE_PRECISION_HINT"))
     except RuntimeError:
         return requested
-    if requested == "int8":
-        return "int8"
     return reported if reported != DEFAULT_PRECISION else requested

@@ -342,6 +342,15 @@ def perf_budget(
 ) -> PerfBudget:
     """Measures latency / throughput and checks the test's ``ovperf_budget`` markers."""
     context = request.node.stash[CONTEXT_KEY]
+    # read the model now, so that a bad one is a setup error whichever fixture asked for it
+    try:
+        ovperf_session.compile_cache.prepare(context.spec)
+    except ModelError as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(f"{request.node.nodeid}: {problem}", pytrace=False)
     return PerfBudget(
         session=ovperf_session,
         nodeid=request.node.nodeid,

@@ -9,7 +9,13 @@ pytest_plugins = ["pytester"]
 EXAMPLE_MODELS = Path(__file__).resolve().parent.parent / "examples" / "models.py"
 
 #: keeps measurements short: tests check behaviour, never speed
-FAST = ("--ovperf-warmup=0.02", "--ovperf-min-time=0.1", "--ovperf-max-time=0.3", "-p", "no:cacheprovider")
+FAST = (
+    "--ovperf-warmup=0.02",
+    "--ovperf-min-time=0.1",
+    "--ovperf-max-time=0.3",
+    "-p",
+    "no:cacheprovider",
+)
 
 
 @pytest.fixture

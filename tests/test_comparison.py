@@ -295,11 +295,6 @@ def test_paired_with_fewer_than_two_pairs_is_inconclusive(ratios: list[float]) -
     assert outcome.p_value == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compare_paired: zero spread of the log ratios gives se == 0 and _judge divides "
-    "by it for the p-value (ZeroDivisionError)",
-)
 def test_paired_ratios_without_spread_do_not_crash() -> None:
     outcome = compare_paired([math.log(2.0)] * 6, DEFAULTS, higher_is_better=False)
     assert outcome.verdict == "regression"

@@ -125,11 +125,6 @@ def test_precision_label(value: object, label: str) -> None:
     assert precision_label(value) == label
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="precision_label(ov.Type.i8) gives 'int8_t' (u8: 'uint8_t'): str(ov.Type.i8) is "
-    "\"<Type: 'int8_t'>\" and the alias table only knows i8/int8/u8",
-)
 @pytest.mark.parametrize("value", [ov.Type.i8, ov.Type.u8])
 def test_precision_label_of_integer_ov_types(value: object) -> None:
     assert precision_label(value) == "int8"
@@ -218,3 +213,9 @@ def test_f16_on_a_cpu_without_fp16(catalog: DeviceCatalog) -> None:
     reason = catalog.unsupported_precision_reason("CPU", "f16")
     assert reason is not None
     assert "cannot run f16" in reason
+
+
+@pytest.mark.parametrize("device", ["HETERO", "MULTI", "BATCH"])
+def test_bare_meta_device_without_members_is_not_available(device: str) -> None:
+    assert not device_is_available(device, ["CPU", "GPU"])
+    assert device_is_available("AUTO", ["CPU"])

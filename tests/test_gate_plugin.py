@@ -510,12 +510,6 @@ def test_gate_compares_a_hand_written_entry(tmp_path: Path) -> None:
     assert comparison.ratio is not None and math.isfinite(comparison.ratio)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="baselines.load validates entries only down to the kind level; a malformed run "
-    "history reaches BaselineGate.check, which crashes (TypeError/KeyError) instead of "
-    "raising BaselineFileError naming the file",
-)
 @pytest.mark.parametrize(
     "history",
     ["not a list", [{"value": 1.0}], [42]],
@@ -527,11 +521,6 @@ def test_malformed_history_is_a_baseline_file_error(tmp_path: Path, history: Any
         gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="baselines.load does not check that each profile is an object; describing another "
-    "machine's profile then crashes (AttributeError) instead of a BaselineFileError",
-)
 def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
     run_ = {"value": 1.0, "log_value": 0.0, "within_se": 0.01, "blocks": 5, "software": "s"}
     data = {

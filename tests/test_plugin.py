@@ -741,13 +741,6 @@ def test_missing_lazy(perf_budget):
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bad model is reported at setup only when the test requests compiled_model or "
-    "infer_pool; with perf_budget alone the model is compiled inside measure_latency(), so "
-    "a dynamic model without shape= or a missing file is a call-phase FAILURE, not the "
-    "setup error the README promises",
-)
 def test_bad_model_used_only_through_perf_budget_is_a_setup_error(
     ovtester: pytest.Pytester, cpu_default: str
 ) -> None:
@@ -776,13 +769,6 @@ def test_ones(infer_pool):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CompileCache keys a model file by path and shape only (models._source_key), "
-    "so a second test on the same file gets the first test's cached entry and its "
-    "ovperf_model(inputs=...) are silently ignored (factories and ov.Model key on "
-    "id(inputs) and are not affected)",
-)
 def test_each_test_gets_its_own_inputs_for_the_same_model_file(
     ovtester: pytest.Pytester,
 ) -> None:
