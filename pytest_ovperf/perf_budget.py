@@ -146,20 +146,12 @@ class PerfBudget:
             else:
                 probe_ratios, probe_value = list(interleaved.log_ratios), other_value
         result = LatencyResult(
-            nodeid=self.nodeid,
-            device=self.target.device,
-            precision=entry.precision,
-            requested_precision=self.target.precision,
-            kind="latency",
-            compile_ms=entry.compile_ms,
-            first_inference_ms=entry.first_inference_ms,
-            measure_s=measure_s,
+            **self._common_fields(entry, "latency", measure_s),
             interval=intervals[headline],
             statistic=f"p{headline:g}",
             blocks=blocks,
             latencies_ms=latencies,
             percentile=headline,
-            facts=self._facts(entry),
             baseline=paired,
             probe_log_ratios=probe_ratios,
             probe_value=probe_value,
@@ -213,20 +205,12 @@ class PerfBudget:
                 higher_is_better=True,
             )
         result = ThroughputResult(
-            nodeid=self.nodeid,
-            device=self.target.device,
-            precision=entry.precision,
-            requested_precision=self.target.precision,
-            kind="throughput",
-            compile_ms=entry.compile_ms,
-            first_inference_ms=entry.first_inference_ms,
-            measure_s=measure_s,
+            **self._common_fields(entry, "throughput", measure_s),
             interval=interval,
             statistic="fps",
             blocks=blocks,
             completed=completed,
             requests=infer_pool.size,
-            facts=self._facts(entry),
             baseline=paired,
             foreign_load=load.foreign_load(),
         )
@@ -256,6 +240,20 @@ class PerfBudget:
         if compiled_model is None or compiled_model is entry.compiled:
             return entry.compiled, entry.inputs
         return compiled_model, make_inputs(compiled_model, self.spec.inputs, self.nodeid)
+
+    def _common_fields(self, entry: CompiledEntry, kind: str, measure_s: float) -> dict[str, Any]:
+        """The fields every result kind shares."""
+        return {
+            "nodeid": self.nodeid,
+            "device": self.target.device,
+            "precision": entry.precision,
+            "requested_precision": self.target.precision,
+            "kind": kind,
+            "compile_ms": entry.compile_ms,
+            "first_inference_ms": entry.first_inference_ms,
+            "measure_s": measure_s,
+            "facts": self._facts(entry),
+        }
 
     def _facts(self, entry: CompiledEntry) -> dict[str, Any]:
         return {
