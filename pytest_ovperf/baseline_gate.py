@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class BaselineGate:
     settings: GateSettings
     update: bool = False
     max_foreign_load: float = 0.15
+    max_probe_shift: float = 0.10
     _files: dict[Path, BaselineFile | BaselineFileError] = field(default_factory=dict)
 
     def path_for(self, test_file: Path) -> Path:
@@ -142,14 +144,19 @@ class BaselineGate:
             for k in SOFTWARE_FACTS
             if entry.get("software", {}).get(k) != software.get(k)
         }
-        busy = self._busy_note(result.foreign_load, latest_runs)
-        if busy and outcome.verdict != "inconclusive":
-            outcome = dataclasses.replace(outcome, verdict="inconclusive")
-        ratio, ratio_ci = outcome.ratio(higher_is_better)
         # the baseline figure users read is the raw one, whatever scale judged it
         raw_baseline = float(
             np.exp(np.mean([r["log_value"] for r in latest_runs[-settings.baseline_runs :]]))
         )
+        busy = self._busy_note(result.foreign_load, latest_runs)
+        if use_probe:
+            busy += self._probe_note(result.probe_value, latest_runs[-settings.baseline_runs :])
+        message = describe_outcome(outcome, result, entry, current, path, raw_baseline, use_probe)
+        if busy:
+            # the statistics may have decided, but not about the model: the machine changed
+            message += busy + f"\n    (statistical verdict without this guard: {outcome.verdict})"
+            outcome = dataclasses.replace(outcome, verdict="inconclusive")
+        ratio, ratio_ci = outcome.ratio(higher_is_better)
         return BaselineComparison(
             verdict=outcome.verdict,
             baseline_value=raw_baseline,
@@ -157,8 +164,7 @@ class BaselineGate:
             ratio_ci=ratio_ci,
             p_value=outcome.p_value,
             threshold=threshold,
-            message=describe_outcome(outcome, result, entry, current, path, raw_baseline, use_probe)
-            + busy,
+            message=message,
             what_changed=changed,
         )
 
@@ -178,6 +184,25 @@ class BaselineGate:
             + " and ".join(notes)
             + f", over the {self.max_foreign_load:.0%} allowed (--ovperf-max-foreign-load):"
             " a slowdown cannot be told from contention; re-run on a quiet machine"
+        )
+
+    def _probe_note(self, probe_ms: float | None, baseline_runs: list[dict[str, Any]]) -> str:
+        """Why a comparison cannot be trusted because the probe itself ran at another speed
+        than in the baseline's runs (the machine was in another state), or ''."""
+        stored = [r["normalized"].get("probe_ms") for r in baseline_runs]
+        values = [v for v in stored if isinstance(v, (int, float)) and v > 0]
+        if probe_ms is None or not values:
+            return ""
+        reference = float(np.exp(np.mean(np.log(values))))
+        shift = probe_ms / reference - 1.0
+        if abs(math.log1p(shift)) <= math.log1p(self.max_probe_shift):
+            return ""
+        return (
+            f"\n    machine speed differs: the speed probe ran {shift:+.0%} against the "
+            f"baseline's runs ({probe_ms:.4g} ms vs {reference:.4g} ms; more than the "
+            f"{self.max_probe_shift:.0%} allowed, --ovperf-max-probe-shift): the machine was in "
+            "another state (CPU placement, frequency, a co-tenant), so a difference cannot be "
+            "told from it; re-run, or re-record the baselines on this machine state"
         )
 
     def _record(
@@ -203,7 +228,11 @@ class BaselineGate:
             "foreign_load": result.foreign_load,
         }
         if normalized is not None:
-            run["normalized"] = {**normalized.to_json(), "probe": probe_key}
+            run["normalized"] = {
+                **normalized.to_json(),
+                "probe": probe_key,
+                "probe_ms": result.probe_value,
+            }
         history.append(run)
         history = history[-baselines.HISTORY_LIMIT :]
         entry = {

@@ -130,7 +130,11 @@ def measure_latency(
                 )
                 + f" n={len(latencies)} t={elapsed:.1f}s"
             )
-        if elapsed >= settings.max_time_s or widest <= settings.target_precision:
+        # stop at the block that ends nearest max_time_s rather than one block beyond it
+        if (
+            elapsed >= settings.max_time_s - settings.block_s / 2
+            or widest <= settings.target_precision
+        ):
             break
     measure_s = clock() - started
     samples = LatencySamples(np.asarray(latencies, dtype=float), tuple(block_ends), measure_s)
@@ -207,7 +211,7 @@ def measure_throughput(
                 f" blocks={len(counts)} t={elapsed:.1f}s"
             )
         if (
-            elapsed >= settings.max_time_s
+            elapsed >= settings.max_time_s - settings.block_s / 2
             or interval.relative_half_width <= settings.target_precision
         ):
             break
@@ -296,7 +300,8 @@ def measure_interleaved(
                 f"[{math.exp(interval.low):.4f}, {math.exp(interval.high):.4f}] "
                 f"pairs={len(ratios)} t={elapsed:.1f}s"
             )
-        if elapsed >= settings.max_time_s or half_width <= settings.target_precision:
+        next_pair_ends = elapsed * (len(ratios) + 1) / len(ratios)
+        if next_pair_ends > settings.max_time_s or half_width <= settings.target_precision:
             break
     return InterleavedSamples(
         tuple(model_blocks), tuple(reference_blocks), tuple(ratios), clock() - started

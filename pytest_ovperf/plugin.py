@@ -71,6 +71,12 @@ _VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "before its baseline comparison is called inconclusive (default 15)",
     ),
     (
+        "max-probe-shift",
+        "10",
+        "percent by which the speed probe may run faster or slower than in the baseline's runs "
+        "before a baseline comparison is called inconclusive (default 10)",
+    ),
+    (
         "speed-probe",
         "on",
         "on/off: measure a small fixed workload between latency blocks and let the "
@@ -191,6 +197,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         prior_drift=_number(config, "drift-prior") / 100.0,
         speed_probe=_switch(config, "speed-probe"),
         max_foreign_load=_number(config, "max-foreign-load") / 100.0,
+        max_probe_shift=_number(config, "max-probe-shift") / 100.0,
         verbose=int(config.getoption("verbose") or 0),
     )
 

@@ -44,6 +44,8 @@ class Settings:
     speed_probe: bool = True
     #: above this foreign CPU load (fraction) a baseline comparison is inconclusive
     max_foreign_load: float = 0.15
+    #: above this change of the speed probe (fraction) a baseline comparison is inconclusive
+    max_probe_shift: float = 0.10
     verbose: int = 0
 
 
@@ -68,6 +70,7 @@ class OvperfSession:
             ),
             update=self.settings.update_baselines,
             max_foreign_load=self.settings.max_foreign_load,
+            max_probe_shift=self.settings.max_probe_shift,
         )
 
     @functools.cached_property

@@ -33,6 +33,7 @@ COMMON = (
     "-p",
     "no:cacheprovider",
     "--ovperf-max-foreign-load=100",
+    "--ovperf-max-probe-shift=1000",
 )
 #: the gate needs a few blocks per run
 GATE = (*COMMON, "--ovperf-min-time=0.4", "--ovperf-max-time=0.6")
