@@ -535,3 +535,50 @@ def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
     gate = BaselineGate(tmp_path / "baselines", tmp_path, GateSettings())
     with pytest.raises(BaselineFileError, match=r"test_x\.json"):
         gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+
+
+def _probe_run(ratio_log: float, probe_ms: float) -> dict[str, Any]:
+    """A stored run with a model/probe ratio, as _record writes it."""
+    from pytest_ovperf.baseline_gate import software_hash
+    from pytest_ovperf.probe import PROBE_VERSION
+
+    software = software_hash({"openvino": "x", "model_hash": "h", "config": {}})
+    normalized = {
+        "value": math.exp(ratio_log),
+        "log_value": ratio_log,
+        "within_se": 0.001,
+        "blocks": 20,
+        "software": software,
+        "probe": f"{PROBE_VERSION}:x",
+        "probe_ms": probe_ms,
+    }
+    return {
+        "value": 1.0,
+        "log_value": 0.0,
+        "within_se": 0.001,
+        "blocks": 20,
+        "software": software,
+        "normalized": normalized,
+    }
+
+
+@pytest.mark.parametrize(
+    ("probe_ms", "expected"),
+    [(0.100, "regression"), (0.125, "inconclusive"), (0.080, "inconclusive")],
+    ids=["probe-same-speed", "probe-25%-slower", "probe-20%-faster"],
+)
+def test_probe_shift_makes_a_comparison_inconclusive(
+    tmp_path: Path, probe_ms: float, expected: str
+) -> None:
+    """A machine in another state (the probe itself ran at another speed) never yields a
+    decided verdict; at the same speed the normalized ratio decides."""
+    runs = [_probe_run(0.0, 0.100) for _ in range(6)]
+    gate = _gate_with_entry(tmp_path, {"latency": {"history": runs, "statistic": "p50_ms"}})
+    result = _result()
+    result.probe_log_ratios = [math.log(2.0)] * 20  # twice as slow relative to the probe
+    result.probe_value = probe_ms
+    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+    assert comparison.verdict == expected, comparison.message
+    if expected == "inconclusive":
+        assert "machine speed differs" in comparison.message
+        assert "statistical verdict without this guard: regression" in comparison.message
