@@ -32,7 +32,7 @@ import openvino as ov
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "_work" / "gate"
 
-OVPERF_TEST = '''
+OVPERF_TEST = """
 import os
 
 import pytest
@@ -46,9 +46,9 @@ EXTRA = int(os.environ["OVPERF_BENCH_EXTRA"])
 @pytest.mark.ovperf_budget(device="CPU", precision="f32", latency_ms=100_000)
 def test_gate_latency(compiled_model, perf_budget):
     perf_budget.measure_latency(compiled_model)
-'''
+"""
 
-BENCHMARK_TEST = '''
+BENCHMARK_TEST = """
 import os
 
 import numpy as np
@@ -67,7 +67,7 @@ def test_gate_latency(benchmark):
     data = np.random.default_rng(0).random(list(compiled.inputs[0].shape), dtype=np.float32)
     request.set_input_tensor(ov.Tensor(data, shared_memory=True))
     benchmark(request.infer)
-'''
+"""
 
 
 @dataclass
@@ -166,8 +166,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="runs per scenario")
     parser.add_argument("--record-runs", type=int, default=1, help="baseline recording runs")
     parser.add_argument("--size", type=int, default=128, help="image size of the conv net")
-    parser.add_argument("--extra", nargs=2, type=int, default=None, metavar=("E10", "E25"),
-                        help="extra blocks for the +10%% and +25%% variants (skip calibration)")
+    parser.add_argument(
+        "--extra",
+        nargs=2,
+        type=int,
+        default=None,
+        metavar=("E10", "E25"),
+        help="extra blocks for the +10%% and +25%% variants (skip calibration)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest-ovperf options")
     args = parser.parse_args()
@@ -213,14 +219,18 @@ def main() -> None:
     aa = scenarios[0]
     noise = statistics.stdev(aa.p50s) / statistics.mean(aa.p50s) if len(aa.p50s) > 1 else 0.0
     print()
-    print(f"runs per scenario: {args.runs}; baseline recording runs: {args.record_runs}; "
-          f"model mobilenet_like(size={args.size}) f32 on CPU; base p50 "
-          f"{statistics.median(aa.p50s):.3f} ms; run-to-run CV of A/A p50: {noise:.1%}; "
-          f"p50 range {min(aa.p50s):.3f}-{max(aa.p50s):.3f} ms")
+    print(
+        f"runs per scenario: {args.runs}; baseline recording runs: {args.record_runs}; "
+        f"model mobilenet_like(size={args.size}) f32 on CPU; base p50 "
+        f"{statistics.median(aa.p50s):.3f} ms; run-to-run CV of A/A p50: {noise:.1%}; "
+        f"p50 range {min(aa.p50s):.3f}-{max(aa.p50s):.3f} ms"
+    )
     print()
-    print("| scenario | true slowdown (interleaved) | ovperf regression | inconclusive | "
-          "unchanged/improvement | median ratio | pytest-benchmark alarms (median:5%) | "
-          "median measure s/verdict |")
+    print(
+        "| scenario | true slowdown (interleaved) | ovperf regression | inconclusive | "
+        "unchanged/improvement | median ratio | pytest-benchmark alarms (median:5%) | "
+        "median measure s/verdict |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     rows = []
     for s in scenarios:
@@ -244,9 +254,11 @@ def main() -> None:
             "p50s": s.p50s,
         }
         rows.append(row)
-        print(f"| {s.name} | {s.true_ratio:.3f} | {regression}/{n} | {inconclusive}/{n} | "
-              f"{other}/{n} | {row['median_ratio']:.3f} | {alarms}/{n} | "
-              f"{row['median_measure_s']:.1f} |")
+        print(
+            f"| {s.name} | {s.true_ratio:.3f} | {regression}/{n} | {inconclusive}/{n} | "
+            f"{other}/{n} | {row['median_ratio']:.3f} | {alarms}/{n} | "
+            f"{row['median_measure_s']:.1f} |"
+        )
     if args.json:
         args.json.write_text(json.dumps({"noise_cv": noise, "scenarios": rows}, indent=2))
 
