@@ -114,7 +114,7 @@ def summary_rows(results: Iterable[Mapping[str, Any]]) -> list[list[str]]:
                 value, metric, ci = check["value"], check["statistic"], check["ci"]
                 limit, verdict = check["limit"], check["verdict"]
                 if check["metric"] in ("first_inference_ms", "compile_ms"):
-                    unit = "ms"
+                    unit, ci = "ms", None  # a single observation has no interval
             measured = f"{_cell(value)} {unit}"
             if ci and ci[0] is not None and ci[1] is not None:
                 measured += f" [{_cell(ci[0])}, {_cell(ci[1])}]"
@@ -147,12 +147,19 @@ def _ratio_cell(data: Mapping[str, Any]) -> str:
 def baseline_notes(results: Iterable[Mapping[str, Any]]) -> list[str]:
     """Why results were not compared with a baseline (other machine profile, bad file)."""
     notes = []
+    plain_missing = 0
     for data in results:
-        if data.get("baseline_verdict") in ("no-baseline", "error") and data.get(
-            "baseline_message"
-        ):
+        verdict, message = data.get("baseline_verdict"), data.get("baseline_message") or ""
+        if verdict == "no-baseline" and "other machine profiles" not in message:
+            plain_missing += 1  # nothing recorded at all: one line for all of them
+        elif verdict in ("no-baseline", "error") and message:
             name = data["nodeid"].split("::")[-1]
-            notes.append(f"{name} ({data['kind']}): {data['baseline_message']}")
+            notes.append(f"{name} ({data['kind']}): {message}")
+    if plain_missing:
+        notes.append(
+            f"{plain_missing} result(s) have no baseline for this machine; record them with "
+            "--ovperf-update-baselines"
+        )
     return notes
 
 
