@@ -165,6 +165,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="runs per scenario")
     parser.add_argument("--record-runs", type=int, default=1, help="baseline recording runs")
+    parser.add_argument(
+        "--record-every",
+        type=int,
+        default=0,
+        help="also record a baseline run (same model) after every N rounds, as a CI job on "
+        "the main branch would; 0: never",
+    )
     parser.add_argument("--size", type=int, default=128, help="image size of the conv net")
     parser.add_argument(
         "--extra",
@@ -214,13 +221,16 @@ def main() -> None:
             scenario.p50s.append(float(result["p50_ms"]))  # type: ignore[arg-type]
             scenario.measure_s.append(float(result["measure_s"]))  # type: ignore[arg-type]
             scenario.benchmark_alarms.append(benchmark_run(scenario.extra_blocks, env, save=False))
+        if args.record_every and (index + 1) % args.record_every == 0:
+            ovperf_run(0, env, ["--ovperf-update-baselines", *args.pytest_args])
         print(f"round {index + 1}/{args.runs} done ({time.time() - started:.0f} s)", flush=True)
 
     aa = scenarios[0]
     noise = statistics.stdev(aa.p50s) / statistics.mean(aa.p50s) if len(aa.p50s) > 1 else 0.0
     print()
     print(
-        f"runs per scenario: {args.runs}; baseline recording runs: {args.record_runs}; "
+        f"runs per scenario: {args.runs}; baseline recording runs: {args.record_runs}"
+        f" (+1 after every {args.record_every} rounds); "
         f"model mobilenet_like(size={args.size}) f32 on CPU; base p50 "
         f"{statistics.median(aa.p50s):.3f} ms; run-to-run CV of A/A p50: {noise:.1%}; "
         f"p50 range {min(aa.p50s):.3f}-{max(aa.p50s):.3f} ms"

@@ -129,12 +129,17 @@ class BaselineGate:
         use_probe = normalized is not None and all(
             r.get("normalized", {}).get("probe") == probe_key for r in latest_runs
         )
+        reference_runs = latest_runs
         if use_probe and normalized is not None:
-            history = [
-                RunSummary.from_json(r["normalized"])
-                for r in runs
-                if r.get("normalized", {}).get("probe") == probe_key
-            ]
+            probed = [r for r in runs if r.get("normalized", {}).get("probe") == probe_key]
+            # compare like with like: the runs recorded in the machine state this run found
+            # (the probe at the same speed), when the history has such runs of the latest
+            # software; else all of them, and the probe guard below says why it cannot decide
+            same_state = [r for r in probed if self._same_state(r, result.probe_value)]
+            if same_state and same_state[-1]["software"] == latest:
+                probed = same_state
+            reference_runs = [r for r in probed if r["software"] == latest]
+            history = [RunSummary.from_json(r["normalized"]) for r in probed]
             outcome = compare(normalized, history, settings, higher_is_better)
         else:
             history = [RunSummary.from_json(r) for r in runs]
@@ -145,12 +150,11 @@ class BaselineGate:
             if entry.get("software", {}).get(k) != software.get(k)
         }
         # the baseline figure users read is the raw one, whatever scale judged it
-        raw_baseline = float(
-            np.exp(np.mean([r["log_value"] for r in latest_runs[-settings.baseline_runs :]]))
-        )
-        busy = self._busy_note(result.foreign_load, latest_runs)
+        reference_runs = reference_runs[-settings.baseline_runs :]
+        raw_baseline = float(np.exp(np.mean([r["log_value"] for r in reference_runs])))
+        busy = self._busy_note(result.foreign_load, reference_runs)
         if use_probe:
-            busy += self._probe_note(result.probe_value, latest_runs[-settings.baseline_runs :])
+            busy += self._probe_note(result.probe_value, reference_runs)
         message = describe_outcome(outcome, result, entry, current, path, raw_baseline, use_probe)
         if busy:
             # the statistics may have decided, but not about the model: the machine changed
@@ -186,6 +190,12 @@ class BaselineGate:
             " a slowdown cannot be told from contention; re-run on a quiet machine"
         )
 
+    def _same_state(self, run: Mapping[str, Any], probe_ms: float | None) -> bool:
+        stored = run.get("normalized", {}).get("probe_ms")
+        if probe_ms is None or not isinstance(stored, (int, float)) or stored <= 0:
+            return False
+        return abs(math.log(probe_ms / stored)) <= math.log1p(self.max_probe_shift)
+
     def _probe_note(self, probe_ms: float | None, baseline_runs: list[dict[str, Any]]) -> str:
         """Why a comparison cannot be trusted because the probe itself ran at another speed
         than in the baseline's runs (the machine was in another state), or ''."""
@@ -201,8 +211,9 @@ class BaselineGate:
             f"\n    machine speed differs: the speed probe ran {shift:+.0%} against the "
             f"baseline's runs ({probe_ms:.4g} ms vs {reference:.4g} ms; more than the "
             f"{self.max_probe_shift:.0%} allowed, --ovperf-max-probe-shift): the machine was in "
-            "another state (CPU placement, frequency, a co-tenant), so a difference cannot be "
-            "told from it; re-run, or re-record the baselines on this machine state"
+            "another state (CPU placement, frequency, a co-tenant) and no stored run was "
+            "recorded in this state, so a difference cannot be told from it; re-run, or record "
+            "a baseline run in this state (--ovperf-update-baselines adds to the history)"
         )
 
     def _record(

@@ -582,3 +582,27 @@ def test_probe_shift_makes_a_comparison_inconclusive(
     if expected == "inconclusive":
         assert "machine speed differs" in comparison.message
         assert "statistical verdict without this guard: regression" in comparison.message
+
+
+@pytest.mark.parametrize(
+    ("slowdown", "expected"), [(1.0, "not regression"), (2.0, "regression")], ids=["same", "2x"]
+)
+def test_runs_of_the_machine_state_found_are_the_baseline(
+    tmp_path: Path, slowdown: float, expected: str
+) -> None:
+    """With stored runs in two machine states, a run is judged against those recorded in
+    the state its probe found, where the model/probe ratio is another than in the other."""
+    fast = [_probe_run(0.0, 0.100) for _ in range(4)]
+    slow = [_probe_run(0.2, 0.150) for _ in range(4)]
+    gate = _gate_with_entry(
+        tmp_path, {"latency": {"history": fast + slow + fast, "statistic": "p50_ms"}}
+    )
+    result = _result()
+    result.probe_log_ratios = [0.2 + math.log(slowdown)] * 20
+    result.probe_value = 0.152  # the slow state
+    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+    assert "machine speed differs" not in comparison.message
+    if expected == "regression":
+        assert comparison.verdict == "regression", comparison.message
+    else:
+        assert comparison.verdict != "regression", comparison.message
