@@ -13,7 +13,7 @@ import openvino as ov
 import pytest
 
 from .baselines import BaselineFileError
-from .budgets import Budget, Metric, Verdict, applicable_budgets, judge
+from .budgets import Budget, Metric, Verdict, applicable_budgets
 from .comparison import GateSettings, compare_paired
 from .machine_load import LoadMeter
 from .measure import (
@@ -159,14 +159,12 @@ class PerfBudget:
         )
         for budget in self.budgets:
             if budget.latency_ms is not None:
-                interval = intervals[budget.percentile]
                 result.checks.append(
-                    Check(
+                    Check.judged(
                         Metric.LATENCY,
                         f"p{budget.percentile:g}",
-                        interval,
+                        intervals[budget.percentile],
                         budget.latency_ms,
-                        judge(interval, budget.latency_ms, Metric.LATENCY),
                         result.n,
                     )
                 )
@@ -217,13 +215,8 @@ class PerfBudget:
         for budget in self.budgets:
             if budget.throughput_fps is not None:
                 result.checks.append(
-                    Check(
-                        Metric.THROUGHPUT,
-                        "fps",
-                        interval,
-                        budget.throughput_fps,
-                        judge(interval, budget.throughput_fps, Metric.THROUGHPUT),
-                        result.n,
+                    Check.judged(
+                        Metric.THROUGHPUT, "fps", interval, budget.throughput_fps, result.n
                     )
                 )
         self._one_off_checks(result, entry)
@@ -273,9 +266,7 @@ class PerfBudget:
                 if limit is None or any(c.metric is metric for c in result.checks):
                     continue
                 point = Interval(value, value, value, 1.0, "single observation")
-                result.checks.append(
-                    Check(metric, metric.value, point, limit, judge(point, limit, metric), 1)
-                )
+                result.checks.append(Check.judged(metric, metric.value, point, limit, 1))
 
     @property
     def regression_threshold(self) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .budgets import Metric, Verdict
+from .budgets import Metric, Verdict, judge
 from .stats import Interval
 
 
@@ -24,10 +24,17 @@ class Check:
     sample_size: int
     note: str = ""
 
+    @classmethod
+    def judged(
+        cls, metric: Metric, statistic: str, interval: Interval, limit: float, sample_size: int
+    ) -> Check:
+        """The check of ``interval`` against ``limit``, with its verdict."""
+        return cls(metric, statistic, interval, limit, judge(interval, limit, metric), sample_size)
+
 
 @dataclass
 class BaselineComparison:
-    """The regression gate's view of one result (filled by ``pytest_ovperf.gate``)."""
+    """The regression gate's view of one result (filled by ``pytest_ovperf.baseline_gate``)."""
 
     verdict: str
     baseline_value: float | None = None
