@@ -34,7 +34,7 @@ SESSION_KEY = pytest.StashKey[OvperfSession]()
 CONTEXT_KEY = pytest.StashKey["TestContext"]()
 USER_PROPERTY = "ovperf_results"
 
-#: (option, ini key, help, default); every option is also an ini key
+#: (name, default, help) of the options that take a value; each is also an ini key
 _VALUE_OPTIONS: list[tuple[str, str, str]] = [
     ("warmup", "0.5", "seconds of warmup inference before measuring (default 0.5)"),
     ("min-time", "1.0", "minimum seconds of measurement per metric (default 1)"),
@@ -198,7 +198,6 @@ def settings_from_config(config: pytest.Config) -> Settings:
         speed_probe=_switch(config, "speed-probe"),
         max_foreign_load=_number(config, "max-foreign-load") / 100.0,
         max_probe_shift=_number(config, "max-probe-shift") / 100.0,
-        verbose=int(config.getoption("verbose") or 0),
     )
 
 

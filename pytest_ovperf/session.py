@@ -46,7 +46,6 @@ class Settings:
     max_foreign_load: float = 0.15
     #: above this change of the speed probe (fraction) a baseline comparison is inconclusive
     max_probe_shift: float = 0.10
-    verbose: int = 0
 
 
 @dataclass

@@ -37,9 +37,6 @@ class Interval:
             return math.inf
         return (self.high - self.low) / 2.0 / abs(self.estimate)
 
-    def as_list(self) -> list[float]:
-        return [self.low, self.high]
-
 
 def percentile(samples: Sequence[float] | np.ndarray, q: float) -> float:
     """The ``q``-th percentile (0 < q < 100) with linear interpolation (numpy's default)."""
@@ -120,8 +117,3 @@ def rate_interval(
     spread = mean_interval(per_block, confidence)
     half = (spread.high - spread.low) / 2.0
     return Interval(pooled, pooled - half, pooled + half, confidence, "student-t over blocks")
-
-
-def z_for(confidence: float) -> float:
-    """Two-sided standard normal quantile for a confidence level."""
-    return float(sps.norm.ppf(0.5 + confidence / 2.0))
