@@ -70,12 +70,11 @@ class BaselineGate:
         """Whether a result of this test will be recorded or compared with a baseline."""
         if self.update:
             return True
-        machine = {k: machine_facts[k] for k in _MACHINE_KEYS if k in machine_facts}
         try:
             stored = self._load(self.path_for(test_file))
         except BaselineFileError:
             return False
-        return stored.entry(test_name, baselines.profile_id(machine), kind) is not None
+        return stored.entry(test_name, machine_profile(machine_facts)[1], kind) is not None
 
     def check(
         self,
@@ -86,8 +85,7 @@ class BaselineGate:
         higher_is_better: bool,
     ) -> BaselineComparison:
         """Record (``update``) or compare one result; raises ``BaselineFileError``."""
-        machine = {k: result.facts[k] for k in _MACHINE_KEYS if k in result.facts}
-        profile = baselines.profile_id(machine)
+        machine, profile = machine_profile(result.facts)
         path = self.path_for(test_file)
         software = {k: result.facts.get(k) for k in SOFTWARE_FACTS}
         software_key = software_hash(software)
@@ -98,13 +96,7 @@ class BaselineGate:
             else None
         )
         probe_key = f"{PROBE_VERSION}:{result.facts.get('openvino')}"
-        settings = GateSettings(
-            threshold=threshold,
-            confidence=self.settings.confidence,
-            prior_drift=self.settings.prior_drift,
-            prior_df=self.settings.prior_df,
-            baseline_runs=self.settings.baseline_runs,
-        )
+        settings = dataclasses.replace(self.settings, threshold=threshold)
         if self.update:
             return self._record(
                 path, test_name, profile, machine, software, result, current, normalized, probe_key
@@ -274,6 +266,12 @@ class BaselineGate:
 
 
 _MACHINE_KEYS = ("cpu", "logical_cpus", "machine", "system", "device", "device_name")
+
+
+def machine_profile(facts: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The hardware facts among ``facts`` and the id of the profile they make."""
+    machine = {k: facts[k] for k in _MACHINE_KEYS if k in facts}
+    return machine, baselines.profile_id(machine)
 
 
 def _profile_difference(stored: Mapping[str, Any], current: Mapping[str, Any], profile: str) -> str:

@@ -177,6 +177,7 @@ def hint_value_for(precision: str) -> str | None:
     return {"f32": "f32", "bf16": "bf16", "f16": "f16"}.get(precision)
 
 
+@functools.cache
 def cpu_model_name() -> str:
     """The CPU's marketing name, from /proc/cpuinfo where it exists."""
     try:

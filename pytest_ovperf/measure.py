@@ -22,7 +22,7 @@ import numpy as np
 import openvino as ov
 
 from .models import bind_inputs
-from .stats import Interval, percentile_interval, rate_interval
+from .stats import Interval, mean_interval, percentile_interval, rate_interval
 
 
 @dataclass(frozen=True)
@@ -266,8 +266,6 @@ def measure_interleaved(
     slower than a block pair lasts. Reference blocks last ``reference_share`` of a model
     block (a small speed probe needs less time than the model it normalises).
     """
-    from .stats import mean_interval
-
     clock = time.perf_counter
     model_blocks: list[float] = []
     reference_blocks: list[float] = []

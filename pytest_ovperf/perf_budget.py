@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 
 from .baselines import BaselineFileError
 from .budgets import Budget, Metric, Verdict, applicable_budgets
-from .comparison import GateSettings, compare_paired
+from .comparison import compare_paired
 from .machine_load import LoadMeter
 from .measure import (
     InferPool,
@@ -289,10 +290,7 @@ class PerfBudget:
     ) -> BaselineComparison:
         outcome = compare_paired(
             log_ratios,
-            GateSettings(
-                threshold=self.regression_threshold,
-                confidence=self._session.settings.measure.confidence,
-            ),
+            dataclasses.replace(self._session.gate.settings, threshold=self.regression_threshold),
             higher_is_better,
         )
         ratio, ratio_ci = outcome.ratio(higher_is_better)
