@@ -18,6 +18,17 @@ FAST = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _local_terminal_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make inner pytest runs print as they do locally.
+
+    pytest stops truncating the short test summary when ``CI`` or ``BUILD_NUMBER`` is set,
+    so output assertions would otherwise see each failure message twice on CI only.
+    """
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
+
+
 @pytest.fixture
 def ovtester(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester directory holding the example model builders as ``models.py``."""
