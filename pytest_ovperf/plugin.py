@@ -438,6 +438,22 @@ class ResultCollector:
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.partial_files.update(Path(str(item.path)) for item in items)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Under pytest-xdist the workers collect and the controller only sees node ids
+        (after the workers' ``-k``/``-m`` deselection, which it does not see)."""
+        config = node.config
+        selecting = bool(
+            config.option.keyword or config.option.markexpr or config.getoption("deselect")
+        )
+        rootdir = Path(config.rootpath)
+        for nodeid in ids:
+            file_part, _, name = nodeid.partition("::")
+            test_file = (rootdir / file_part).resolve()
+            self.collected.setdefault(test_file, set()).add(name)
+            if selecting:
+                self.partial_files.add(test_file)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
             return
