@@ -172,16 +172,79 @@ def _entry_problem(entry: Any) -> str:
     return ""
 
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
 @contextlib.contextmanager
 def locked(path: Path, timeout_s: float = 120.0) -> Iterator[None]:
     """Hold an exclusive lock for ``path``'s read-modify-write, across processes.
 
-    The lock is a sidecar ``.<name>.lock`` file created with O_EXCL (works on every OS and
-    file system pytest-xdist workers may share); a lock older than ``timeout_s`` is taken
-    to be left by a killed process and broken.
+    The lock is a sidecar ``.<name>.lock`` file holding the owner's pid, removed on release.
+    On POSIX it is an ``flock`` on that file: the kernel releases it when its holder dies, so
+    a killed pytest-xdist worker never leaves a lock that others must guess is stale.
+    Elsewhere the file is created with O_EXCL, and one older than ``timeout_s`` is broken.
     """
-    lock = path.with_name(f".{path.name}.lock")
+    lock = lock_path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = _flock if fcntl is not None else _exclusive_create
+    with holder(lock, path, timeout_s):
+        yield
+
+
+def _timeout_error(path: Path, lock: Path, timeout_s: float) -> BaselineFileError:
+    try:
+        owner = f" by pid {lock.read_text().strip() or '?'}"
+    except OSError:
+        owner = ""
+    return BaselineFileError(
+        path, f"lock {lock} held{owner} for over {timeout_s:.0f} s; is another pytest running?"
+    )
+
+
+@contextlib.contextmanager
+def _flock(lock: Path, path: Path, timeout_s: float) -> Iterator[None]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            if time.monotonic() > deadline:
+                raise _timeout_error(path, lock, timeout_s) from exc
+            time.sleep(0.01)
+            continue
+        # the previous holder unlinks the file before unlocking: a lock taken on a file
+        # no longer at ``lock`` protects nothing, so start again on the new file
+        try:
+            same_file = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same_file = False
+        if not same_file:
+            os.close(fd)
+            continue
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            os.close(fd)  # releases the flock
+        return
+
+
+@contextlib.contextmanager
+def _exclusive_create(lock: Path, path: Path, timeout_s: float) -> Iterator[None]:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -198,9 +261,7 @@ def locked(path: Path, timeout_s: float = 120.0) -> Iterator[None]:
                     lock.unlink()
                 continue
             if time.monotonic() > deadline:
-                raise BaselineFileError(
-                    path, f"lock {lock} held for over {timeout_s:.0f} s; remove it if stale"
-                ) from exc
+                raise _timeout_error(path, lock, timeout_s) from exc
             time.sleep(0.01)
             continue
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from pytest_ovperf.baselines import (
     BaselineFileError,
     baseline_path,
     load,
+    lock_path,
     locked,
     profile_id,
     prune,
@@ -428,9 +430,60 @@ def test_record_releases_the_lock_when_it_fails(tmp_path: Path) -> None:
     assert load(path).entry("test_a", PROFILE, "latency") == entry()
 
 
-def test_stale_lock_is_broken(tmp_path: Path) -> None:
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from pytest_ovperf.baselines import locked
+with locked(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock_in_subprocess(path: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_lock_of_a_killed_holder_is_taken_at_once(tmp_path: Path) -> None:
     path = tmp_path / "test_x.json"
-    lock = tmp_path / ".test_x.json.lock"
+    holder = hold_lock_in_subprocess(path, 600)
+    holder.kill()  # SIGKILL: no cleanup, the lock file stays
+    holder.wait()
+    assert lock_path(path).exists()
+    started = time.monotonic()
+    record(path, "test_a", PROFILE, FACTS, "latency", entry())  # default timeout: 120 s
+    assert time.monotonic() - started < 5.0
+    assert load(path).entry("test_a", PROFILE, "latency") == entry()
+    assert not lock_path(path).exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_lock_held_by_a_live_process_times_out_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "test_x.json"
+    holder = hold_lock_in_subprocess(path, 600)
+    try:
+        with pytest.raises(BaselineFileError) as raised, locked(path, timeout_s=0.3):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"held by pid {holder.pid}" in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_stale_lock_is_broken_without_flock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(baselines, "fcntl", None)
+    path = tmp_path / "test_x.json"
+    lock = lock_path(path)
     lock.write_text("99999999")
     an_hour_ago = time.time() - 3600
     os.utime(lock, (an_hour_ago, an_hour_ago))
@@ -441,9 +494,12 @@ def test_stale_lock_is_broken(tmp_path: Path) -> None:
     assert not lock.exists()
 
 
-def test_fresh_lock_is_waited_for_until_it_is_older_than_the_timeout(tmp_path: Path) -> None:
+def test_fresh_lock_is_waited_for_without_flock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(baselines, "fcntl", None)
     path = tmp_path / "test_x.json"
-    lock = tmp_path / ".test_x.json.lock"
+    lock = lock_path(path)
     lock.write_text("99999999")
     started = time.monotonic()
     with locked(path, timeout_s=0.5):
