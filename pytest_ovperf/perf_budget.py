@@ -105,13 +105,7 @@ class PerfBudget:
         load = LoadMeter().start()
         probe_ratios: list[float] = []
         probe_value: float | None = None
-        # the probe only serves the baseline gate: spare the time when nothing is compared
-        use_probe = self._session.settings.speed_probe and self._session.gate.will_judge(
-            self.test_file,
-            self.test_name,
-            self._session.machine_facts(self.target.device),
-            "latency",
-        )
+        use_probe = self._uses_probe("latency")
         if self.spec.reference is None and not use_probe:
             samples, intervals = measure_latency(
                 compiled, inputs, settings, percentiles, self._progress
@@ -180,29 +174,43 @@ class PerfBudget:
         settings = self._session.settings.measure
         paired: BaselineComparison | None = None
         load = LoadMeter().start()
-        if self.spec.reference is None:
+        probe_ratios: list[float] = []
+        probe_value: float | None = None
+        use_probe = self._uses_probe("throughput")
+        if self.spec.reference is None and not use_probe:
             samples, interval = measure_throughput(infer_pool, settings, self._progress)
             completed, blocks = samples.completed, samples.block_rates()
             measure_s = samples.measure_s
         else:
-            reference = self._reference_entry("THROUGHPUT")
-            model_runner = ThroughputBlockRunner(infer_pool, settings)
-            reference_runner = ThroughputBlockRunner(
-                InferPool(reference.compiled, reference.inputs), settings
+            with_reference = self.spec.reference is not None
+            other = (
+                self._reference_entry("THROUGHPUT")
+                if with_reference
+                else self._probe_entry("THROUGHPUT")
             )
+            model_runner = ThroughputBlockRunner(infer_pool, settings)
+            other_runner = ThroughputBlockRunner(InferPool(other.compiled, other.inputs), settings)
             interleaved = measure_interleaved(
-                model_runner, reference_runner, settings, self._progress
+                model_runner,
+                other_runner,
+                settings,
+                self._progress,
+                reference_share=1.0 if with_reference else PROBE_SHARE,
             )
             interval = rate_interval(
                 model_runner.block_counts, model_runner.block_seconds, settings.confidence
             )
             completed, blocks = model_runner.completed, list(interleaved.model_blocks)
             measure_s = interleaved.measure_s
-            paired = self._paired_comparison(
-                interleaved.log_ratios,
-                reference_runner.completed / reference_runner.seconds,
-                higher_is_better=True,
-            )
+            other_fps = other_runner.completed / other_runner.seconds
+            if with_reference:
+                paired = self._paired_comparison(
+                    interleaved.log_ratios, other_fps, higher_is_better=True
+                )
+            else:
+                # stored as time per inference, like the latency probe, so that one
+                # machine-state test serves both kinds
+                probe_ratios, probe_value = list(interleaved.log_ratios), 1000.0 / other_fps
         result = ThroughputResult(
             **self._common_fields(entry, "throughput", measure_s),
             interval=interval,
@@ -211,6 +219,8 @@ class PerfBudget:
             completed=completed,
             requests=infer_pool.size,
             baseline=paired,
+            probe_log_ratios=probe_ratios,
+            probe_value=probe_value,
             foreign_load=load.foreign_load(),
         )
         for budget in self.budgets:
@@ -224,6 +234,15 @@ class PerfBudget:
         return self._conclude(result)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _uses_probe(self, kind: str) -> bool:
+        # the probe only serves the baseline gate: spare the time when nothing is compared
+        return self._session.settings.speed_probe and self._session.gate.will_judge(
+            self.test_file,
+            self.test_name,
+            self._session.machine_facts(self.target.device),
+            kind,
+        )
 
     def _entry_for(self, hint: str) -> CompiledEntry:
         return self._entry_for_source(hint, None)

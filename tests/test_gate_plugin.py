@@ -135,6 +135,12 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     assert list(entries[results[("test_throughput", "throughput")]["nodeid"].split("::")[-1]]) == [
         profile
     ]
+    # both kinds ran the machine-speed probe between their blocks and stored its ratio
+    for name, kind in [("test_latency", "latency"), ("test_throughput", "throughput")]:
+        test_name = results[(name, kind)]["nodeid"].split("::")[-1]
+        (run_summary,) = entries[test_name][profile][kind]["history"]
+        assert run_summary["normalized"]["probe_ms"] > 0
+        assert run_summary["normalized"]["blocks"] >= 4
     recorded = baseline.read_bytes()
 
     # 2. compare the unchanged models with a large threshold (with xdist, other OpenVINO
