@@ -9,6 +9,10 @@ same round, pytest-benchmark measures the same model variant and judges it with
 ``--benchmark-compare-fail=median:5%`` against its own saved baseline.
 
     python bench/gate_error_rates.py --runs 20
+    python bench/gate_error_rates.py --runs 20 --kind throughput
+
+With ``--kind throughput`` the tests measure fps with ``measure_throughput`` and
+pytest-benchmark times a batch of 64 inferences through a full ``AsyncInferQueue``.
 
 Needs pytest-benchmark (``pip install -e ".[bench]"``). Prints a markdown table.
 """
@@ -16,6 +20,7 @@ Needs pytest-benchmark (``pip install -e ".[bench]"``). Prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -23,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +52,12 @@ EXTRA = int(os.environ["OVPERF_BENCH_EXTRA"])
 @pytest.mark.ovperf_budget(device="CPU", precision="f32", latency_ms=100_000)
 def test_gate_latency(compiled_model, perf_budget):
     perf_budget.measure_latency(compiled_model)
+
+
+@pytest.mark.ovperf_model(lambda: mobilenet_like(size=SIZE, extra_blocks=EXTRA))
+@pytest.mark.ovperf_budget(device="CPU", precision="f32", throughput_fps=0.001)
+def test_gate_throughput(infer_pool, perf_budget):
+    perf_budget.measure_throughput(infer_pool)
 """
 
 BENCHMARK_TEST = """
@@ -67,6 +79,22 @@ def test_gate_latency(benchmark):
     data = np.random.default_rng(0).random(list(compiled.inputs[0].shape), dtype=np.float32)
     request.set_input_tensor(ov.Tensor(data, shared_memory=True))
     benchmark(request.infer)
+
+
+def test_gate_throughput(benchmark):
+    model = mobilenet_like(size=SIZE, extra_blocks=EXTRA)
+    config = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
+    compiled = ov.Core().compile_model(model, "CPU", config)
+    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    data = np.random.default_rng(0).random(list(compiled.inputs[0].shape), dtype=np.float32)
+    tensor = ov.Tensor(data, shared_memory=True)
+
+    def batch():
+        for _ in range(64):
+            queue.start_async({0: tensor})
+        queue.wait_all()
+
+    benchmark(batch)
 """
 
 
@@ -77,7 +105,9 @@ class Scenario:
     true_ratio: float
     verdicts: list[str] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
-    p50s: list[float] = field(default_factory=list)
+    #: p50 ms (latency) or fps (throughput) of each run
+    values: list[float] = field(default_factory=list)
+    probe_ms: list[float] = field(default_factory=list)
     measure_s: list[float] = field(default_factory=list)
     benchmark_alarms: list[bool] = field(default_factory=list)
 
@@ -91,31 +121,48 @@ def _latency_median(request: ov.InferRequest, seconds: float) -> float:
     return float(np.median(latencies))
 
 
-def calibrate(size: int, candidates: range, pairs: int) -> dict[int, float]:
-    """Slowdown of each extra-block variant against the base network, ABBA-interleaved."""
+def _time_per_inference(queue: ov.AsyncInferQueue, tensor: ov.Tensor, seconds: float) -> float:
+    started = time.perf_counter()
+    count = 0
+    while time.perf_counter() < started + seconds:
+        queue.start_async({0: tensor})
+        count += 1
+    queue.wait_all()
+    return (time.perf_counter() - started) / count
+
+
+def calibrate(size: int, candidates: range, pairs: int, kind: str) -> dict[int, float]:
+    """Slowdown of each extra-block variant against the base network, ABBA-interleaved
+    (latency: median latency; throughput: time per inference of a full queue)."""
     sys.path.insert(0, str(ROOT / "examples"))
     from models import mobilenet_like
 
     core = ov.Core()
-    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    hint = "LATENCY" if kind == "latency" else "THROUGHPUT"
+    config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": "f32"}
 
-    def request_for(extra: int) -> ov.InferRequest:
+    def timer_for(extra: int) -> Callable[[float], float]:
         compiled = core.compile_model(mobilenet_like(size=size, extra_blocks=extra), "CPU", config)
-        request = compiled.create_infer_request()
         data = np.random.default_rng(0).random(list(compiled.inputs[0].shape), dtype=np.float32)
-        request.set_input_tensor(ov.Tensor(data))
-        for _ in range(20):
-            request.infer()
-        return request
+        if kind == "latency":
+            request = compiled.create_infer_request()
+            request.set_input_tensor(ov.Tensor(data))
+            timer: Callable[[float], float] = functools.partial(_latency_median, request)
+        else:
+            requests = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+            queue = ov.AsyncInferQueue(compiled, requests)
+            timer = functools.partial(_time_per_inference, queue, ov.Tensor(data))
+        timer(0.1)
+        return timer
 
-    base = request_for(0)
+    base = timer_for(0)
     ratios: dict[int, float] = {}
     for extra in candidates:
-        variant = request_for(extra)
+        variant = timer_for(extra)
         logs = []
         for pair in range(pairs):
             first, second = (variant, base) if pair % 2 == 0 else (base, variant)
-            a, b = _latency_median(first, 0.15), _latency_median(second, 0.15)
+            a, b = first(0.15), second(0.15)
             slow, fast = (a, b) if first is variant else (b, a)
             logs.append(np.log(slow / fast))
         ratios[extra] = float(np.exp(np.median(logs)))
@@ -126,13 +173,16 @@ def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]
     return subprocess.run(cmd, cwd=WORK, env=env, capture_output=True, text=True, check=False)
 
 
-def ovperf_run(extra: int, env: dict[str, str], extra_args: list[str]) -> dict[str, object]:
+def ovperf_run(
+    extra: int, env: dict[str, str], extra_args: list[str], kind: str
+) -> dict[str, object]:
     report = WORK / "report.json"
     report.unlink(missing_ok=True)
     completed = run(
         [
-            sys.executable, "-m", "pytest", "test_ovperf_gate.py", "-q", "-p", "no:cacheprovider",
-            "-p", "no:benchmark", f"--ovperf-json={report}", "--ovperf-inconclusive=pass",
+            sys.executable, "-m", "pytest", "test_ovperf_gate.py", "-k", kind, "-q",
+            "-p", "no:cacheprovider", "-p", "no:benchmark", f"--ovperf-json={report}",
+            "--ovperf-inconclusive=pass",
             *extra_args,
         ],
         {**env, "OVPERF_BENCH_EXTRA": str(extra)},
@@ -143,7 +193,7 @@ def ovperf_run(extra: int, env: dict[str, str], extra_args: list[str]) -> dict[s
     return results[0]
 
 
-def benchmark_run(extra: int, env: dict[str, str], save: bool) -> bool:
+def benchmark_run(extra: int, env: dict[str, str], save: bool, kind: str) -> bool:
     """Run pytest-benchmark; True when it raised a regression alarm."""
     storage = f"file://{WORK / '.benchmarks'}"
     args = ["--benchmark-save=base"] if save else [
@@ -151,7 +201,7 @@ def benchmark_run(extra: int, env: dict[str, str], save: bool) -> bool:
     ]  # fmt: skip
     completed = run(
         [
-            sys.executable, "-m", "pytest", "test_benchmark_gate.py", "-q", "-p",
+            sys.executable, "-m", "pytest", "test_benchmark_gate.py", "-k", kind, "-q", "-p",
             "no:cacheprovider", "-p", "no:ovperf", f"--benchmark-storage={storage}", *args,
         ],
         {**env, "OVPERF_BENCH_EXTRA": str(extra)},
@@ -173,6 +223,7 @@ def main() -> None:
         "the main branch would; 0: never",
     )
     parser.add_argument("--size", type=int, default=128, help="image size of the conv net")
+    parser.add_argument("--kind", choices=["latency", "throughput"], default="latency")
     parser.add_argument(
         "--extra",
         nargs=2,
@@ -195,45 +246,54 @@ def main() -> None:
     env = {**os.environ, "OVPERF_BENCH_SIZE": str(args.size), "PYTHONPATH": str(WORK)}
 
     if args.extra is None:
-        ratios = calibrate(args.size, range(1, 7), pairs=16)
+        ratios = calibrate(args.size, range(1, 7), pairs=16, kind=args.kind)
         rounded = {k: round(v, 3) for k, v in ratios.items()}
         print("calibration (slowdown per extra blocks):", rounded)
         e10 = min(ratios, key=lambda e: abs(ratios[e] - 1.10))
         e25 = min(ratios, key=lambda e: abs(ratios[e] - 1.25))
     else:
         e10, e25 = args.extra
-        ratios = calibrate(args.size, range(min(e10, e25), max(e10, e25) + 1), pairs=16)
+        ratios = calibrate(
+            args.size, range(min(e10, e25), max(e10, e25) + 1), pairs=16, kind=args.kind
+        )
     scenarios = [
         Scenario("A/A (same model)", 0, 1.0),
         Scenario(f"+{ratios[e10] - 1:.0%} (extra_blocks={e10})", e10, ratios[e10]),
         Scenario(f"+{ratios[e25] - 1:.0%} (extra_blocks={e25})", e25, ratios[e25]),
     ]
 
+    statistic = "p50_ms" if args.kind == "latency" else "fps"
+    unit = "ms" if args.kind == "latency" else "fps"
+    record = ["--ovperf-update-baselines", *args.pytest_args]
     started = time.time()
     for _ in range(args.record_runs):
-        ovperf_run(0, env, ["--ovperf-update-baselines", *args.pytest_args])
-    benchmark_run(0, env, save=True)
+        ovperf_run(0, env, record, args.kind)
+    benchmark_run(0, env, save=True, kind=args.kind)
     for index in range(args.runs):
         for scenario in scenarios:
-            result = ovperf_run(scenario.extra_blocks, env, args.pytest_args)
+            result = ovperf_run(scenario.extra_blocks, env, args.pytest_args, args.kind)
             scenario.verdicts.append(str(result.get("baseline_verdict")))
             scenario.ratios.append(float(result.get("ratio") or float("nan")))  # type: ignore[arg-type]
-            scenario.p50s.append(float(result["p50_ms"]))  # type: ignore[arg-type]
+            scenario.values.append(float(result[statistic]))  # type: ignore[arg-type]
             scenario.measure_s.append(float(result["measure_s"]))  # type: ignore[arg-type]
-            scenario.benchmark_alarms.append(benchmark_run(scenario.extra_blocks, env, save=False))
+            scenario.probe_ms.append(float(result.get("probe_ms") or float("nan")))  # type: ignore[arg-type]
+            scenario.benchmark_alarms.append(
+                benchmark_run(scenario.extra_blocks, env, save=False, kind=args.kind)
+            )
         if args.record_every and (index + 1) % args.record_every == 0:
-            ovperf_run(0, env, ["--ovperf-update-baselines", *args.pytest_args])
+            ovperf_run(0, env, record, args.kind)
         print(f"round {index + 1}/{args.runs} done ({time.time() - started:.0f} s)", flush=True)
 
     aa = scenarios[0]
-    noise = statistics.stdev(aa.p50s) / statistics.mean(aa.p50s) if len(aa.p50s) > 1 else 0.0
+    values = aa.values
+    noise = statistics.stdev(values) / statistics.mean(values) if len(values) > 1 else 0.0
     print()
     print(
         f"runs per scenario: {args.runs}; baseline recording runs: {args.record_runs}"
         f" (+1 after every {args.record_every} rounds); "
-        f"model mobilenet_like(size={args.size}) f32 on CPU; base p50 "
-        f"{statistics.median(aa.p50s):.3f} ms; run-to-run CV of A/A p50: {noise:.1%}; "
-        f"p50 range {min(aa.p50s):.3f}-{max(aa.p50s):.3f} ms"
+        f"model mobilenet_like(size={args.size}) f32 on CPU, {args.kind}; base {statistic} "
+        f"{statistics.median(values):.4g} {unit}; run-to-run CV of A/A {statistic}: {noise:.1%}; "
+        f"range {min(values):.4g}-{max(values):.4g} {unit}"
     )
     print()
     print(
@@ -261,7 +321,8 @@ def main() -> None:
             "median_measure_s": statistics.median(s.measure_s),
             "verdicts": s.verdicts,
             "ratios": s.ratios,
-            "p50s": s.p50s,
+            "values": s.values,
+            "probe_ms": s.probe_ms,
         }
         rows.append(row)
         print(
@@ -270,7 +331,8 @@ def main() -> None:
             f"{row['median_measure_s']:.1f} |"
         )
     if args.json:
-        args.json.write_text(json.dumps({"noise_cv": noise, "scenarios": rows}, indent=2))
+        figures = {"kind": args.kind, "noise_cv": noise, "scenarios": rows}
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
