@@ -14,7 +14,6 @@ small, readable diffs. Files are parsed with ``json`` only: nothing in them is e
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -25,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from .report import write_json_atomic
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_NAME = "pytest-ovperf-baselines"
 SCHEMA_VERSION = 1
@@ -172,12 +176,6 @@ def _entry_problem(entry: Any) -> str:
     return ""
 
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-
-
 def lock_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.lock")
 
@@ -193,9 +191,60 @@ def locked(path: Path, timeout_s: float = 120.0) -> Iterator[None]:
     """
     lock = lock_path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
-    holder = _flock if fcntl is not None else _exclusive_create
-    with holder(lock, path, timeout_s):
+    try_lock = _try_flock if fcntl is not None else _try_exclusive_create
+    deadline = time.monotonic() + timeout_s
+    while (fd := try_lock(lock, timeout_s)) is None:
+        if time.monotonic() > deadline:
+            raise _timeout_error(path, lock, timeout_s)
+        time.sleep(0.01)
+    try:
+        os.write(fd, str(os.getpid()).encode())
         yield
+    finally:
+        if fcntl is not None:
+            # unlink while holding the flock: whoever then locks the old file sees it is gone
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            os.close(fd)
+        else:
+            os.close(fd)  # Windows cannot delete an open file
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+
+
+def _try_flock(lock: Path, timeout_s: float) -> int | None:
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    # the previous holder unlinks the file before unlocking: a lock taken on a file no
+    # longer at ``lock`` protects nothing, so try again on the new one
+    try:
+        current = os.path.samestat(os.fstat(fd), os.stat(lock))
+    except FileNotFoundError:
+        current = False
+    if not current:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    return fd
+
+
+def _try_exclusive_create(lock: Path, timeout_s: float) -> int | None:
+    for _ in range(2):
+        try:
+            return os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            pass
+        try:
+            if time.time() - lock.stat().st_mtime <= timeout_s:
+                return None
+            lock.unlink()  # left by a killed process: break it and try once more
+        except FileNotFoundError:
+            pass
+    return None
 
 
 def _timeout_error(path: Path, lock: Path, timeout_s: float) -> BaselineFileError:
@@ -206,72 +255,6 @@ def _timeout_error(path: Path, lock: Path, timeout_s: float) -> BaselineFileErro
     return BaselineFileError(
         path, f"lock {lock} held{owner} for over {timeout_s:.0f} s; is another pytest running?"
     )
-
-
-@contextlib.contextmanager
-def _flock(lock: Path, path: Path, timeout_s: float) -> Iterator[None]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            if time.monotonic() > deadline:
-                raise _timeout_error(path, lock, timeout_s) from exc
-            time.sleep(0.01)
-            continue
-        # the previous holder unlinks the file before unlocking: a lock taken on a file
-        # no longer at ``lock`` protects nothing, so start again on the new file
-        try:
-            same_file = os.path.samestat(os.fstat(fd), os.stat(lock))
-        except FileNotFoundError:
-            same_file = False
-        if not same_file:
-            os.close(fd)
-            continue
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            yield
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-            os.close(fd)  # releases the flock
-        return
-
-
-@contextlib.contextmanager
-def _exclusive_create(lock: Path, path: Path, timeout_s: float) -> Iterator[None]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise
-            try:
-                stale = time.time() - lock.stat().st_mtime > timeout_s
-            except FileNotFoundError:
-                continue
-            if stale:
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
-                continue
-            if time.monotonic() > deadline:
-                raise _timeout_error(path, lock, timeout_s) from exc
-            time.sleep(0.01)
-            continue
-        try:
-            os.write(fd, str(os.getpid()).encode())
-            os.close(fd)
-            yield
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-        return
 
 
 def record(
