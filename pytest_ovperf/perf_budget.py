@@ -19,6 +19,7 @@ from .comparison import compare_paired
 from .machine_load import LoadMeter
 from .measure import (
     InferPool,
+    InterleavedSamples,
     LatencyBlockRunner,
     ThroughputBlockRunner,
     measure_interleaved,
@@ -53,6 +54,15 @@ class Target:
     @property
     def id(self) -> str:
         return f"{self.device}-{self.precision}"
+
+
+def _interleaved_throughput(
+    runner: ThroughputBlockRunner, interleaved: InterleavedSamples, confidence: float
+) -> tuple[Interval, int, list[float], float]:
+    """fps interval, completed inferences, block rates and measuring time of the model's
+    blocks of an interleaved run."""
+    interval = rate_interval(runner.block_counts, runner.block_seconds, confidence)
+    return interval, runner.completed, list(interleaved.model_blocks), interleaved.measure_s
 
 
 class PerfBudget:
@@ -181,36 +191,42 @@ class PerfBudget:
             samples, interval = measure_throughput(infer_pool, settings, self._progress)
             completed, blocks = samples.completed, samples.block_rates()
             measure_s = samples.measure_s
-        else:
-            with_reference = self.spec.reference is not None
-            other = (
-                self._reference_entry("THROUGHPUT")
-                if with_reference
-                else self._probe_entry("THROUGHPUT")
-            )
+        elif self.spec.reference is not None:
+            reference = self._reference_entry("THROUGHPUT")
             model_runner = ThroughputBlockRunner(infer_pool, settings)
-            other_runner = ThroughputBlockRunner(InferPool(other.compiled, other.inputs), settings)
+            reference_runner = ThroughputBlockRunner(
+                InferPool(reference.compiled, reference.inputs), settings
+            )
+            interleaved = measure_interleaved(
+                model_runner, reference_runner, settings, self._progress
+            )
+            interval, completed, blocks, measure_s = _interleaved_throughput(
+                model_runner, interleaved, settings.confidence
+            )
+            paired = self._paired_comparison(
+                interleaved.log_ratios,
+                reference_runner.completed / reference_runner.seconds,
+                higher_is_better=True,
+            )
+        else:
+            # The probe runs sync, as for latency: request.latency times the inference
+            # alone, while a tiny model's fps would time Python's submission loop.
+            # Normalising by its speed (1 / latency) cancels a machine slowdown.
+            probe = self._probe_entry("LATENCY")
+            model_runner = ThroughputBlockRunner(infer_pool, settings)
+            probe_runner = LatencyBlockRunner(probe.compiled, probe.inputs, settings)
             interleaved = measure_interleaved(
                 model_runner,
-                other_runner,
+                lambda seconds: 1000.0 / probe_runner(seconds),
                 settings,
                 self._progress,
-                reference_share=1.0 if with_reference else PROBE_SHARE,
+                reference_share=PROBE_SHARE,
             )
-            interval = rate_interval(
-                model_runner.block_counts, model_runner.block_seconds, settings.confidence
+            interval, completed, blocks, measure_s = _interleaved_throughput(
+                model_runner, interleaved, settings.confidence
             )
-            completed, blocks = model_runner.completed, list(interleaved.model_blocks)
-            measure_s = interleaved.measure_s
-            other_fps = other_runner.completed / other_runner.seconds
-            if with_reference:
-                paired = self._paired_comparison(
-                    interleaved.log_ratios, other_fps, higher_is_better=True
-                )
-            else:
-                # stored as time per inference, like the latency probe, so that one
-                # machine-state test serves both kinds
-                probe_ratios, probe_value = list(interleaved.log_ratios), 1000.0 / other_fps
+            probe_ratios = list(interleaved.log_ratios)
+            probe_value = float(np.median(probe_runner.latencies))
         result = ThroughputResult(
             **self._common_fields(entry, "throughput", measure_s),
             interval=interval,

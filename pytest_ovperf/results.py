@@ -67,7 +67,7 @@ class PerfResult:
     facts: dict[str, Any] = field(default_factory=dict)
     #: log(model / probe) of adjacent blocks, when the machine-speed probe ran
     probe_log_ratios: list[float] = field(default_factory=list)
-    #: the probe's time per inference (ms) in this run: median latency, or 1000 / fps
+    #: the probe's median latency (ms) in this run (it runs sync for both kinds)
     probe_value: float | None = None
     #: fraction of the machine's CPU used by other processes while measuring
     foreign_load: float | None = None
