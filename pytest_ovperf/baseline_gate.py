@@ -95,11 +95,11 @@ class BaselineGate:
             if result.probe_log_ratios
             else None
         )
-        probe_key = f"{PROBE_VERSION}:{result.facts.get('openvino')}"
+        probe_id = f"{PROBE_VERSION}:{result.facts.get('openvino')}"
         settings = dataclasses.replace(self.settings, threshold=threshold)
         if self.update:
             return self._record(
-                path, test_name, profile, machine, software, result, current, normalized, probe_key
+                path, test_name, profile, machine, software, result, current, normalized, probe_id
             )
         stored = self._load(path)
         entry = stored.entry(test_name, profile, result.kind)
@@ -114,16 +114,21 @@ class BaselineGate:
         runs = entry.get("history", [])
         if not runs:
             return BaselineComparison("no-baseline", message=f"{path}: entry has no runs")
-        # model/probe ratios are comparable only with the same probe on the same OpenVINO,
-        # and only if the baseline's latest runs all have them
+        # the probe speaks for the machine state only against runs that ran the same probe
+        # on the same OpenVINO, and only if the baseline's latest runs all did
         latest = runs[-1]["software"]
         latest_runs = [r for r in runs if r["software"] == latest]
-        use_probe = normalized is not None and all(
-            r.get("normalized", {}).get("probe") == probe_key for r in latest_runs
+        use_probe = result.probe_value is not None and all(
+            _probe_id(r) == probe_id for r in latest_runs
+        )
+        # latency is judged as model/probe ratios; throughput as raw fps, because its
+        # ratios to the sync probe proved noisier than fps itself (BENCHMARKS.md)
+        normalize = (
+            use_probe and normalized is not None and all("normalized" in r for r in latest_runs)
         )
         reference_runs = latest_runs
-        if use_probe and normalized is not None:
-            probed = [r for r in runs if r.get("normalized", {}).get("probe") == probe_key]
+        if use_probe:
+            probed = [r for r in runs if _probe_id(r) == probe_id]
             # compare like with like: the runs recorded in the machine state this run found
             # (the probe at the same speed), when the history has such runs of the latest
             # software; else all of them, and the probe guard below says why it cannot decide
@@ -131,10 +136,13 @@ class BaselineGate:
             if same_state and same_state[-1]["software"] == latest:
                 probed = same_state
             reference_runs = [r for r in probed if r["software"] == latest]
-            history = [RunSummary.from_json(r["normalized"]) for r in probed]
+        else:
+            probed = runs
+        if normalize and normalized is not None:
+            history = [RunSummary.from_json(r["normalized"]) for r in probed if "normalized" in r]
             outcome = compare(normalized, history, settings, higher_is_better)
         else:
-            history = [RunSummary.from_json(r) for r in runs]
+            history = [RunSummary.from_json(r) for r in probed]
             outcome = compare(current, history, settings, higher_is_better)
         changed = {
             k: (entry.get("software", {}).get(k), software.get(k))
@@ -147,7 +155,7 @@ class BaselineGate:
         busy = self._busy_note(result.foreign_load, reference_runs)
         if use_probe:
             busy += self._probe_note(result.probe_value, reference_runs)
-        message = describe_outcome(outcome, result, entry, current, path, raw_baseline, use_probe)
+        message = describe_outcome(outcome, result, entry, current, path, raw_baseline, normalize)
         if busy:
             # the statistics may have decided, but not about the model: the machine changed
             message += busy + f"\n    (statistical verdict without this guard: {outcome.verdict})"
@@ -183,16 +191,15 @@ class BaselineGate:
         )
 
     def _same_state(self, run: Mapping[str, Any], probe_ms: float | None) -> bool:
-        stored = run.get("normalized", {}).get("probe_ms")
-        if probe_ms is None or not isinstance(stored, (int, float)) or stored <= 0:
+        stored = _probe_ms(run)
+        if probe_ms is None or stored is None:
             return False
         return abs(math.log(probe_ms / stored)) <= math.log1p(self.max_probe_shift)
 
     def _probe_note(self, probe_ms: float | None, baseline_runs: list[dict[str, Any]]) -> str:
         """Why a comparison cannot be trusted because the probe itself ran at another speed
         than in the baseline's runs (the machine was in another state), or ''."""
-        stored = [r["normalized"].get("probe_ms") for r in baseline_runs]
-        values = [v for v in stored if isinstance(v, (int, float)) and v > 0]
+        values = [v for v in map(_probe_ms, baseline_runs) if v is not None]
         if probe_ms is None or not values:
             return ""
         reference = float(np.exp(np.mean(np.log(values))))
@@ -218,7 +225,7 @@ class BaselineGate:
         result: PerfResult,
         current: RunSummary,
         normalized: RunSummary | None,
-        probe_key: str,
+        probe_id: str,
     ) -> BaselineComparison:
         previous = baselines.load(path).entry(test_name, profile, result.kind)
         history = list(previous.get("history", [])) if previous else []
@@ -230,12 +237,10 @@ class BaselineGate:
             "git_commit": commit,
             "foreign_load": result.foreign_load,
         }
+        if result.probe_value is not None:
+            run["probe"] = {"id": probe_id, "ms": result.probe_value}
         if normalized is not None:
-            run["normalized"] = {
-                **normalized.to_json(),
-                "probe": probe_key,
-                "probe_ms": result.probe_value,
-            }
+            run["normalized"] = normalized.to_json()
         history.append(run)
         history = history[-baselines.HISTORY_LIMIT :]
         entry = {
@@ -263,6 +268,17 @@ class BaselineGate:
                 else ""
             ),
         )
+
+
+def _probe_id(run: Mapping[str, Any]) -> str | None:
+    probe = run.get("probe")
+    return probe.get("id") if isinstance(probe, dict) else None
+
+
+def _probe_ms(run: Mapping[str, Any]) -> float | None:
+    """The speed probe's median latency in a stored run (validated positive on load)."""
+    probe = run.get("probe")
+    return float(probe["ms"]) if isinstance(probe, dict) else None
 
 
 _MACHINE_KEYS = ("cpu", "logical_cpus", "machine", "system", "device", "device_name")

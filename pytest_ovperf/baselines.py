@@ -155,6 +155,13 @@ _RUN_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
+def _valid_probe(probe: Any) -> bool:
+    if not isinstance(probe, dict) or not isinstance(probe.get("id"), str):
+        return False
+    ms = probe.get("ms")
+    return isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms > 0
+
+
 def _entry_problem(entry: Any) -> str:
     """What is wrong with one stored entry, or '' (checked here so the gate never meets it)."""
     if not isinstance(entry, dict):
@@ -173,6 +180,9 @@ def _entry_problem(entry: Any) -> str:
                 value = part.get(name)
                 if not isinstance(value, types) or isinstance(value, bool):
                     return f"history[{index}] lacks a valid {name!r}"
+        probe = run.get("probe")
+        if probe is not None and not _valid_probe(probe):
+            return f"history[{index}] has an invalid 'probe' (wants {{'id': str, 'ms': > 0}})"
     return ""
 
 

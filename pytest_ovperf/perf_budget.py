@@ -210,8 +210,8 @@ class PerfBudget:
             )
         else:
             # The probe runs sync, as for latency: request.latency times the inference
-            # alone, while a tiny model's fps would time Python's submission loop.
-            # Normalising by its speed (1 / latency) cancels a machine slowdown.
+            # alone, while a tiny model's fps would time Python's submission loop. Here it
+            # only tells the machine state; fps/probe ratios proved noisier than raw fps.
             probe = self._probe_entry("LATENCY")
             model_runner = ThroughputBlockRunner(infer_pool, settings)
             probe_runner = LatencyBlockRunner(probe.compiled, probe.inputs, settings)
@@ -225,7 +225,6 @@ class PerfBudget:
             interval, completed, blocks, measure_s = _interleaved_throughput(
                 model_runner, interleaved, settings.confidence
             )
-            probe_ratios = list(interleaved.log_ratios)
             probe_value = float(np.median(probe_runner.latencies))
         result = ThroughputResult(
             **self._common_fields(entry, "throughput", measure_s),

@@ -135,12 +135,15 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     assert list(entries[results[("test_throughput", "throughput")]["nodeid"].split("::")[-1]]) == [
         profile
     ]
-    # both kinds ran the machine-speed probe between their blocks and stored its ratio
+    # both kinds ran the machine-speed probe between their blocks; latency stored its ratio
     for name, kind in [("test_latency", "latency"), ("test_throughput", "throughput")]:
         test_name = results[(name, kind)]["nodeid"].split("::")[-1]
         (run_summary,) = entries[test_name][profile][kind]["history"]
-        assert run_summary["normalized"]["probe_ms"] > 0
-        assert run_summary["normalized"]["blocks"] >= 4
+        assert run_summary["probe"]["ms"] > 0
+        assert run_summary["probe"]["id"].startswith("1:")
+        assert ("normalized" in run_summary) == (kind == "latency")
+        if kind == "latency":
+            assert run_summary["normalized"]["blocks"] >= 4
     recorded = baseline.read_bytes()
 
     # 2. compare the unchanged models with a large threshold (with xdist, other OpenVINO
@@ -548,8 +551,6 @@ def _probe_run(ratio_log: float, probe_ms: float) -> dict[str, Any]:
         "within_se": 0.001,
         "blocks": 20,
         "software": software,
-        "probe": f"{PROBE_VERSION}:x",
-        "probe_ms": probe_ms,
     }
     return {
         "value": 1.0,
@@ -557,6 +558,7 @@ def _probe_run(ratio_log: float, probe_ms: float) -> dict[str, Any]:
         "within_se": 0.001,
         "blocks": 20,
         "software": software,
+        "probe": {"id": f"{PROBE_VERSION}:x", "ms": probe_ms},
         "normalized": normalized,
     }
 
@@ -605,3 +607,40 @@ def test_runs_of_the_machine_state_found_are_the_baseline(
         assert comparison.verdict == "regression", comparison.message
     else:
         assert comparison.verdict != "regression", comparison.message
+
+
+@pytest.mark.parametrize(
+    ("slowdown", "probe_ms", "expected"),
+    [(2.0, 0.100, "regression"), (1.0, 0.100, "not regression"), (2.0, 0.150, "inconclusive")],
+    ids=["2x-same-state", "same-same-state", "2x-other-state"],
+)
+def test_raw_comparison_is_guarded_by_the_probe_state(
+    tmp_path: Path, slowdown: float, probe_ms: float, expected: str
+) -> None:
+    """A run with a probe but no model/probe ratio (throughput) is compared on its raw
+    statistic, and still only with runs of its own machine state."""
+    runs = [_probe_run(0.0, 0.100) for _ in range(6)]
+    for run_ in runs:
+        del run_["normalized"]
+    gate = _gate_with_entry(tmp_path, {"latency": {"history": runs, "statistic": "p50_ms"}})
+    result = _result()
+    result.latencies_ms = result.latencies_ms * slowdown
+    result.blocks = [b * slowdown for b in result.blocks]
+    result.interval = Interval(slowdown, 0.9 * slowdown, 1.1 * slowdown, 0.95, "test")
+    result.probe_value = probe_ms
+    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+    assert "normalized by the machine-speed probe" not in comparison.message
+    if expected == "not regression":
+        assert comparison.verdict != "regression", comparison.message
+    else:
+        assert comparison.verdict == expected, comparison.message
+    if expected == "inconclusive":
+        assert "machine speed differs" in comparison.message
+
+
+def test_stored_probe_must_be_valid(tmp_path: Path) -> None:
+    run_ = _probe_run(0.0, 0.100)
+    run_["probe"] = {"id": "1:x", "ms": -1}
+    gate = _gate_with_entry(tmp_path, {"latency": {"history": [run_], "statistic": "p50_ms"}})
+    with pytest.raises(BaselineFileError, match=r"history\[0\] has an invalid 'probe'"):
+        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
