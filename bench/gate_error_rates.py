@@ -108,6 +108,8 @@ class Scenario:
     #: p50 ms (latency) or fps (throughput) of each run
     values: list[float] = field(default_factory=list)
     probe_ms: list[float] = field(default_factory=list)
+    #: the gate's own explanation of each verdict, kept for analysing misses
+    messages: list[str] = field(default_factory=list)
     measure_s: list[float] = field(default_factory=list)
     benchmark_alarms: list[bool] = field(default_factory=list)
 
@@ -276,6 +278,7 @@ def main() -> None:
             scenario.ratios.append(float(result.get("ratio") or float("nan")))  # type: ignore[arg-type]
             scenario.values.append(float(result[statistic]))  # type: ignore[arg-type]
             scenario.measure_s.append(float(result["measure_s"]))  # type: ignore[arg-type]
+            scenario.messages.append(str(result.get("baseline_message") or ""))
             scenario.probe_ms.append(float(result.get("probe_ms") or float("nan")))  # type: ignore[arg-type]
             scenario.benchmark_alarms.append(
                 benchmark_run(scenario.extra_blocks, env, save=False, kind=args.kind)
@@ -323,6 +326,7 @@ def main() -> None:
             "ratios": s.ratios,
             "values": s.values,
             "probe_ms": s.probe_ms,
+            "messages": s.messages,
         }
         rows.append(row)
         print(
