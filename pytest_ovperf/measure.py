@@ -257,6 +257,7 @@ def measure_interleaved(
     settings: MeasureSettings,
     progress: ProgressCallback | None = None,
     reference_share: float = 1.0,
+    stop_on_model: bool = False,
 ) -> InterleavedSamples:
     """Alternate blocks of the model and its reference in ABBA order until the mean log
     ratio is known to ``target_precision`` or ``max_time_s`` (both models together) is spent.
@@ -264,7 +265,9 @@ def measure_interleaved(
     Each ``run_*_block(seconds)`` runs one block and returns its summary (block median
     latency, or block fps). Pairing adjacent blocks cancels machine drift, which moves
     slower than a block pair lasts. Reference blocks last ``reference_share`` of a model
-    block (a small speed probe needs less time than the model it normalises).
+    block (a small speed probe needs less time than the model it normalises). With
+    ``stop_on_model`` the precision that stops it is that of the model's own blocks (log
+    scale): for a reference that only watches the machine and is not compared with.
     """
     clock = time.perf_counter
     model_blocks: list[float] = []
@@ -290,12 +293,14 @@ def measure_interleaved(
         elapsed = clock() - started
         if elapsed < min_time_s or len(ratios) < 4:
             continue
-        interval = mean_interval(ratios, settings.confidence)
+        stopping = np.log(model_blocks) if stop_on_model else ratios
+        interval = mean_interval(stopping, settings.confidence)
         half_width = (interval.high - interval.low) / 2.0
         if progress is not None:
             progress(
-                f"interleaved ratio {math.exp(interval.estimate):.4f} "
-                f"[{math.exp(interval.low):.4f}, {math.exp(interval.high):.4f}] "
+                f"interleaved {'model' if stop_on_model else 'ratio'} "
+                f"{math.exp(interval.estimate):.4g} "
+                f"[{math.exp(interval.low):.4g}, {math.exp(interval.high):.4g}] "
                 f"pairs={len(ratios)} t={elapsed:.1f}s"
             )
         next_pair_ends = elapsed * (len(ratios) + 1) / len(ratios)

@@ -221,6 +221,7 @@ class PerfBudget:
                 settings,
                 self._progress,
                 reference_share=PROBE_SHARE,
+                stop_on_model=True,
             )
             interval, completed, blocks, measure_s = _interleaved_throughput(
                 model_runner, interleaved, settings.confidence
