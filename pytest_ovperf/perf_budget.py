@@ -184,7 +184,6 @@ class PerfBudget:
         settings = self._session.settings.measure
         paired: BaselineComparison | None = None
         load = LoadMeter().start()
-        probe_ratios: list[float] = []
         probe_value: float | None = None
         use_probe = self._uses_probe("throughput")
         if self.spec.reference is None and not use_probe:
@@ -235,7 +234,6 @@ class PerfBudget:
             completed=completed,
             requests=infer_pool.size,
             baseline=paired,
-            probe_log_ratios=probe_ratios,
             probe_value=probe_value,
             foreign_load=load.foreign_load(),
         )

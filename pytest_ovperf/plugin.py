@@ -411,6 +411,12 @@ def pytest_runtest_makereport(
     return report
 
 
+def _partly_selected_files(config: pytest.Config) -> set[Path]:
+    """Files named by "file.py::test" arguments: only part of them runs, so their other
+    entries are not stale."""
+    return {Path(arg.split("::", 1)[0]).resolve() for arg in config.args if "::" in arg}
+
+
 class ResultCollector:
     """Gathers results from test reports (so xdist workers' results reach the controller),
     finds stale baselines, then writes the JSON report and the terminal summary."""
@@ -430,10 +436,7 @@ class ResultCollector:
             if "ovperf_target" in getattr(item, "fixturenames", ()):
                 names = self.collected.setdefault(Path(str(item.path)), set())
                 names.add(item.nodeid.split("::", 1)[-1])
-        # "file.py::test" arguments select part of a file: its other entries are not stale
-        for arg in config.args:
-            if "::" in arg:
-                self.partial_files.add(Path(arg.split("::", 1)[0]).resolve())
+        self.partial_files.update(_partly_selected_files(config))
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.partial_files.update(Path(str(item.path)) for item in items)
@@ -446,6 +449,7 @@ class ResultCollector:
         selecting = bool(
             config.option.keyword or config.option.markexpr or config.getoption("deselect")
         )
+        self.partial_files.update(_partly_selected_files(config))
         rootdir = Path(config.rootpath)
         for nodeid in ids:
             file_part, _, name = nodeid.partition("::")

@@ -405,10 +405,12 @@ def test_stale_entries_are_pruned_under_xdist(ovtester: pytest.Pytester) -> None
     write(ovtester, "perf/test_stale.py", stale_file("keep"))
     xdist = ("-p", "xdist", "-n", "2", "--ovperf-prune-baselines")
     loose = (*QUICK, "--ovperf-regression-threshold=900")
-    # the workers deselect with -k, unseen by the controller: the file counts as partial
-    outcome = ovtester.runpytest_subprocess(*xdist, *loose, "-k", "keep", timeout=180)
-    assert "stale baselines" not in outcome.stdout.str()
-    assert functions_in(baseline) == {"test_keep", "test_gone"}
+    # a part of the file selected, by -k on the workers (unseen by the controller) or by
+    # a node id: the file counts as partial
+    for selection in (["-k", "keep"], ["perf/test_stale.py::test_keep"]):
+        outcome = ovtester.runpytest_subprocess(*xdist, *loose, *selection, timeout=180)
+        assert "stale baselines" not in outcome.stdout.str()
+        assert functions_in(baseline) == {"test_keep", "test_gone"}
     outcome = ovtester.runpytest_subprocess(*xdist, *loose, timeout=180)
     assert f"stale baselines in {baseline} (1 entries; pruned 1)" in outcome.stdout.str()
     assert functions_in(baseline) == {"test_keep"}
