@@ -478,31 +478,30 @@ def test_lock_held_by_a_live_process_times_out_naming_it(tmp_path: Path) -> None
     assert str(path) in str(raised.value)
 
 
-def test_stale_lock_is_broken_without_flock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def left_lock_without_flock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The baseline path of a lock file some other process left, on a system without flock
+    (the O_EXCL fallback)."""
     monkeypatch.setattr(baselines, "fcntl", None)
     path = tmp_path / "test_x.json"
-    lock = lock_path(path)
-    lock.write_text("99999999")
+    lock_path(path).write_text("99999999")
+    return path
+
+
+def test_stale_lock_is_broken_without_flock(left_lock_without_flock: Path) -> None:
+    path = left_lock_without_flock
     an_hour_ago = time.time() - 3600
-    os.utime(lock, (an_hour_ago, an_hour_ago))
+    os.utime(lock_path(path), (an_hour_ago, an_hour_ago))
     started = time.monotonic()
     record(path, "test_a", PROFILE, FACTS, "latency", entry())  # default timeout: 120 s
     assert time.monotonic() - started < 5.0
     assert load(path).entry("test_a", PROFILE, "latency") == entry()
-    assert not lock.exists()
+    assert not lock_path(path).exists()
 
 
-def test_fresh_lock_is_waited_for_without_flock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(baselines, "fcntl", None)
-    path = tmp_path / "test_x.json"
-    lock = lock_path(path)
-    lock.write_text("99999999")
+def test_fresh_lock_is_waited_for_without_flock(left_lock_without_flock: Path) -> None:
     started = time.monotonic()
-    with locked(path, timeout_s=0.5):
+    with locked(left_lock_without_flock, timeout_s=0.5):
         waited = time.monotonic() - started
     assert 0.3 < waited < 5.0
 
