@@ -160,16 +160,8 @@ class BaselineGate:
             # the statistics may have decided, but not about the model: the machine changed
             message += busy + f"\n    (statistical verdict without this guard: {outcome.verdict})"
             outcome = dataclasses.replace(outcome, verdict="inconclusive")
-        ratio, ratio_ci = outcome.ratio(higher_is_better)
-        return BaselineComparison(
-            verdict=outcome.verdict,
-            baseline_value=raw_baseline,
-            ratio=ratio,
-            ratio_ci=ratio_ci,
-            p_value=outcome.p_value,
-            threshold=threshold,
-            message=message,
-            what_changed=changed,
+        return BaselineComparison.from_gate(
+            outcome, higher_is_better, raw_baseline, message, what_changed=changed
         )
 
     def _busy_note(self, current_load: float | None, baseline_runs: list[dict[str, Any]]) -> str:

@@ -339,15 +339,7 @@ class PerfBudget:
                 f"{outcome.p_value:.2g} (paired t, df={outcome.df:.0f})",
             ]
         )
-        return BaselineComparison(
-            verdict=outcome.verdict,
-            baseline_value=reference_value,
-            ratio=ratio,
-            ratio_ci=ratio_ci,
-            p_value=outcome.p_value,
-            threshold=outcome.threshold,
-            message=message,
-        )
+        return BaselineComparison.from_gate(outcome, higher_is_better, reference_value, message)
 
     def _compare_with_baseline(self, result: PerfResult) -> str | None:
         """Fill ``result.baseline`` from the stored baselines; a problem with the baseline

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .budgets import Metric, Verdict, judge
+from .comparison import GateResult
 from .stats import Interval
 
 
@@ -44,6 +45,27 @@ class BaselineComparison:
     threshold: float | None = None
     message: str = ""
     what_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_gate(
+        cls,
+        outcome: GateResult,
+        higher_is_better: bool,
+        baseline_value: float,
+        message: str,
+        what_changed: dict[str, tuple[Any, Any]] | None = None,
+    ) -> BaselineComparison:
+        ratio, ratio_ci = outcome.ratio(higher_is_better)
+        return cls(
+            verdict=outcome.verdict,
+            baseline_value=baseline_value,
+            ratio=ratio,
+            ratio_ci=ratio_ci,
+            p_value=outcome.p_value,
+            threshold=outcome.threshold,
+            message=message,
+            what_changed=what_changed or {},
+        )
 
 
 @dataclass
