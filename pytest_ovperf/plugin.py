@@ -215,8 +215,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     ovperf = OvperfSession(settings_from_config(config), Path(config.rootpath))
     config.stash[SESSION_KEY] = ovperf
+    collection = CollectionTracker()
+    config.pluginmanager.register(collection, "ovperf-collection")
     if not _is_worker(config):
-        config.pluginmanager.register(ResultCollector(ovperf), "ovperf-results")
+        config.pluginmanager.register(ResultCollector(ovperf, collection), "ovperf-results")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -417,17 +419,20 @@ def _partly_selected_files(config: pytest.Config) -> set[Path]:
     return {Path(arg.split("::", 1)[0]).resolve() for arg in config.args if "::" in arg}
 
 
-class ResultCollector:
-    """Gathers results from test reports (so xdist workers' results reach the controller),
-    finds stale baselines, then writes the JSON report and the terminal summary."""
+#: key of the collection record an xdist worker hands to the controller
+WORKER_OUTPUT_KEY = "ovperf_collection"
 
-    def __init__(self, ovperf: OvperfSession) -> None:
-        self.ovperf = ovperf
+
+class CollectionTracker:
+    """Which perf tests each file has, and which files run only in part (their other
+    baseline entries are not stale). Under pytest-xdist each worker collects and deselects
+    (``-k``, ``-m``, ``--lf``, ...) on its own and hands this record to the controller."""
+
+    def __init__(self) -> None:
         self.collected: dict[Path, set[str]] = {}
         self.partial_files: set[Path] = set()
-        self.stale: dict[Path, dict[str, list[str]]] = {}
-        self.pruned: dict[Path, int] = {}
-        self.baseline_errors: list[str] = []
+        #: False when a worker's record never arrived (it crashed): stale means nothing then
+        self.complete = True
 
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
@@ -441,22 +446,38 @@ class ResultCollector:
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.partial_files.update(Path(str(item.path)) for item in items)
 
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_OUTPUT_KEY] = {
+                "collected": {str(p): sorted(names) for p, names in self.collected.items()},
+                "partial": sorted(str(p) for p in self.partial_files),
+            }
+
+    def merge(self, record: Any) -> None:
+        if not isinstance(record, dict):
+            self.complete = False
+            return
+        for path, names in record["collected"].items():
+            self.collected.setdefault(Path(path), set()).update(names)
+        self.partial_files.update(Path(p) for p in record["partial"])
+
+
+class ResultCollector:
+    """Gathers results from test reports (so xdist workers' results reach the controller),
+    finds stale baselines, then writes the JSON report and the terminal summary."""
+
+    def __init__(self, ovperf: OvperfSession, collection: CollectionTracker) -> None:
+        self.ovperf = ovperf
+        self.collection = collection
+        self.stale: dict[Path, dict[str, list[str]]] = {}
+        self.pruned: dict[Path, int] = {}
+        self.baseline_errors: list[str] = []
+
     @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """Under pytest-xdist the workers collect and the controller only sees node ids
-        (after the workers' ``-k``/``-m`` deselection, which it does not see)."""
-        config = node.config
-        selecting = bool(
-            config.option.keyword or config.option.markexpr or config.getoption("deselect")
-        )
-        self.partial_files.update(_partly_selected_files(config))
-        rootdir = Path(config.rootpath)
-        for nodeid in ids:
-            file_part, _, name = nodeid.partition("::")
-            test_file = (rootdir / file_part).resolve()
-            self.collected.setdefault(test_file, set()).add(name)
-            if selecting:
-                self.partial_files.add(test_file)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Take what an xdist worker collected (the controller collects nothing itself)."""
+        self.collection.merge(getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -476,9 +497,11 @@ class ResultCollector:
         write_json_atomic(path, json_report(self.ovperf.results, environment))
 
     def _find_stale_baselines(self) -> None:
+        if not self.collection.complete:
+            return
         gate = self.ovperf.gate
-        for test_file, names in self.collected.items():
-            if test_file in self.partial_files:
+        for test_file, names in self.collection.collected.items():
+            if test_file in self.collection.partial_files:
                 continue
             path = gate.path_for(test_file)
             try:

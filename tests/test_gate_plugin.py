@@ -398,22 +398,28 @@ def test_stale_entries_are_listed_and_pruned_only_after_a_full_run(
 
 def test_stale_entries_are_pruned_under_xdist(ovtester: pytest.Pytester) -> None:
     setup_project(ovtester)
-    write(ovtester, "perf/test_stale.py", stale_file("keep", "gone"))
+    write(ovtester, "perf/test_stale.py", stale_file("keep", "other", "gone"))
     baseline = ovtester.path / "baselines" / "perf" / "test_stale.json"
     outcome, _ = run(ovtester, *QUICK, "--ovperf-update-baselines")
     assert outcome.ret == 0, outcome.stdout.str()
-    write(ovtester, "perf/test_stale.py", stale_file("keep"))
+    write(ovtester, "perf/test_stale.py", stale_file("keep", "other"))
     xdist = ("-p", "xdist", "-n", "2", "--ovperf-prune-baselines")
     loose = (*QUICK, "--ovperf-regression-threshold=900")
-    # a part of the file selected, by -k on the workers (unseen by the controller) or by
-    # a node id: the file counts as partial
-    for selection in (["-k", "keep"], ["perf/test_stale.py::test_keep"]):
+    everything = {"test_keep", "test_other", "test_gone"}
+    # part of the file selected on the workers (-k, --deselect) or by a node id: the
+    # workers report their collection and deselection, so the file counts as partial
+    for selection in (
+        ["-k", "keep"],
+        ["--deselect", "perf/test_stale.py::test_other"],
+        ["perf/test_stale.py::test_keep"],
+    ):
         outcome = ovtester.runpytest_subprocess(*xdist, *loose, *selection, timeout=180)
         assert "stale baselines" not in outcome.stdout.str()
-        assert functions_in(baseline) == {"test_keep", "test_gone"}
-    outcome = ovtester.runpytest_subprocess(*xdist, *loose, timeout=180)
+        assert functions_in(baseline) == everything
+    # -k that selects every test of the file is a full run
+    outcome = ovtester.runpytest_subprocess(*xdist, *loose, "-k", "keep or other", timeout=180)
     assert f"stale baselines in {baseline} (1 entries; pruned 1)" in outcome.stdout.str()
-    assert functions_in(baseline) == {"test_keep"}
+    assert functions_in(baseline) == {"test_keep", "test_other"}
 
 
 # -- interleaved reference ---------------------------------------------------------------
@@ -646,3 +652,16 @@ def test_stored_probe_must_be_valid(tmp_path: Path) -> None:
     gate = _gate_with_entry(tmp_path, {"latency": {"history": [run_], "statistic": "p50_ms"}})
     with pytest.raises(BaselineFileError, match=r"history\[0\] has an invalid 'probe'"):
         gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+
+
+def test_collection_records_of_xdist_workers_merge() -> None:
+    from pytest_ovperf.plugin import CollectionTracker
+
+    tracker = CollectionTracker()
+    tracker.merge({"collected": {"/r/test_a.py": ["test_x[CPU-f32]"]}, "partial": []})
+    tracker.merge({"collected": {"/r/test_a.py": ["test_y[CPU-f32]"]}, "partial": ["/r/b.py"]})
+    assert tracker.collected == {Path("/r/test_a.py"): {"test_x[CPU-f32]", "test_y[CPU-f32]"}}
+    assert tracker.partial_files == {Path("/r/b.py")}
+    assert tracker.complete
+    tracker.merge(None)  # a worker that crashed before handing over its record
+    assert not tracker.complete
