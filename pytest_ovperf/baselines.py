@@ -155,11 +155,16 @@ _RUN_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
+def _is_a(value: Any, types: tuple[type, ...]) -> bool:
+    """isinstance, except that JSON's true/false never count as numbers."""
+    return isinstance(value, types) and not isinstance(value, bool)
+
+
 def _valid_probe(probe: Any) -> bool:
     if not isinstance(probe, dict) or not isinstance(probe.get("id"), str):
         return False
-    ms = probe.get("ms")
-    return isinstance(ms, (int, float)) and not isinstance(ms, bool) and ms > 0
+    ms = probe.get("ms", 0)
+    return _is_a(ms, (int, float)) and ms > 0
 
 
 def _entry_problem(entry: Any) -> str:
@@ -177,8 +182,7 @@ def _entry_problem(entry: Any) -> str:
             if not isinstance(part, dict):
                 return f"history[{index}] is not an object"
             for name, types in _RUN_FIELDS.items():
-                value = part.get(name)
-                if not isinstance(value, types) or isinstance(value, bool):
+                if not _is_a(part.get(name), types):
                     return f"history[{index}] lacks a valid {name!r}"
         probe = run.get("probe")
         if probe is not None and not _valid_probe(probe):

@@ -19,7 +19,6 @@ from .comparison import compare_paired
 from .machine_load import LoadMeter
 from .measure import (
     InferPool,
-    InterleavedSamples,
     LatencyBlockRunner,
     ThroughputBlockRunner,
     measure_interleaved,
@@ -54,15 +53,6 @@ class Target:
     @property
     def id(self) -> str:
         return f"{self.device}-{self.precision}"
-
-
-def _interleaved_throughput(
-    runner: ThroughputBlockRunner, interleaved: InterleavedSamples, confidence: float
-) -> tuple[Interval, int, list[float], float]:
-    """fps interval, completed inferences, block rates and measuring time of the model's
-    blocks of an interleaved run."""
-    interval = rate_interval(runner.block_counts, runner.block_seconds, confidence)
-    return interval, runner.completed, list(interleaved.model_blocks), interleaved.measure_s
 
 
 class PerfBudget:
@@ -190,42 +180,48 @@ class PerfBudget:
             samples, interval = measure_throughput(infer_pool, settings, self._progress)
             completed, blocks = samples.completed, samples.block_rates()
             measure_s = samples.measure_s
-        elif self.spec.reference is not None:
-            reference = self._reference_entry("THROUGHPUT")
-            model_runner = ThroughputBlockRunner(infer_pool, settings)
-            reference_runner = ThroughputBlockRunner(
-                InferPool(reference.compiled, reference.inputs), settings
-            )
-            interleaved = measure_interleaved(
-                model_runner, reference_runner, settings, self._progress
-            )
-            interval, completed, blocks, measure_s = _interleaved_throughput(
-                model_runner, interleaved, settings.confidence
-            )
-            paired = self._paired_comparison(
-                interleaved.log_ratios,
-                reference_runner.completed / reference_runner.seconds,
-                higher_is_better=True,
-            )
         else:
-            # The probe runs sync, as for latency: request.latency times the inference
-            # alone, while a tiny model's fps would time Python's submission loop. Here it
-            # only tells the machine state; fps/probe ratios proved noisier than raw fps.
-            probe = self._probe_entry("LATENCY")
+            with_reference = self.spec.reference is not None
             model_runner = ThroughputBlockRunner(infer_pool, settings)
-            probe_runner = LatencyBlockRunner(probe.compiled, probe.inputs, settings)
+            other_block: Callable[[float], float]
+            if with_reference:
+                reference = self._reference_entry("THROUGHPUT")
+                reference_runner = ThroughputBlockRunner(
+                    InferPool(reference.compiled, reference.inputs), settings
+                )
+                other_block = reference_runner
+            else:
+                # The probe runs sync, as for latency: request.latency times the inference
+                # alone, while a tiny model's fps would time Python's submission loop. Here
+                # it only tells the machine state; fps/probe ratios proved noisier than fps.
+                probe = self._probe_entry("LATENCY")
+                probe_runner = LatencyBlockRunner(probe.compiled, probe.inputs, settings)
+
+                def probe_speed(seconds: float) -> float:
+                    return 1000.0 / probe_runner(seconds)
+
+                other_block = probe_speed
             interleaved = measure_interleaved(
                 model_runner,
-                lambda seconds: 1000.0 / probe_runner(seconds),
+                other_block,
                 settings,
                 self._progress,
-                reference_share=PROBE_SHARE,
-                stop_on_model=True,
+                reference_share=1.0 if with_reference else PROBE_SHARE,
+                stop_on_model=not with_reference,
             )
-            interval, completed, blocks, measure_s = _interleaved_throughput(
-                model_runner, interleaved, settings.confidence
+            interval = rate_interval(
+                model_runner.block_counts, model_runner.block_seconds, settings.confidence
             )
-            probe_value = float(np.median(probe_runner.latencies))
+            completed, blocks = model_runner.completed, list(interleaved.model_blocks)
+            measure_s = interleaved.measure_s
+            if with_reference:
+                paired = self._paired_comparison(
+                    interleaved.log_ratios,
+                    reference_runner.completed / reference_runner.seconds,
+                    higher_is_better=True,
+                )
+            else:
+                probe_value = float(np.median(probe_runner.latencies))
         result = ThroughputResult(
             **self._common_fields(entry, "throughput", measure_s),
             interval=interval,
