@@ -1,9 +1,9 @@
 """pytest-ovperf: OpenVINO inference performance budgets and regression gates for pytest."""
 
-from .budgets import Budget, Verdict
-from .measure import InferPool, MeasureSettings
+from .measure.engine import InferPool, MeasureSettings
 from .perf_budget import OvperfInconclusiveWarning, OvperfPrecisionWarning, PerfBudget, Target
 from .results import LatencyResult, PerfResult, ThroughputResult
+from .verdicts.budgets import Budget, Verdict
 
 __version__ = "0.1.0"
 

@@ -13,11 +13,7 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from .baselines import BaselineFileError
-from .budgets import Budget, Metric, Verdict, applicable_budgets
-from .comparison import compare_paired
-from .machine_load import LoadMeter
-from .measure import (
+from .measure.engine import (
     InferPool,
     LatencyBlockRunner,
     ThroughputBlockRunner,
@@ -25,12 +21,16 @@ from .measure import (
     measure_latency,
     measure_throughput,
 )
-from .models import CompiledEntry, ModelSource, ModelSpec, make_inputs
-from .probe import PROBE_SHARE, PROBE_SPEC
+from .measure.load import LoadMeter
 from .report import budget_failure_message, fmt, regression_message
 from .results import BaselineComparison, Check, LatencyResult, PerfResult, ThroughputResult
+from .runtime.models import CompiledEntry, ModelSource, ModelSpec, make_inputs
+from .runtime.probe import PROBE_SHARE, PROBE_SPEC
 from .session import InconclusivePolicy, OvperfSession
-from .stats import Interval, percentile_interval, rate_interval
+from .store.baselines import BaselineFileError
+from .verdicts.budgets import Budget, Metric, Verdict, applicable_budgets
+from .verdicts.comparison import compare_paired
+from .verdicts.stats import Interval, percentile_interval, rate_interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 

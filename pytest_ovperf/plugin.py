@@ -11,14 +11,7 @@ from typing import Any
 
 import pytest
 
-from .baseline_gate import stale_entries
-from .baselines import BaselineFileError
-from .baselines import load as load_baselines
-from .baselines import prune as prune_baselines
-from .budgets import Budget, BudgetError, parse_budget, precisions_named
-from .devices import parse_precision_list, split_device_list
-from .measure import InferPool, MeasureSettings
-from .models import CompiledEntry, ModelError, ModelSource, ModelSpec, parse_model_marker
+from .measure.engine import InferPool, MeasureSettings
 from .perf_budget import PerfBudget, Target
 from .report import (
     SUMMARY_HEADER,
@@ -26,9 +19,16 @@ from .report import (
     format_table,
     json_report,
     summary_rows,
-    write_json_atomic,
 )
+from .runtime.devices import parse_precision_list, split_device_list
+from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, parse_model_marker
 from .session import InconclusivePolicy, OvperfSession, Settings
+from .store.baselines import BaselineFileError
+from .store.baselines import load as load_baselines
+from .store.baselines import prune as prune_baselines
+from .store.files import write_json_atomic
+from .verdicts.budgets import Budget, BudgetError, parse_budget, precisions_named
+from .verdicts.gate import stale_entries
 
 SESSION_KEY = pytest.StashKey[OvperfSession]()
 CONTEXT_KEY = pytest.StashKey["TestContext"]()

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from .budgets import Metric, Verdict, excess_percent
 from .results import BaselineComparison, Check, PerfResult
+from .verdicts.budgets import Metric, Verdict, excess_percent
 
 SCHEMA_VERSION = 1
 
@@ -183,24 +178,6 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
         return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
 
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` through a temporary file in the same directory and a rename,
-    so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def json_report(

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .budgets import Metric, Verdict, judge
-from .comparison import GateResult
-from .stats import Interval
+from .verdicts.budgets import Metric, Verdict, judge
+from .verdicts.comparison import GateResult
+from .verdicts.stats import Interval
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Check:
 
 @dataclass
 class BaselineComparison:
-    """The regression gate's view of one result (filled by ``pytest_ovperf.baseline_gate``)."""
+    """The regression gate's view of one result (filled by ``pytest_ovperf.verdicts.gate``)."""
 
     verdict: str
     baseline_value: float | None = None

@@ -12,11 +12,11 @@ from typing import Any
 
 import openvino as ov
 
-from .baseline_gate import BaselineGate
-from .comparison import GateSettings
-from .devices import DeviceCatalog, cpu_model_name, logical_cpu_count
-from .measure import MeasureSettings
-from .models import CompileCache
+from .measure.engine import MeasureSettings
+from .runtime.devices import DeviceCatalog, cpu_model_name, logical_cpu_count
+from .runtime.models import CompileCache
+from .verdicts.comparison import GateSettings
+from .verdicts.gate import BaselineGate
 
 
 class InconclusivePolicy(str, Enum):

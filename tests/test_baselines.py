@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from pytest_ovperf import baselines
-from pytest_ovperf.baselines import (
+from pytest_ovperf.store import baselines
+from pytest_ovperf.store.baselines import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
     BaselineFile,
@@ -433,7 +433,7 @@ def test_record_releases_the_lock_when_it_fails(tmp_path: Path) -> None:
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from pytest_ovperf.baselines import locked
+from pytest_ovperf.store.baselines import locked
 with locked(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ovperf.budgets import (
+from pytest_ovperf.verdicts.budgets import (
     Budget,
     BudgetError,
     Metric,
@@ -18,7 +18,7 @@ from pytest_ovperf.budgets import (
     parse_budget,
     precisions_named,
 )
-from pytest_ovperf.stats import Interval
+from pytest_ovperf.verdicts.stats import Interval
 
 
 def interval(low: float, high: float) -> Interval:

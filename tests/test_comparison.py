@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from pytest_ovperf.comparison import (
+from pytest_ovperf.verdicts.comparison import (
     GateResult,
     GateSettings,
     RunSummary,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openvino as ov
 import pytest
 
-from pytest_ovperf.devices import (
+from pytest_ovperf.runtime.devices import (
     DEFAULT_PRECISION,
     PRECISIONS,
     DeviceCatalog,

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_ovperf.baseline_gate import BaselineGate
-from pytest_ovperf.baselines import BaselineFileError, profile_id
-from pytest_ovperf.comparison import GateSettings
 from pytest_ovperf.report import fmt
 from pytest_ovperf.results import LatencyResult
-from pytest_ovperf.stats import Interval
+from pytest_ovperf.store.baselines import BaselineFileError, profile_id
+from pytest_ovperf.verdicts.comparison import GateSettings
+from pytest_ovperf.verdicts.gate import BaselineGate
+from pytest_ovperf.verdicts.stats import Interval
 
 COMMON = (
     "--ovperf-warmup=0.02",
@@ -549,8 +549,8 @@ def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
 
 def _probe_run(ratio_log: float, probe_ms: float) -> dict[str, Any]:
     """A stored run with a model/probe ratio, as _record writes it."""
-    from pytest_ovperf.baseline_gate import software_hash
-    from pytest_ovperf.probe import PROBE_VERSION
+    from pytest_ovperf.runtime.probe import PROBE_VERSION
+    from pytest_ovperf.verdicts.gate import software_hash
 
     software = software_hash({"openvino": "x", "model_hash": "h", "config": {}})
     normalized = {

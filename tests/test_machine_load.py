@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ovperf.machine_load import LoadMeter
+from pytest_ovperf.measure.load import LoadMeter
 
 pytestmark = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs /proc/stat")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from pytest_ovperf.measure import MeasureSettings, measure_interleaved
+from pytest_ovperf.measure.engine import MeasureSettings, measure_interleaved
 
 #: a minimum time shorter than 4 block pairs, so the 4-pair minimum decides the first check
 SETTINGS = MeasureSettings(warmup_s=0.0, min_time_s=0.001, max_time_s=0.4, block_s=0.01)

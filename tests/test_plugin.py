@@ -18,7 +18,7 @@ import pytest
 from conftest import FAST
 
 from pytest_ovperf.report import fmt
-from pytest_ovperf.toy_models import mlp
+from pytest_ovperf.runtime.toy_models import mlp
 
 #: the start of every generated test file: the fastest model there is
 HEADER = """

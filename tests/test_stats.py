@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from pytest_ovperf.stats import (
+from pytest_ovperf.verdicts.stats import (
     Interval,
     mean_interval,
     order_statistic_ranks,

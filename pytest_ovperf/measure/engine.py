@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
-from .models import bind_inputs
-from .stats import Interval, mean_interval, percentile_interval, rate_interval
+from ..runtime.models import bind_inputs
+from ..verdicts.stats import Interval, mean_interval, percentile_interval, rate_interval
 
 
 @dataclass(frozen=True)

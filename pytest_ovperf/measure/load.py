@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from .devices import logical_cpu_count
+from ..runtime.devices import logical_cpu_count
 
 _PROC_STAT = "/proc/stat"
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .report import write_json_atomic
+from .files import write_json_atomic
 
 try:
     import fcntl

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .devices import PRECISIONS, split_device_list
+from ..runtime.devices import PRECISIONS, split_device_list
 from .stats import Interval
 
 

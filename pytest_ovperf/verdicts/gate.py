@@ -14,8 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import baselines
-from .baselines import BaselineFile, BaselineFileError
+from ..report import fmt
+from ..results import BaselineComparison, PerfResult
+from ..runtime.probe import PROBE_VERSION
+from ..store import baselines
+from ..store.baselines import BaselineFile, BaselineFileError
 from .comparison import (
     GateResult,
     GateSettings,
@@ -24,9 +27,6 @@ from .comparison import (
     summarise_log_ratios,
     summarise_run,
 )
-from .probe import PROBE_VERSION
-from .report import fmt
-from .results import BaselineComparison, PerfResult
 
 #: software facts shown as "what changed"; they never stop a comparison
 SOFTWARE_FACTS = ("openvino", "model_hash", "config", "python")

@@ -1,0 +1,1 @@
+"""Measurement engines: timed inference of a model, optionally interleaved with a partner."""
