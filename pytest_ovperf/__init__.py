@@ -1,14 +1,18 @@
 """pytest-ovperf: OpenVINO inference performance budgets and regression gates for pytest."""
 
-from .measure.engine import InferPool, MeasureSettings
-from .perf_budget import OvperfInconclusiveWarning, OvperfPrecisionWarning, PerfBudget, Target
+from .collect import Target
+from .measure.blocks import InferPool
+from .measure.settings import MeasureSettings
+from .perf_budget import OvperfInconclusiveWarning, OvperfPrecisionWarning, PerfBudget
 from .results import LatencyResult, PerfResult, ThroughputResult
-from .verdicts.budgets import Budget, Verdict
+from .verdicts.budgets import Budget
+from .verdicts.kinds import GateVerdict, Verdict
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Budget",
+    "GateVerdict",
     "InferPool",
     "LatencyResult",
     "MeasureSettings",

@@ -1,36 +1,37 @@
-"""The ``perf_budget`` fixture object: measures, records, and checks budgets."""
+"""The ``perf_budget`` fixture object: measure with the engine of the kind, judge the
+budgets and the baseline, and fail the test when a verdict says so."""
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-import numpy as np
 import openvino as ov
 import pytest
 
+from .collect import Target
+from .measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from .measure.engine import (
-    InferPool,
-    LatencyBlockRunner,
-    ThroughputBlockRunner,
-    measure_interleaved,
+    Partner,
+    PartnerSamples,
+    ProgressCallback,
     measure_latency,
     measure_throughput,
 )
 from .measure.load import LoadMeter
-from .report import budget_failure_message, fmt, regression_message
-from .results import BaselineComparison, Check, LatencyResult, PerfResult, ThroughputResult
-from .runtime.models import CompiledEntry, ModelSource, ModelSpec, make_inputs
+from .options import InconclusivePolicy
+from .report import budget_failure_message, regression_message
+from .results import Check, LatencyResult, PerfResult, ThroughputResult
+from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
-from .session import InconclusivePolicy, OvperfSession
+from .session import OvperfSession
 from .store.baselines import BaselineFileError
-from .verdicts.budgets import Budget, Metric, Verdict, applicable_budgets
-from .verdicts.comparison import compare_paired
-from .verdicts.stats import Interval, percentile_interval, rate_interval
+from .verdicts.budgets import Budget, Metric, applicable_budgets
+from .verdicts.gate import baseline_error, judge_reference
+from .verdicts.kinds import GateVerdict, Verdict
+from .verdicts.stats import Interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
@@ -41,18 +42,6 @@ class OvperfInconclusiveWarning(UserWarning):
 
 class OvperfPrecisionWarning(UserWarning):
     """The device ran another precision than the one asked for."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where one parametrized instance of a perf test runs."""
-
-    device: str
-    precision: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.device}-{self.precision}"
 
 
 class PerfBudget:
@@ -71,7 +60,7 @@ class PerfBudget:
         budgets: list[Budget],
         entry_for: Callable[[str, ModelSource | None], CompiledEntry],
         test_file: Path,
-        progress: Callable[[str], None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self._session = session
         self.nodeid = nodeid
@@ -95,61 +84,25 @@ class PerfBudget:
         With ``ovperf_model(..., reference=...)`` the reference model is measured in
         interleaved blocks and the result is judged against it instead of a stored baseline.
         """
-        entry = self._entry_for("LATENCY")
+        entry = self._entry_for("LATENCY", None)
         compiled, inputs = self._model_and_inputs(compiled_model, entry)
         wanted = [b.percentile for b in self.budgets if b.latency_ms is not None]
         headline = percentile if percentile is not None else (wanted[0] if wanted else 50.0)
         percentiles = list(dict.fromkeys([headline, *wanted]))
         settings = self._session.settings.measure
-        paired: BaselineComparison | None = None
+        partner = self._partner("latency")
         load = LoadMeter().start()
-        probe_ratios: list[float] = []
-        probe_value: float | None = None
-        use_probe = self._uses_probe("latency")
-        if self.spec.reference is None and not use_probe:
-            samples, intervals = measure_latency(
-                compiled, inputs, settings, percentiles, self._progress
-            )
-            latencies, measure_s = samples.latencies_ms, samples.measure_s
-            blocks = samples.block_medians()
-        else:
-            # interleave with the reference model, or else with the machine-speed probe
-            with_reference = self.spec.reference is not None
-            other = (
-                self._reference_entry("LATENCY") if with_reference else self._probe_entry("LATENCY")
-            )
-            model_runner = LatencyBlockRunner(compiled, inputs, settings)
-            other_runner = LatencyBlockRunner(other.compiled, other.inputs, settings)
-            interleaved = measure_interleaved(
-                model_runner,
-                other_runner,
-                settings,
-                self._progress,
-                reference_share=1.0 if with_reference else PROBE_SHARE,
-            )
-            latencies = np.asarray(model_runner.latencies, dtype=float)
-            measure_s = interleaved.measure_s
-            blocks = list(interleaved.model_blocks)
-            intervals = {
-                q: percentile_interval(latencies, q, settings.confidence) for q in percentiles
-            }
-            other_value = float(np.median(other_runner.latencies))
-            if with_reference:
-                paired = self._paired_comparison(
-                    interleaved.log_ratios, other_value, higher_is_better=False
-                )
-            else:
-                probe_ratios, probe_value = list(interleaved.log_ratios), other_value
+        samples = measure_latency(
+            compiled, inputs, settings, percentiles, partner, self._progress
+        )
+        intervals = {q: samples.interval(q, settings.confidence) for q in percentiles}
         result = LatencyResult(
-            **self._common_fields(entry, "latency", measure_s),
+            **self._common_fields(entry, "latency", samples.measure_s),
             interval=intervals[headline],
             statistic=f"p{headline:g}",
-            blocks=blocks,
-            latencies_ms=latencies,
+            blocks=list(samples.block_medians),
+            latencies_ms=samples.latencies_ms,
             percentile=headline,
-            baseline=paired,
-            probe_log_ratios=probe_ratios,
-            probe_value=probe_value,
             foreign_load=load.foreign_load(),
         )
         for budget in self.budgets:
@@ -163,74 +116,25 @@ class PerfBudget:
                         result.n,
                     )
                 )
-        self._one_off_checks(result, entry)
-        return self._conclude(result)
+        return self._conclude(result, entry, samples.partner)
 
     def measure_throughput(self, infer_pool: InferPool | None = None) -> ThroughputResult:
         """Keep ``infer_pool`` (default: this test's THROUGHPUT compile) busy and count fps."""
-        entry = self._entry_for("THROUGHPUT")
+        entry = self._entry_for("THROUGHPUT", None)
         if infer_pool is None:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
-        paired: BaselineComparison | None = None
+        partner = self._partner("throughput")
         load = LoadMeter().start()
-        probe_value: float | None = None
-        use_probe = self._uses_probe("throughput")
-        if self.spec.reference is None and not use_probe:
-            samples, interval = measure_throughput(infer_pool, settings, self._progress)
-            completed, blocks = samples.completed, samples.block_rates()
-            measure_s = samples.measure_s
-        else:
-            with_reference = self.spec.reference is not None
-            model_runner = ThroughputBlockRunner(infer_pool, settings)
-            other_block: Callable[[float], float]
-            if with_reference:
-                reference = self._reference_entry("THROUGHPUT")
-                reference_runner = ThroughputBlockRunner(
-                    InferPool(reference.compiled, reference.inputs), settings
-                )
-                other_block = reference_runner
-            else:
-                # The probe runs sync, as for latency: request.latency times the inference
-                # alone, while a tiny model's fps would time Python's submission loop. Here
-                # it only tells the machine state; fps/probe ratios proved noisier than fps.
-                probe = self._probe_entry("LATENCY")
-                probe_runner = LatencyBlockRunner(probe.compiled, probe.inputs, settings)
-
-                def probe_speed(seconds: float) -> float:
-                    return 1000.0 / probe_runner(seconds)
-
-                other_block = probe_speed
-            interleaved = measure_interleaved(
-                model_runner,
-                other_block,
-                settings,
-                self._progress,
-                reference_share=1.0 if with_reference else PROBE_SHARE,
-                stop_on_model=not with_reference,
-            )
-            interval = rate_interval(
-                model_runner.block_counts, model_runner.block_seconds, settings.confidence
-            )
-            completed, blocks = model_runner.completed, list(interleaved.model_blocks)
-            measure_s = interleaved.measure_s
-            if with_reference:
-                paired = self._paired_comparison(
-                    interleaved.log_ratios,
-                    reference_runner.completed / reference_runner.seconds,
-                    higher_is_better=True,
-                )
-            else:
-                probe_value = float(np.median(probe_runner.latencies))
+        samples = measure_throughput(infer_pool, settings, partner, self._progress)
+        interval = samples.interval(settings.confidence)
         result = ThroughputResult(
-            **self._common_fields(entry, "throughput", measure_s),
+            **self._common_fields(entry, "throughput", samples.measure_s),
             interval=interval,
             statistic="fps",
-            blocks=blocks,
-            completed=completed,
+            blocks=samples.block_rates(),
+            completed=samples.completed,
             requests=infer_pool.size,
-            baseline=paired,
-            probe_value=probe_value,
             foreign_load=load.foreign_load(),
         )
         for budget in self.budgets:
@@ -240,22 +144,54 @@ class PerfBudget:
                         Metric.THROUGHPUT, "fps", interval, budget.throughput_fps, result.n
                     )
                 )
-        self._one_off_checks(result, entry)
-        return self._conclude(result)
+        return self._conclude(result, entry, samples.partner)
+
+    # -- the partner workload ----------------------------------------------------------
+
+    def _partner(self, kind: str) -> Partner | None:
+        """The workload interleaved with the model: the ``reference=`` model, else the speed
+        probe (unless switched off). It is chosen the same way whether or not a baseline
+        exists, so budgets are judged from the same kind of measurement on every run."""
+        settings = self._session.settings
+        if self.spec.reference is not None:
+            hint = "LATENCY" if kind == "latency" else "THROUGHPUT"
+            reference = self._entry_for(hint, self.spec.reference)
+            runner: LatencyBlocks | ThroughputBlocks
+            if kind == "latency":
+                runner = LatencyBlocks(reference.compiled, reference.inputs, settings.measure)
+            else:
+                pool = InferPool(reference.compiled, reference.inputs)
+                runner = ThroughputBlocks(pool, settings.measure)
+            return Partner(runner, share=1.0, compared=True)
+        if not settings.speed_probe:
+            return None
+        # The probe runs sync for both kinds: request.latency times the inference alone,
+        # while a tiny model's fps would time Python's submission loop. For throughput it
+        # only tells the machine state (fps/probe ratios proved noisier than fps itself).
+        probe = self._probe_entry()
+        compared = kind == "latency" and self._session.gate.will_judge(
+            self.test_file, self.test_name, self._session.machine_facts(self.target.device), kind
+        )
+        return Partner(
+            LatencyBlocks(probe.compiled, probe.inputs, settings.measure), PROBE_SHARE, compared
+        )
+
+    def _probe_entry(self) -> CompiledEntry:
+        try:
+            return self._session.compile_cache.get(
+                PROBE_SPEC, self.target.device, self.target.precision, "LATENCY"
+            )
+        except ModelError as exc:
+            problem = f"the speed probe cannot run (--ovperf-speed-probe=off skips it): {exc}"
+        self._fail(problem)
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _uses_probe(self, kind: str) -> bool:
-        # the probe only serves the baseline gate: spare the time when nothing is compared
-        return self._session.settings.speed_probe and self._session.gate.will_judge(
-            self.test_file,
-            self.test_name,
-            self._session.machine_facts(self.target.device),
-            kind,
-        )
+    def _fail(self, problem: str) -> NoReturn:
+        pytest.fail(f"{self.nodeid}: {problem}", pytrace=False)
 
-    def _entry_for(self, hint: str) -> CompiledEntry:
-        return self._entry_for_source(hint, None)
+    def _entry_for(self, hint: str, source: ModelSource | None) -> CompiledEntry:
+        return self._entry_for_source(hint, source)
 
     def _model_and_inputs(
         self, compiled_model: ov.CompiledModel | None, entry: CompiledEntry
@@ -275,26 +211,25 @@ class PerfBudget:
             "compile_ms": entry.compile_ms,
             "first_inference_ms": entry.first_inference_ms,
             "measure_s": measure_s,
-            "facts": self._facts(entry),
-        }
-
-    def _facts(self, entry: CompiledEntry) -> dict[str, Any]:
-        return {
-            **self._session.machine_facts(self.target.device),
-            **self._session.software_facts,
-            "model": self.spec.describe(),
-            "model_hash": entry.fingerprint,
-            "config": entry.config,
+            "facts": {
+                **self._session.machine_facts(self.target.device),
+                **self._session.software_facts,
+                "model": self.spec.describe(),
+                "model_hash": entry.fingerprint,
+                "config": entry.config,
+            },
         }
 
     def _one_off_checks(self, result: PerfResult, entry: CompiledEntry) -> None:
+        one_off = {
+            Metric.FIRST_INFERENCE: entry.first_inference_ms,
+            Metric.COMPILE: entry.compile_ms,
+        }
         for budget in self.budgets:
-            for metric, value, limit in (
-                (Metric.FIRST_INFERENCE, entry.first_inference_ms, budget.first_inference_ms),
-                (Metric.COMPILE, entry.compile_ms, budget.compile_ms),
-            ):
-                if limit is None or any(c.metric is metric for c in result.checks):
+            for metric, limit in budget.limits().items():
+                if metric not in one_off or any(c.metric is metric for c in result.checks):
                     continue
+                value = one_off[metric]
                 point = Interval(value, value, value, 1.0, "single observation")
                 result.checks.append(Check.judged(metric, metric.value, point, limit, 1))
 
@@ -306,56 +241,35 @@ class PerfBudget:
                 return budget.regression_threshold
         return self._session.settings.regression_threshold
 
-    def _reference_entry(self, hint: str) -> CompiledEntry:
-        return self._entry_for_source(hint, self.spec.reference)
-
-    def _probe_entry(self, hint: str) -> CompiledEntry:
-        return self._session.compile_cache.get(
-            PROBE_SPEC, self.target.device, self.target.precision, hint
-        )
-
-    def _paired_comparison(
-        self, log_ratios: tuple[float, ...], reference_value: float, higher_is_better: bool
-    ) -> BaselineComparison:
-        outcome = compare_paired(
-            log_ratios,
-            dataclasses.replace(self._session.gate.settings, threshold=self.regression_threshold),
-            higher_is_better,
-        )
-        ratio, ratio_ci = outcome.ratio(higher_is_better)
-        unit = "fps" if higher_is_better else "ms"
-        message = "\n    ".join(
-            [
-                f"reference {self.spec.describe(self.spec.reference)}: "
-                f"{'fps' if higher_is_better else 'p50'} = {fmt(reference_value)} {unit} "
-                "(measured interleaved, ABBA blocks, same run)",
-                f"ratio model/reference = {ratio:.3f}, {outcome.confidence:.0%} CI "
-                f"[{ratio_ci[0]:.3f}, {ratio_ci[1]:.3f}] over {len(log_ratios)} block pairs; "
-                f"threshold {outcome.threshold:.1%}; p(slowdown <= threshold) = "
-                f"{outcome.p_value:.2g} (paired t, df={outcome.df:.0f})",
-            ]
-        )
-        return BaselineComparison.from_gate(outcome, higher_is_better, reference_value, message)
-
-    def _compare_with_baseline(self, result: PerfResult) -> str | None:
-        """Fill ``result.baseline`` from the stored baselines; a problem with the baseline
-        file comes back as a message (the test fails, the file is left as it is)."""
-        if result.baseline is not None:  # judged against an interleaved reference
-            return None
+    def _judge_baseline(self, result: PerfResult, partner: PartnerSamples | None) -> None:
+        """Fill ``result.baseline``: against the interleaved reference, else the stored
+        baselines (a problem with the baseline file is an ``error`` comparison)."""
+        gate = self._session.gate
+        if self.spec.reference is not None and partner is not None:
+            result.baseline = judge_reference(
+                partner.log_ratios,
+                partner.value,
+                self.spec.describe(self.spec.reference),
+                gate.settings_for(self.regression_threshold),
+                result.higher_is_better,
+            )
+            return
+        if partner is not None:
+            result.probe_value = partner.value
+            if result.kind == "latency":
+                result.probe_log_ratios = list(partner.log_ratios)
         try:
-            result.baseline = self._session.gate.check(
-                result,
-                self.test_file,
-                self.test_name,
-                self.regression_threshold,
-                higher_is_better=result.kind == "throughput",
+            result.baseline = gate.check(
+                result, self.test_file, self.test_name, self.regression_threshold
             )
         except BaselineFileError as exc:
-            result.baseline = BaselineComparison("error", message=str(exc))
-            return f"ovperf baseline error for {self.nodeid}: {exc}"
-        return None
+            result.baseline = baseline_error(exc)
 
-    def _conclude(self, result: ResultT) -> ResultT:
+    def _conclude(
+        self, result: ResultT, entry: CompiledEntry, partner: PartnerSamples | None
+    ) -> ResultT:
+        self._one_off_checks(result, entry)
+        self._judge_baseline(result, partner)
         self.results.append(result)
         if (
             result.precision != result.requested_precision
@@ -376,13 +290,16 @@ class PerfBudget:
             problems.append(budget_failure_message(result, failed + unsure))
         elif unsure:
             undecided.append(budget_failure_message(result, unsure))
-        baseline_error = self._compare_with_baseline(result)
-        if baseline_error:
-            problems.append(baseline_error)
         comparison = result.baseline
-        if comparison is not None and comparison.verdict in ("regression", "inconclusive"):
+        if comparison is not None and comparison.verdict is GateVerdict.ERROR:
+            problems.append(f"ovperf baseline error for {self.nodeid}: {comparison.error}")
+        elif comparison is not None and comparison.verdict in (
+            GateVerdict.REGRESSION,
+            GateVerdict.INCONCLUSIVE,
+        ):
             text = regression_message(result, comparison)
-            (problems if comparison.verdict == "regression" else undecided).append(text)
+            regression = comparison.verdict is GateVerdict.REGRESSION
+            (problems if regression else undecided).append(text)
         if problems:
             pytest.fail("\n".join(problems + undecided), pytrace=False)
         if undecided:
@@ -400,3 +317,4 @@ class PerfBudget:
             pytest.fail(message + hint, pytrace=False)
         if policy is InconclusivePolicy.WARN:
             warnings.warn(OvperfInconclusiveWarning(message + hint), stacklevel=4)
+

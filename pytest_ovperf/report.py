@@ -1,4 +1,5 @@
-"""Human and machine readable output: failure messages, the summary table, the JSON report."""
+"""The only place that renders text: failure messages, progress lines, the summary table and
+the JSON report (whose result records also carry results from xdist workers)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,36 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .results import BaselineComparison, Check, PerfResult
-from .verdicts.budgets import Metric, Verdict, excess_percent
+from .measure.engine import Progress
+from .results import (
+    BaselineComparison,
+    Check,
+    LatencyResult,
+    MachineGuard,
+    PerfResult,
+    ThroughputResult,
+)
+from .verdicts.budgets import Metric, excess_percent
+from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 
+#: version of the JSON report's layout
 SCHEMA_VERSION = 1
+#: foreign CPU load from which a budget message mentions it (budgets are not guarded by it)
+LOAD_NOTE_FROM = 0.05
+
+
+def fmt(value: float | None) -> str:
+    """Four significant digits, never in exponent notation (reads well in tables)."""
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:.0f}"
+    return f"{value:.4g}" if abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+# -- budgets ---------------------------------------------------------------------------
 
 
 def describe_check(check: Check, result: PerfResult) -> str:
@@ -33,22 +60,23 @@ def describe_check(check: Check, result: PerfResult) -> str:
         f"budget {comparison} {fmt(check.limit)} {unit}: {direction} budget by {abs(excess):.1f}%"
         f" -> {check.verdict.value.upper()}"
     )
-    if check.note:
-        lines.append(check.note)
     return "\n    ".join(lines)
+
+
+def _where(result: PerfResult) -> str:
+    return (
+        f"{result.nodeid} on {result.device} ({result.facts.get('device_name', '?')}),"
+        f" precision {result.precision}"
+    )
 
 
 def budget_failure_message(result: PerfResult, checks: Sequence[Check]) -> str:
     failed = any(c.verdict is Verdict.FAIL for c in checks)
-    header = (
-        f"ovperf budget {'FAILED' if failed else 'INCONCLUSIVE'}"
-        f" for {result.nodeid} on {result.device} ({result.facts.get('device_name', '?')}),"
-        f" precision {result.precision}"
-    )
+    header = f"ovperf budget {'FAILED' if failed else 'INCONCLUSIVE'} for {_where(result)}"
     if result.precision != result.requested_precision:
         header += f" (requested {result.requested_precision})"
     body = "\n".join(f"  {check.metric.value}: {describe_check(check, result)}" for check in checks)
-    if result.foreign_load is not None and result.foreign_load >= 0.05:
+    if result.foreign_load is not None and result.foreign_load >= LOAD_NOTE_FROM:
         body += (
             f"\n  note: other processes used {result.foreign_load:.0%} of the machine's CPU "
             "while this test measured"
@@ -56,25 +84,136 @@ def budget_failure_message(result: PerfResult, checks: Sequence[Check]) -> str:
     return f"{header}\n{body}"
 
 
-def fmt(value: float | None) -> str:
-    """Four significant digits, never in exponent notation (reads well in tables)."""
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    if abs(value) >= 1000:
-        return f"{value:.0f}"
-    return f"{value:.4g}" if abs(value) >= 1e-3 else f"{value:.2e}"
+# -- baseline comparisons --------------------------------------------------------------
+
+
+def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
+    outcome, stored = comparison.outcome, comparison.stored
+    assert outcome is not None and stored is not None
+    unit = "fps" if result.higher_is_better else "ms"
+    ratio, (low, high) = outcome.ratio(result.higher_is_better)
+    current = result.statistic if not result.higher_is_better else "fps"
+    return [
+        f"baseline {stored.statistic} = {fmt(comparison.baseline_value)} {unit} (geometric mean "
+        f"of {outcome.baseline_runs} run(s), recorded {stored.recorded_at}, "
+        f"commit {str(stored.git_commit)[:12]}, {stored.path})",
+        f"current  {current} = {fmt(result.gate_value)} {unit}, "
+        f"{result.interval.confidence:.0%} CI [{fmt(result.interval.low)}, "
+        f"{fmt(result.interval.high)}] (n={result.n}, {len(result.blocks)} blocks, "
+        f"{result.measure_s:.1f} s)",
+        ("normalized by the machine-speed probe: " if comparison.normalized else "")
+        + f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.0%} CI "
+        f"[{low:.3f}, {high:.3f}]; threshold {outcome.threshold:.1%} slowdown; "
+        f"p(slowdown <= threshold) = {outcome.p_value:.2g} (t, df={outcome.df:.0f})",
+        f"noise: run-to-run drift {outcome.drift:.1%} (learned from {stored.stored_runs} "
+        f"stored run(s) + prior), within-run {outcome.current_within_se:.1%}, "
+        f"total SE {outcome.se:.1%}",
+        f"environment: baseline openvino {stored.openvino} model {stored.model_hash}; current "
+        f"openvino {result.facts.get('openvino')} model {result.facts.get('model_hash')} on "
+        f"{result.facts.get('device_name')}",
+    ]
+
+
+def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
+    outcome = comparison.outcome
+    assert outcome is not None
+    unit = "fps" if result.higher_is_better else "ms"
+    ratio, (low, high) = outcome.ratio(result.higher_is_better)
+    return [
+        f"reference {comparison.reference}: {'fps' if result.higher_is_better else 'p50'} = "
+        f"{fmt(comparison.baseline_value)} {unit} (measured interleaved, ABBA blocks, same run)",
+        f"ratio model/reference = {ratio:.3f}, {outcome.confidence:.0%} CI "
+        f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; "
+        f"threshold {outcome.threshold:.1%}; p(slowdown <= threshold) = "
+        f"{outcome.p_value:.2g} (paired t, df={outcome.df:.0f})",
+    ]
+
+
+def _guard_line(guard: MachineGuard) -> str:
+    if guard.reason is GuardReason.BUSY:
+        parts = []
+        if guard.current is not None and guard.current > guard.limit:
+            parts.append(f"this run ({guard.current:.0%})")
+        if guard.baseline is not None and guard.baseline > guard.limit:
+            parts.append(f"the baseline's runs (up to {guard.baseline:.0%})")
+        return (
+            "machine busy: other processes used the CPU during "
+            + " and ".join(parts)
+            + f", over the {guard.limit:.0%} allowed (--ovperf-max-foreign-load):"
+            " a slowdown cannot be told from contention; re-run on a quiet machine"
+        )
+    assert guard.current is not None and guard.baseline is not None  # a probe guard has both
+    shift = guard.current / guard.baseline - 1.0
+    return (
+        f"machine speed differs: the speed probe ran {shift:+.0%} against the baseline's runs "
+        f"({guard.current:.4g} ms vs {guard.baseline:.4g} ms; more than the {guard.limit:.0%} "
+        "allowed, --ovperf-max-probe-shift): the machine was in another state (CPU placement, "
+        "frequency, a co-tenant) and no stored run was recorded in this state, so a "
+        "difference cannot be told from it; re-run, or record a baseline run in this state "
+        "(--ovperf-update-baselines adds to the history)"
+    )
+
+
+def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
+    """What the gate found, in words (the body of a regression message, ``baseline_message``
+    in the JSON report)."""
+    verdict = comparison.verdict
+    if verdict is GateVerdict.ERROR:
+        return comparison.error
+    if verdict is GateVerdict.UPDATED:
+        text = f"recorded in {comparison.path} ({comparison.history_runs} run(s) of history)"
+        busy = comparison.recorded_busy
+        if busy is not None and busy.current is not None:
+            text += (
+                f"; WARNING: other processes used {busy.current:.0%} of the CPU while "
+                "recording, comparisons against this run will be inconclusive"
+            )
+        return text
+    if verdict is GateVerdict.NO_BASELINE:
+        if comparison.empty_entry:
+            return f"{comparison.path}: entry has no runs"
+        text = f"no baseline in {comparison.path} for this machine profile {comparison.profile}"
+        if comparison.other_profiles:
+            text += "; baselines of other machine profiles are not comparable: " + "; ".join(
+                f"profile {other.profile} differs in "
+                + (
+                    ", ".join(
+                        f"{fact} {stored!r} here {here!r}"
+                        for fact, (stored, here) in sorted(other.differences.items())
+                    )
+                    or "unknown facts"
+                )
+                for other in comparison.other_profiles
+            )
+        return text
+    if comparison.method is GateMethod.REFERENCE:
+        lines = _reference_lines(result, comparison)
+    else:
+        lines = _history_lines(result, comparison)
+    outcome = comparison.outcome
+    assert outcome is not None
+    if not comparison.guards and verdict is GateVerdict.INCONCLUSIVE:
+        lines.append(
+            "the interval straddles the threshold: noise too large to tell a "
+            f"{outcome.threshold:.0%} change from drift; measure longer (--ovperf-max-time), "
+            "use a quieter machine, or record more baseline runs (--ovperf-update-baselines "
+            "appends to the history)"
+        )
+    lines.extend(_guard_line(guard) for guard in comparison.guards)
+    if comparison.guards:
+        lines.append(f"(statistical verdict without this guard: {outcome.verdict.value})")
+    return "\n    ".join(lines)
 
 
 def regression_message(result: PerfResult, comparison: BaselineComparison) -> str:
-    what = "interleaved reference" if comparison.message.startswith("reference") else "baseline"
+    what = (
+        "interleaved reference" if comparison.method is GateMethod.REFERENCE else "baseline"
+    )
     header = (
-        f"ovperf {comparison.verdict.upper()} against the {what} for {result.nodeid} on "
-        f"{result.device} ({result.facts.get('device_name', '?')}), precision {result.precision}, "
+        f"ovperf {comparison.verdict.value.upper()} against the {what} for {_where(result)}, "
         f"{result.kind}"
     )
-    lines = [header, f"    {comparison.message}"]
+    lines = [header, f"    {comparison_text(result, comparison)}"]
     if comparison.what_changed:
         lines.append(
             "    what changed: "
@@ -85,6 +224,89 @@ def regression_message(result: PerfResult, comparison: BaselineComparison) -> st
     return "\n".join(lines)
 
 
+def progress_line(progress: Progress) -> str:
+    """A live line of ``-v`` output while a test measures."""
+    parts = []
+    for name, interval in progress.intervals.items():
+        unit = {"fps": " fps", "ratio": ""}.get(name, " ms")
+        parts.append(
+            f"{name} {interval.estimate:.4g}{unit} [{interval.low:.4g}, {interval.high:.4g}]"
+        )
+    return f"{progress.kind} " + ", ".join(parts) + (
+        f" blocks={progress.blocks} t={progress.elapsed_s:.1f}s"
+    )
+
+
+# -- the JSON report and the summary ---------------------------------------------------
+
+
+def _num(value: float | None) -> float | None:
+    """JSON has no NaN/inf: write ``null`` instead."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def result_record(result: PerfResult) -> dict[str, Any]:
+    """One result as the JSON report holds it (and as it travels from xdist workers)."""
+    data: dict[str, Any] = {
+        "nodeid": result.nodeid,
+        "device": result.device,
+        "precision": result.precision,
+        "requested_precision": result.requested_precision,
+        "kind": result.kind,
+        "n": result.n,
+        "compile_ms": _num(result.compile_ms),
+        "first_inference_ms": _num(result.first_inference_ms),
+        "measure_s": _num(result.measure_s),
+        "statistic": result.statistic,
+        "ci": [_num(result.interval.low), _num(result.interval.high)],
+        "confidence": result.interval.confidence,
+        "ci_method": result.interval.method,
+        "budget_verdict": result.budget_verdict.value,
+        "probe_ms": _num(result.probe_value),
+        "foreign_load": _num(result.foreign_load),
+        "checks": [
+            {
+                "metric": c.metric.value,
+                "statistic": c.statistic,
+                "value": _num(c.interval.estimate),
+                "ci": [_num(c.interval.low), _num(c.interval.high)],
+                "limit": c.limit,
+                "verdict": c.verdict.value,
+                "n": c.sample_size,
+            }
+            for c in result.checks
+        ],
+    }
+    if isinstance(result, LatencyResult):
+        data.update(
+            p50_ms=_num(result.p50_ms),
+            p90_ms=_num(result.p90_ms),
+            p99_ms=_num(result.p99_ms),
+            mean_ms=_num(result.mean_ms),
+            min_ms=_num(result.min_ms),
+            percentile=result.percentile,
+        )
+    elif isinstance(result, ThroughputResult):
+        data.update(fps=_num(result.fps), infer_requests=result.requests, blocks=len(result.blocks))
+    b = result.baseline
+    if b is not None:
+        data.update(
+            baseline_verdict=b.verdict.value,
+            baseline_method=b.method.value if b.method is not None else None,
+            baseline_value=_num(b.baseline_value),
+            ratio=_num(b.ratio),
+            ratio_ci=[_num(x) for x in b.ratio_ci] if b.ratio_ci else None,
+            baseline_p_value=_num(b.p_value),
+            regression_threshold=b.threshold,
+            baseline_message=comparison_text(result, b),
+            baseline_other_profiles=[o.profile for o in b.other_profiles],
+            what_changed={k: list(v) for k, v in b.what_changed.items()},
+        )
+    return data
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -93,10 +315,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def summary_rows(results: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     """Rows of the terminal summary: one per checked metric, or one per result without checks."""
     rows = []
-    for data in results:
+    for data in records:
         unit = "fps" if data["kind"] == "throughput" else "ms"
         checks = data.get("checks") or [None]
         for check in checks:
@@ -104,27 +326,28 @@ def summary_rows(results: Iterable[Mapping[str, Any]]) -> list[list[str]]:
                 value = data.get("fps") if data["kind"] == "throughput" else data.get("p50_ms")
                 metric = "fps" if data["kind"] == "throughput" else "p50"
                 ci = data.get("ci") if data.get("statistic", "").startswith(metric) else None
-                limit, verdict = None, "none"
+                limit, verdict = None, Verdict.NONE.value
             else:
                 value, metric, ci = check["value"], check["statistic"], check["ci"]
                 limit, verdict = check["limit"], check["verdict"]
-                if check["metric"] in ("first_inference_ms", "compile_ms"):
+                if check["metric"] in (Metric.FIRST_INFERENCE.value, Metric.COMPILE.value):
                     unit, ci = "ms", None  # a single observation has no interval
             measured = f"{_cell(value)} {unit}"
             if ci and ci[0] is not None and ci[1] is not None:
                 measured += f" [{_cell(ci[0])}, {_cell(ci[1])}]"
-            row = [
-                data["nodeid"].split("::")[-1],
-                data["device"],
-                data["precision"],
-                metric,
-                measured,
-                _cell(limit),
-                verdict,
-                data.get("baseline_verdict", "-"),
-                _ratio_cell(data),
-            ]
-            rows.append(row)
+            rows.append(
+                [
+                    data["nodeid"].split("::")[-1],
+                    data["device"],
+                    data["precision"],
+                    metric,
+                    measured,
+                    _cell(limit),
+                    verdict,
+                    data.get("baseline_verdict", "-"),
+                    _ratio_cell(data),
+                ]
+            )
     return rows
 
 
@@ -139,15 +362,16 @@ def _ratio_cell(data: Mapping[str, Any]) -> str:
     return text
 
 
-def baseline_notes(results: Iterable[Mapping[str, Any]]) -> list[str]:
+def baseline_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Why results were not compared with a baseline (other machine profile, bad file)."""
     notes = []
     plain_missing = 0
-    for data in results:
-        verdict, message = data.get("baseline_verdict"), data.get("baseline_message") or ""
-        if verdict == "no-baseline" and "other machine profiles" not in message:
+    for data in records:
+        verdict = data.get("baseline_verdict")
+        message = data.get("baseline_message") or ""
+        if verdict == GateVerdict.NO_BASELINE.value and not data.get("baseline_other_profiles"):
             plain_missing += 1  # nothing recorded at all: one line for all of them
-        elif verdict in ("no-baseline", "error") and message:
+        elif verdict in (GateVerdict.NO_BASELINE.value, GateVerdict.ERROR.value) and message:
             name = data["nodeid"].split("::")[-1]
             notes.append(f"{name} ({data['kind']}): {message}")
     if plain_missing:
@@ -181,10 +405,10 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
 
 
 def json_report(
-    results: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]
+    records: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "environment": dict(environment),
-        "results": list(results),
+        "results": list(records),
     }

@@ -1,21 +1,23 @@
-"""What one measurement produced, as returned to tests and written to reports."""
+"""What one measurement produced, as returned to tests and read by the reports (typed)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .verdicts.budgets import Metric, Verdict, judge
+from .verdicts.budgets import Metric, judge
 from .verdicts.comparison import GateResult
+from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.stats import Interval
 
 
 @dataclass
 class Check:
-    """One statistic checked against one limit (a budget or a baseline)."""
+    """One statistic checked against one limit of a budget."""
 
     metric: Metric
     statistic: str
@@ -23,7 +25,6 @@ class Check:
     limit: float
     verdict: Verdict
     sample_size: int
-    note: str = ""
 
     @classmethod
     def judged(
@@ -33,39 +34,96 @@ class Check:
         return cls(metric, statistic, interval, limit, judge(interval, limit, metric), sample_size)
 
 
+@dataclass(frozen=True)
+class MachineGuard:
+    """The machine's state made a comparison untrustworthy, whatever the statistics say."""
+
+    reason: GuardReason
+    #: this run's figure: foreign CPU load (fraction) or the probe's median latency (ms)
+    current: float | None
+    #: the baseline runs' figure: their worst foreign load, or their probe latency (ms)
+    baseline: float | None
+    #: the limit that was crossed (fraction)
+    limit: float
+
+
+@dataclass(frozen=True)
+class ProfileDifference:
+    """A stored machine profile that is not this machine's, and how it differs."""
+
+    profile: str
+    #: fact -> (stored value, value here)
+    differences: dict[str, tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class StoredBaseline:
+    """Which stored baseline a result was compared with."""
+
+    path: Path
+    statistic: str
+    recorded_at: str | None
+    git_commit: str | None
+    stored_runs: int
+    openvino: str | None
+    model_hash: str | None
+
+
 @dataclass
 class BaselineComparison:
-    """The regression gate's view of one result (filled by ``pytest_ovperf.verdicts.gate``)."""
+    """The regression gate's view of one result (filled by ``verdicts.gate``, or from an
+    interleaved ``reference=``), rendered to text by ``report.py`` only."""
 
-    verdict: str
+    verdict: GateVerdict
+    method: GateMethod | None = None
+    #: throughput (fps): the ratio and the values read the other way round
+    higher_is_better: bool = False
+    #: the statistics; its own verdict is the one before any machine guard
+    outcome: GateResult | None = None
     baseline_value: float | None = None
-    ratio: float | None = None
-    ratio_ci: tuple[float, float] | None = None
-    p_value: float | None = None
-    threshold: float | None = None
-    message: str = ""
+    #: the stored baseline (history method)
+    stored: StoredBaseline | None = None
+    #: the reference model (reference method), as described to users
+    reference: str | None = None
+    #: whether the comparison was of model / speed-probe ratios
+    normalized: bool = False
+    guards: list[MachineGuard] = field(default_factory=list)
+    #: software fact -> (baseline value, current value), for the facts that differ
     what_changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: no-baseline: this profile, and the stored profiles of other machines
+    profile: str | None = None
+    #: no-baseline: the entry exists but holds no runs
+    empty_entry: bool = False
+    other_profiles: list[ProfileDifference] = field(default_factory=list)
+    #: the baseline file (no-baseline, updated)
+    path: Path | None = None
+    #: error: what is wrong with the baseline file
+    error: str = ""
+    #: updated: runs in the entry's history after this one was added
+    history_runs: int = 0
+    #: updated: the foreign load while recording was over the limit
+    recorded_busy: MachineGuard | None = None
 
-    @classmethod
-    def from_gate(
-        cls,
-        outcome: GateResult,
-        higher_is_better: bool,
-        baseline_value: float,
-        message: str,
-        what_changed: dict[str, tuple[Any, Any]] | None = None,
-    ) -> BaselineComparison:
-        ratio, ratio_ci = outcome.ratio(higher_is_better)
-        return cls(
-            verdict=outcome.verdict,
-            baseline_value=baseline_value,
-            ratio=ratio,
-            ratio_ci=ratio_ci,
-            p_value=outcome.p_value,
-            threshold=outcome.threshold,
-            message=message,
-            what_changed=what_changed or {},
-        )
+    @property
+    def ratio(self) -> float | None:
+        return self._ratio()[0]
+
+    @property
+    def ratio_ci(self) -> tuple[float, float] | None:
+        return self._ratio()[1]
+
+    def _ratio(self) -> tuple[float | None, tuple[float, float] | None]:
+        if self.outcome is None:
+            return None, None
+        return self.outcome.ratio(self.higher_is_better)
+
+    @property
+    def p_value(self) -> float | None:
+        return self.outcome.p_value if self.outcome is not None else None
+
+    @property
+    def threshold(self) -> float | None:
+        return self.outcome.threshold if self.outcome is not None else None
 
 
 @dataclass
@@ -87,12 +145,16 @@ class PerfResult:
     checks: list[Check] = field(default_factory=list)
     baseline: BaselineComparison | None = None
     facts: dict[str, Any] = field(default_factory=dict)
-    #: log(model / probe) of adjacent blocks, when the machine-speed probe ran
+    #: log(model / probe) of adjacent blocks (latency, when the machine-speed probe ran)
     probe_log_ratios: list[float] = field(default_factory=list)
     #: the probe's median latency (ms) in this run (it runs sync for both kinds)
     probe_value: float | None = None
     #: fraction of the machine's CPU used by other processes while measuring
     foreign_load: float | None = None
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.kind == "throughput"
 
     @property
     def budget_verdict(self) -> Verdict:
@@ -110,51 +172,6 @@ class PerfResult:
     def gate_value(self) -> float:
         """The figure the regression gate compares (p50 ms, or fps)."""
         raise NotImplementedError
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "nodeid": self.nodeid,
-            "device": self.device,
-            "precision": self.precision,
-            "requested_precision": self.requested_precision,
-            "kind": self.kind,
-            "n": self.n,
-            "compile_ms": _num(self.compile_ms),
-            "first_inference_ms": _num(self.first_inference_ms),
-            "measure_s": _num(self.measure_s),
-            "statistic": self.statistic,
-            "ci": [_num(self.interval.low), _num(self.interval.high)],
-            "confidence": self.interval.confidence,
-            "ci_method": self.interval.method,
-            "budget_verdict": self.budget_verdict.value,
-            "probe_ms": _num(self.probe_value),
-            "foreign_load": _num(self.foreign_load),
-            "checks": [
-                {
-                    "metric": c.metric.value,
-                    "statistic": c.statistic,
-                    "value": _num(c.interval.estimate),
-                    "ci": [_num(c.interval.low), _num(c.interval.high)],
-                    "limit": c.limit,
-                    "verdict": c.verdict.value,
-                    "n": c.sample_size,
-                }
-                for c in self.checks
-            ],
-        }
-        if self.baseline is not None:
-            b = self.baseline
-            data.update(
-                baseline_verdict=b.verdict,
-                baseline_value=_num(b.baseline_value),
-                ratio=_num(b.ratio),
-                ratio_ci=[_num(x) for x in b.ratio_ci] if b.ratio_ci else None,
-                baseline_p_value=_num(b.p_value),
-                regression_threshold=b.threshold,
-                baseline_message=b.message,
-                what_changed={k: list(v) for k, v in b.what_changed.items()},
-            )
-        return data
 
 
 @dataclass
@@ -186,20 +203,12 @@ class LatencyResult(PerfResult):
         return float(self.latencies_ms.mean()) if self.n else math.nan
 
     @property
+    def min_ms(self) -> float:
+        return float(self.latencies_ms.min()) if self.n else math.nan
+
+    @property
     def gate_value(self) -> float:
         return self.p50_ms
-
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        data.update(
-            p50_ms=_num(self.p50_ms),
-            p90_ms=_num(self.p90_ms),
-            p99_ms=_num(self.p99_ms),
-            mean_ms=_num(self.mean_ms),
-            min_ms=_num(float(self.latencies_ms.min()) if self.n else math.nan),
-            percentile=self.percentile,
-        )
-        return data
 
     def __repr__(self) -> str:
         return (
@@ -226,20 +235,8 @@ class ThroughputResult(PerfResult):
     def gate_value(self) -> float:
         return self.fps
 
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        data.update(fps=_num(self.fps), infer_requests=self.requests, blocks=len(self.blocks))
-        return data
-
     def __repr__(self) -> str:
         return (
             f"ThroughputResult({self.device}/{self.precision} fps={self.fps:.1f} "
             f"CI=[{self.interval.low:.1f}, {self.interval.high:.1f}] n={self.n})"
         )
-
-
-def _num(value: float | None) -> float | None:
-    """JSON has no NaN/inf: write ``null`` instead."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)

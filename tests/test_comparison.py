@@ -19,6 +19,7 @@ from pytest_ovperf.verdicts.comparison import (
     summarise_log_ratios,
     summarise_run,
 )
+from pytest_ovperf.verdicts.kinds import GateVerdict
 
 DEFAULTS = GateSettings()
 
@@ -350,7 +351,7 @@ def test_run_summary_json_round_trip() -> None:
 
 def _result(slowdown: float, ci: tuple[float, float]) -> GateResult:
     return GateResult(
-        verdict="regression",
+        verdict=GateVerdict.REGRESSION,
         slowdown=slowdown,
         ci=ci,
         se=0.01,
@@ -361,6 +362,8 @@ def _result(slowdown: float, ci: tuple[float, float]) -> GateResult:
         baseline_runs=5,
         threshold=0.05,
         confidence=0.95,
+        current_within_se=0.01,
+        current_blocks=20,
     )
 
 

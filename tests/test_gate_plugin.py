@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_ovperf.report import fmt
+from pytest_ovperf.report import comparison_text, fmt
 from pytest_ovperf.results import LatencyResult
-from pytest_ovperf.store.baselines import BaselineFileError, profile_id
+from pytest_ovperf.runtime.facts import facts_id as profile_id
+from pytest_ovperf.store.baselines import BaselineFileError
 from pytest_ovperf.verdicts.comparison import GateSettings
 from pytest_ovperf.verdicts.gate import BaselineGate
 from pytest_ovperf.verdicts.stats import Interval
@@ -32,8 +33,8 @@ COMMON = (
     "--ovperf-warmup=0.02",
     "-p",
     "no:cacheprovider",
-    "--ovperf-max-foreign-load=100",
-    "--ovperf-max-probe-shift=1000",
+    "--ovperf-max-foreign-load=100%",
+    "--ovperf-max-probe-shift=1000%",
 )
 #: the gate needs a few blocks per run
 GATE = (*COMMON, "--ovperf-min-time=0.4", "--ovperf-max-time=0.6")
@@ -102,7 +103,7 @@ def test_throughput(perf_budget):
     perf_budget.measure_throughput()
 
 @pytest.mark.ovperf_model(source=model)
-@pytest.mark.ovperf_budget("CPU", regression_threshold=1000.0)
+@pytest.mark.ovperf_budget("CPU", regression_threshold="100000%")
 def test_loose(perf_budget):
     perf_budget.measure_latency()
 
@@ -148,7 +149,7 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
 
     # 2. compare the unchanged models with a large threshold (with xdist, other OpenVINO
     #    sessions can slow single probe blocks several times over: keep it far out of reach)
-    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900", "-k", "not strict")
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900%", "-k", "not strict")
     assert outcome.ret == 0, outcome.stdout.str()
     for key in [("test_latency", "latency"), ("test_throughput", "throughput")]:
         assert results[key]["baseline_verdict"] == "unchanged", results[key]["baseline_message"]
@@ -159,7 +160,7 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
 
     # 3. a 1% per-test threshold overrides the option's 900%: with one baseline run the
     #    interval is far wider than +-1%, so the same unchanged model can never be unchanged
-    _, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900", "-k", "strict")
+    _, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900%", "-k", "strict")
     strict = results[("test_strict", "latency")]
     assert strict["regression_threshold"] == pytest.approx(0.01)
     assert strict["baseline_verdict"] in ("inconclusive", "regression", "improvement")
@@ -232,7 +233,7 @@ def test_other_machine_profile_and_busy_baseline(ovtester: pytest.Pytester) -> N
     outcome, results = run(
         ovtester,
         *(a for a in GATE if not a.startswith("--ovperf-max-foreign-load")),
-        "--ovperf-regression-threshold=400",
+        "--ovperf-regression-threshold=400%",
     )
     moved = results[("test_moved", "throughput")]
     assert moved["baseline_verdict"] == "no-baseline"
@@ -269,7 +270,7 @@ def test_corrupt_baseline_file_fails_its_tests_only(ovtester: pytest.Pytester) -
     content = corrupt.read_bytes()[:-40]  # truncated, as by a killed editor
     corrupt.write_bytes(content)
 
-    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900")
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900%")
     outcome.assert_outcomes(failed=1, passed=1)
     out = outcome.stdout.str()
     assert f"baseline file {corrupt}: is not valid JSON" in out
@@ -373,7 +374,7 @@ def test_stale_entries_are_listed_and_pruned_only_after_a_full_run(
     assert functions_in(baseline) == {"test_keep", "test_other", "test_gone"}
 
     write(ovtester, "perf/test_stale.py", stale_file("keep", "other"))
-    loose = (*QUICK, "--ovperf-regression-threshold=900")
+    loose = (*QUICK, "--ovperf-regression-threshold=900%")
     # part of the file ran: nothing is stale, nothing is pruned
     for selection in (["perf/test_stale.py::test_keep"], ["-k", "keep"]):
         outcome, _ = run(ovtester, *loose, "--ovperf-prune-baselines", *selection)
@@ -404,7 +405,7 @@ def test_stale_entries_are_pruned_under_xdist(ovtester: pytest.Pytester) -> None
     assert outcome.ret == 0, outcome.stdout.str()
     write(ovtester, "perf/test_stale.py", stale_file("keep", "other"))
     xdist = ("-p", "xdist", "-n", "2", "--ovperf-prune-baselines")
-    loose = (*QUICK, "--ovperf-regression-threshold=900")
+    loose = (*QUICK, "--ovperf-regression-threshold=900%")
     everything = {"test_keep", "test_other", "test_gone"}
     # part of the file selected on the workers (-k, --deselect) or by a node id: the
     # workers report their collection and deselection, so the file counts as partial
@@ -451,7 +452,7 @@ def test_same_model(perf_budget):
 def test_interleaved_reference(ovtester: pytest.Pytester) -> None:
     setup_project(ovtester)
     write(ovtester, "test_reference.py", REFERENCE_FILE)
-    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=50")
+    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=50%")
     outcome.assert_outcomes(failed=2, passed=1)
     out = outcome.stdout.str()
     for key in [("test_slower_latency", "latency"), ("test_slower_throughput", "throughput")]:
@@ -515,7 +516,7 @@ def _gate_with_entry(tmp_path: Path, kinds: Any, profiles: Any = None) -> Baseli
 def test_gate_compares_a_hand_written_entry(tmp_path: Path) -> None:
     run_ = {"value": 1.0, "log_value": 0.0, "within_se": 0.01, "blocks": 5, "software": "s"}
     gate = _gate_with_entry(tmp_path, {"latency": {"history": [run_], "statistic": "p50_ms"}})
-    comparison = gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+    comparison = gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
     assert comparison.verdict in ("unchanged", "inconclusive")
     assert comparison.baseline_value == pytest.approx(1.0)
     assert comparison.ratio is not None and math.isfinite(comparison.ratio)
@@ -529,7 +530,7 @@ def test_gate_compares_a_hand_written_entry(tmp_path: Path) -> None:
 def test_malformed_history_is_a_baseline_file_error(tmp_path: Path, history: Any) -> None:
     gate = _gate_with_entry(tmp_path, {"latency": {"history": history}})
     with pytest.raises(BaselineFileError, match=r"test_x\.json"):
-        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
 
 
 def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
@@ -544,15 +545,15 @@ def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
     (tmp_path / "baselines" / "test_x.json").write_text(json.dumps(data))
     gate = BaselineGate(tmp_path / "baselines", tmp_path, GateSettings())
     with pytest.raises(BaselineFileError, match=r"test_x\.json"):
-        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
 
 
 def _probe_run(ratio_log: float, probe_ms: float) -> dict[str, Any]:
     """A stored run with a model/probe ratio, as _record writes it."""
+    from pytest_ovperf.runtime.facts import software_key
     from pytest_ovperf.runtime.probe import PROBE_VERSION
-    from pytest_ovperf.verdicts.gate import software_hash
 
-    software = software_hash({"openvino": "x", "model_hash": "h", "config": {}})
+    software = software_key({"openvino": "x", "model_hash": "h", "config": {}})
     normalized = {
         "value": math.exp(ratio_log),
         "log_value": ratio_log,
@@ -586,11 +587,12 @@ def test_probe_shift_makes_a_comparison_inconclusive(
     result = _result()
     result.probe_log_ratios = [math.log(2.0)] * 20  # twice as slow relative to the probe
     result.probe_value = probe_ms
-    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
-    assert comparison.verdict == expected, comparison.message
+    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
+    assert comparison.verdict == expected, comparison_text(result, comparison)
     if expected == "inconclusive":
-        assert "machine speed differs" in comparison.message
-        assert "statistical verdict without this guard: regression" in comparison.message
+        text = comparison_text(result, comparison)
+        assert "machine speed differs" in text
+        assert "statistical verdict without this guard: regression" in text
 
 
 @pytest.mark.parametrize(
@@ -609,12 +611,12 @@ def test_runs_of_the_machine_state_found_are_the_baseline(
     result = _result()
     result.probe_log_ratios = [0.2 + math.log(slowdown)] * 20
     result.probe_value = 0.152  # the slow state
-    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
-    assert "machine speed differs" not in comparison.message
+    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
+    assert "machine speed differs" not in comparison_text(result, comparison)
     if expected == "regression":
-        assert comparison.verdict == "regression", comparison.message
+        assert comparison.verdict == "regression", comparison_text(result, comparison)
     else:
-        assert comparison.verdict != "regression", comparison.message
+        assert comparison.verdict != "regression", comparison_text(result, comparison)
 
 
 @pytest.mark.parametrize(
@@ -636,14 +638,14 @@ def test_raw_comparison_is_guarded_by_the_probe_state(
     result.blocks = [b * slowdown for b in result.blocks]
     result.interval = Interval(slowdown, 0.9 * slowdown, 1.1 * slowdown, 0.95, "test")
     result.probe_value = probe_ms
-    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
-    assert "normalized by the machine-speed probe" not in comparison.message
+    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
+    assert "normalized by the machine-speed probe" not in comparison_text(result, comparison)
     if expected == "not regression":
-        assert comparison.verdict != "regression", comparison.message
+        assert comparison.verdict != "regression", comparison_text(result, comparison)
     else:
-        assert comparison.verdict == expected, comparison.message
+        assert comparison.verdict == expected, comparison_text(result, comparison)
     if expected == "inconclusive":
-        assert "machine speed differs" in comparison.message
+        assert "machine speed differs" in comparison_text(result, comparison)
 
 
 def test_stored_probe_must_be_valid(tmp_path: Path) -> None:
@@ -651,7 +653,7 @@ def test_stored_probe_must_be_valid(tmp_path: Path) -> None:
     run_["probe"] = {"id": "1:x", "ms": -1}
     gate = _gate_with_entry(tmp_path, {"latency": {"history": [run_], "statistic": "p50_ms"}})
     with pytest.raises(BaselineFileError, match=r"history\[0\] has an invalid 'probe'"):
-        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05, False)
+        gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
 
 
 def test_collection_records_of_xdist_workers_merge() -> None:

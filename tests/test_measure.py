@@ -1,4 +1,4 @@
-"""Interleaved measurement: the stopping rule, with stand-in block runners."""
+"""The measurement engine's stopping rule, with stand-in block runners."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from pytest_ovperf.measure.engine import MeasureSettings, measure_interleaved
+from pytest_ovperf.measure.engine import MIN_BLOCKS, run_blocks
+from pytest_ovperf.measure.settings import MeasureSettings
+from pytest_ovperf.verdicts.stats import Interval, mean_interval
 
-#: a minimum time shorter than 4 block pairs, so the 4-pair minimum decides the first check
+#: a minimum time shorter than 4 blocks, so the 4-block minimum decides the first check
 SETTINGS = MeasureSettings(warmup_s=0.0, min_time_s=0.001, max_time_s=0.4, block_s=0.01)
 
 
@@ -19,8 +21,8 @@ def steady_model(seconds: float) -> float:
     return 100.0
 
 
-def noisy_probe() -> Callable[[float], float]:
-    rng = np.random.default_rng(0)
+def noisy_runner(seed: int = 0) -> Callable[[float], float]:
+    rng = np.random.default_rng(seed)
 
     def run(seconds: float) -> float:
         time.sleep(seconds)
@@ -29,21 +31,50 @@ def noisy_probe() -> Callable[[float], float]:
     return run
 
 
-@pytest.mark.parametrize("stop_on_model", [False, True], ids=["ratio", "model"])
-def test_interleaved_stops_on_the_chosen_precision(stop_on_model: bool) -> None:
-    """A steady model beside a noisy probe: stopping on the model's own blocks ends as soon
-    as the minimum is met; stopping on the ratio runs until the maximum time."""
-    samples = measure_interleaved(
+def steady_precision() -> dict[str, Interval]:
+    return {"p50": Interval(100.0, 100.0, 100.0, 0.95, "stand-in")}
+
+
+@pytest.mark.parametrize("compare_partner", [False, True], ids=["model", "ratio"])
+def test_interleaved_stops_on_the_chosen_precision(compare_partner: bool) -> None:
+    """A steady model beside a noisy partner: when only the model's statistic is tracked,
+    it stops as soon as the minimum is met; when the ratio is compared too, it runs until
+    the maximum time."""
+    samples = run_blocks(
         steady_model,
-        noisy_probe(),
+        noisy_runner(),
         SETTINGS,
-        reference_share=0.5,
-        stop_on_model=stop_on_model,
+        steady_precision,
+        partner_share=0.5,
+        compare_partner=compare_partner,
     )
     pairs = len(samples.log_ratios)
-    if stop_on_model:
-        assert pairs == 4  # the first check: at least 4 pairs and the minimum time
-    else:
-        assert pairs > 4
+    if compare_partner:
+        assert pairs > MIN_BLOCKS
         assert samples.measure_s > SETTINGS.max_time_s / 2
+    else:
+        assert pairs == MIN_BLOCKS  # the first check: at least 4 pairs and the minimum time
     assert samples.model_blocks == (100.0,) * pairs
+    assert len(samples.partner_blocks) == pairs
+
+
+def test_without_a_partner_the_model_runs_alone_in_the_same_blocks() -> None:
+    samples = run_blocks(steady_model, None, SETTINGS, steady_precision)
+    assert samples.model_blocks == (100.0,) * MIN_BLOCKS
+    assert samples.partner_blocks == () and samples.log_ratios == ()
+
+
+def test_a_noisy_model_runs_until_the_maximum_time() -> None:
+    noisy = noisy_runner(1)
+    blocks: list[float] = []
+
+    def model(seconds: float) -> float:
+        blocks.append(noisy(seconds))
+        return blocks[-1]
+
+    def precision() -> dict[str, Interval]:
+        return {"p50": mean_interval(blocks, SETTINGS.confidence)}
+
+    samples = run_blocks(model, None, SETTINGS, precision)
+    assert len(samples.model_blocks) > MIN_BLOCKS
+    assert SETTINGS.max_time_s / 2 < samples.measure_s <= SETTINGS.max_time_s * 1.2

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from ..runtime.devices import logical_cpu_count
+from ..runtime.facts import logical_cpu_count
 
 _PROC_STAT = "/proc/stat"
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
-import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -175,23 +173,3 @@ def precision_label(value: object) -> str:
 def hint_value_for(precision: str) -> str | None:
     """Value of ``INFERENCE_PRECISION_HINT`` for a precision; int8 comes from the model."""
     return {"f32": "f32", "bf16": "bf16", "f16": "f16"}.get(precision)
-
-
-@functools.cache
-def cpu_model_name() -> str:
-    """The CPU's marketing name, from /proc/cpuinfo where it exists."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def logical_cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

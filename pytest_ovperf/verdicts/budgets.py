@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
 from ..runtime.devices import PRECISIONS, split_device_list
+from .kinds import Verdict
+from .limits import FractionError, parse_fraction
 from .stats import Interval
-
-
-class Verdict(str, Enum):
-    """Outcome of checking one measured statistic against one budget."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    NONE = "none"
 
 
 class Metric(str, Enum):
@@ -40,16 +33,8 @@ class BudgetError(ValueError):
     """A malformed ``ovperf_budget`` marker."""
 
 
-_ALLOWED_KWARGS = {
-    "device",
-    "precision",
-    "latency_ms",
-    "percentile",
-    "throughput_fps",
-    "first_inference_ms",
-    "compile_ms",
-    "regression_threshold",
-}
+#: the limits a budget may set: each metric's value is the name of the marker argument
+LIMITS: tuple[str, ...] = tuple(metric.value for metric in Metric)
 
 
 @dataclass(frozen=True)
@@ -70,13 +55,12 @@ class Budget:
         return self.device == device and (self.precision is None or self.precision == precision)
 
     def limits(self) -> dict[Metric, float]:
-        values = {
-            Metric.LATENCY: self.latency_ms,
-            Metric.THROUGHPUT: self.throughput_fps,
-            Metric.FIRST_INFERENCE: self.first_inference_ms,
-            Metric.COMPILE: self.compile_ms,
-        }
-        return {metric: value for metric, value in values.items() if value is not None}
+        """The limits this budget sets, by metric."""
+        values = {metric: getattr(self, metric.value) for metric in Metric}
+        return {metric: float(value) for metric, value in values.items() if value is not None}
+
+
+_ALLOWED_KWARGS = tuple(f.name for f in fields(Budget))
 
 
 def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
@@ -86,7 +70,7 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
             f"ovperf_budget takes at most two positional arguments (device, precision), "
             f"got {len(args)}"
         )
-    unknown = sorted(set(kwargs) - _ALLOWED_KWARGS)
+    unknown = sorted(set(kwargs) - set(_ALLOWED_KWARGS))
     if unknown:
         raise BudgetError(
             f"ovperf_budget got unknown argument(s) {', '.join(unknown)}; "
@@ -113,9 +97,7 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
                 f"ovperf_budget precision={precision!r} is not one of {', '.join(PRECISIONS)}"
             )
         precision = precision.lower()
-    numbers: dict[str, float | None] = {}
-    for name in ("latency_ms", "throughput_fps", "first_inference_ms", "compile_ms"):
-        numbers[name] = _positive_number(name, values.get(name))
+    limits = {name: _positive_number(name, values.get(name)) for name in LIMITS}
     percentile = values.get("percentile", 50)
     if isinstance(percentile, bool) or not isinstance(percentile, (int, float)):
         raise BudgetError(f"ovperf_budget percentile={percentile!r} must be a number")
@@ -123,18 +105,20 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
         raise BudgetError(f"ovperf_budget percentile={percentile!r} must be inside (0, 100)")
     threshold = values.get("regression_threshold")
     if threshold is not None:
-        threshold = _positive_number("regression_threshold", threshold)
-    if not any(v is not None for v in numbers.values()) and threshold is None:
+        try:
+            threshold = parse_fraction(threshold, "ovperf_budget regression_threshold")
+        except FractionError as exc:
+            raise BudgetError(str(exc)) from None
+    if all(v is None for v in limits.values()) and threshold is None:
         raise BudgetError(
-            "ovperf_budget sets no limit; give latency_ms, throughput_fps, "
-            "first_inference_ms, compile_ms or regression_threshold"
+            f"ovperf_budget sets no limit; give {', '.join(LIMITS)} or regression_threshold"
         )
     return Budget(
         device=devices[0],
         precision=precision,
         percentile=float(percentile),
         regression_threshold=threshold,
-        **numbers,
+        **limits,
     )
 
 

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from .kinds import GateVerdict
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -100,7 +102,7 @@ class GateSettings:
 
 @dataclass(frozen=True)
 class GateResult:
-    verdict: str  # regression | improvement | unchanged | inconclusive
+    verdict: GateVerdict  # regression | improvement | unchanged | inconclusive
     slowdown: float  # D, log scale, positive = slower
     ci: tuple[float, float]  # of D
     se: float
@@ -111,6 +113,10 @@ class GateResult:
     baseline_runs: int
     threshold: float
     confidence: float
+    #: the current run's own standard error (log scale) and its number of blocks (history),
+    #: or of block pairs (paired)
+    current_within_se: float
+    current_blocks: int
 
     def ratio(self, higher_is_better: bool) -> tuple[float, tuple[float, float]]:
         """current / baseline in the metric's own units, with its interval."""
@@ -158,7 +164,10 @@ def compare(
     slowdown = current.log_value - baseline_log
     if higher_is_better:
         slowdown = -slowdown
-    return _judge(slowdown, se, df, settings, drift, math.exp(baseline_log), m)
+    baseline_value = math.exp(baseline_log)
+    return _judge(
+        slowdown, se, df, settings, drift, baseline_value, m, current.within_se, current.blocks
+    )
 
 
 def compare_paired(
@@ -175,7 +184,7 @@ def compare_paired(
     slowdown = -mean if higher_is_better else mean
     se = float(data.std(ddof=1)) / math.sqrt(k) if k >= 2 else math.inf
     df = float(max(k - 1, 1))
-    return _judge(slowdown, se, df, settings, 0.0, math.nan, 0)
+    return _judge(slowdown, se, df, settings, 0.0, math.nan, 0, se, int(k))
 
 
 def _judge(
@@ -186,18 +195,20 @@ def _judge(
     drift: float,
     baseline_value: float,
     baseline_runs: int,
+    current_within_se: float,
+    current_blocks: int,
 ) -> GateResult:
     quantile = float(sps.t.ppf(0.5 + settings.confidence / 2.0, df))
     low, high = slowdown - quantile * se, slowdown + quantile * se
     margin = math.log1p(settings.threshold)
     if low > margin:
-        verdict = "regression"
+        verdict = GateVerdict.REGRESSION
     elif high < -margin:
-        verdict = "improvement"
+        verdict = GateVerdict.IMPROVEMENT
     elif -margin < low and high < margin:
-        verdict = "unchanged"
+        verdict = GateVerdict.UNCHANGED
     else:
-        verdict = "inconclusive"
+        verdict = GateVerdict.INCONCLUSIVE
     if se > 0 and math.isfinite(se):
         p_value = float(sps.t.sf((slowdown - margin) / se, df))
     else:  # no noise at all (or none known): the p-value is a plain comparison
@@ -214,4 +225,6 @@ def _judge(
         baseline_runs=baseline_runs,
         threshold=settings.threshold,
         confidence=settings.confidence,
+        current_within_se=current_within_se,
+        current_blocks=current_blocks,
     )

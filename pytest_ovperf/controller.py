@@ -1,0 +1,101 @@
+"""The end of a session, on the controller (the only process under pytest-xdist): gather
+every worker's result records, find stale baselines, write the JSON report and summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .collect import WORKER_OUTPUT_KEY, CollectionTracker
+from .report import SUMMARY_HEADER, baseline_notes, format_table, json_report, summary_rows
+from .session import OvperfSession
+from .store.baselines import BaselineFileError, prune
+from .store.baselines import load as load_baselines
+from .store.files import write_json_atomic
+from .verdicts.gate import stale_entries
+
+#: name of the test report's user property that carries a test's result records
+USER_PROPERTY = "ovperf_results"
+
+
+class ResultCollector:
+    """Gathers results from test reports (so xdist workers' results reach the controller),
+    finds stale baselines, then writes the JSON report and the terminal summary."""
+
+    def __init__(self, ovperf: OvperfSession, collection: CollectionTracker) -> None:
+        self.ovperf = ovperf
+        self.collection = collection
+        self.stale: dict[Path, dict[str, list[str]]] = {}
+        self.pruned: dict[Path, int] = {}
+        self.baseline_errors: list[str] = []
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Take what an xdist worker collected (the controller collects nothing itself)."""
+        self.collection.merge(getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == USER_PROPERTY:
+                self.ovperf.results.extend(json.loads(str(value)))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._find_stale_baselines()
+        path = self.ovperf.settings.json_path
+        if path is None:
+            return
+        environment = {**self.ovperf.software_facts, **self.ovperf.machine_facts("CPU")}
+        for device_fact in ("device", "device_name"):
+            environment.pop(device_fact)
+        write_json_atomic(path, json_report(self.ovperf.results, environment))
+
+    def _find_stale_baselines(self) -> None:
+        if not self.collection.complete:
+            return
+        gate = self.ovperf.gate
+        for test_file, names in self.collection.collected.items():
+            if test_file in self.collection.partial_files:
+                continue
+            path = gate.path_for(test_file)
+            try:
+                stored = load_baselines(path)
+            except BaselineFileError as exc:
+                self.baseline_errors.append(str(exc))
+                continue
+            stale = stale_entries(stored, names, self.ovperf.settings.devices)
+            if not stale:
+                continue
+            self.stale[path] = stale
+            if self.ovperf.settings.prune_stale:
+                self.pruned[path] = prune(path, stale)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        results = self.ovperf.results
+        if not (results or self.stale or self.baseline_errors):
+            return
+        write = terminalreporter.write_line
+        terminalreporter.section("ovperf summary")
+        if results:
+            for line in format_table(SUMMARY_HEADER, summary_rows(results)):
+                write(line)
+        for line in baseline_notes(results):
+            write(line)
+        for error in self.baseline_errors:
+            write(f"baseline error: {error}")
+        for path, stale in self.stale.items():
+            count = sum(len(p) for p in stale.values())
+            action = (
+                f"pruned {self.pruned[path]}"
+                if path in self.pruned
+                else "prune them with --ovperf-prune-baselines"
+            )
+            write(f"stale baselines in {path} ({count} entries; {action}):")
+            for test, profiles in sorted(stale.items()):
+                write(f"  {test} (profiles {', '.join(profiles)})")
+        if self.ovperf.settings.json_path is not None:
+            write(f"ovperf JSON report: {self.ovperf.settings.json_path}")

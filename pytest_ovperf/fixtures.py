@@ -1,0 +1,157 @@
+"""The fixtures of pytest-ovperf: thin, they validate markers and hand work to the engines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from .collect import Target, TestContext, marker_budgets
+from .measure.blocks import InferPool
+from .measure.engine import Progress
+from .perf_budget import PerfBudget
+from .report import progress_line
+from .runtime.models import CompiledEntry, ModelError, ModelSource, parse_model_marker
+from .session import OvperfSession
+from .verdicts.budgets import BudgetError
+
+SESSION_KEY = pytest.StashKey[OvperfSession]()
+CONTEXT_KEY = pytest.StashKey[TestContext]()
+
+
+def _fail(node: pytest.Item, problem: str) -> NoReturn:
+    # called outside except blocks, so the report carries no traceback
+    pytest.fail(f"{node.nodeid}: {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ovperf_session(pytestconfig: pytest.Config) -> OvperfSession:
+    """Session state of pytest-ovperf: the ``ov.Core``, compiled models, settings."""
+    return pytestconfig.stash[SESSION_KEY]
+
+
+@pytest.fixture
+def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession) -> Target:
+    """The device and precision this instance of the test runs on."""
+    node = request.node
+    model_marker = node.get_closest_marker("ovperf_model")
+    if model_marker is None:
+        _fail(
+            node,
+            "uses ovperf fixtures but has no @pytest.mark.ovperf_model(...) naming the model "
+            "to measure",
+        )
+    problem = ""
+    try:
+        spec = parse_model_marker(
+            tuple(model_marker.args), model_marker.kwargs, Path(str(node.path)).parent
+        )
+        budgets = marker_budgets(node)
+    except (ModelError, BudgetError) as exc:
+        problem = str(exc)
+    if problem:
+        _fail(node, problem)
+    node.stash[CONTEXT_KEY] = TestContext(spec, budgets)
+    target: Target = request.param
+    catalog = ovperf_session.catalog
+    if not catalog.info(target.device).available:
+        pytest.skip(
+            f"device {target.device} is not available on this machine "
+            f"(available: {', '.join(catalog.available) or 'none'})"
+        )
+    reason = catalog.unsupported_precision_reason(target.device, target.precision)
+    if reason:
+        pytest.skip(reason)
+    return target
+
+
+def _entry_getter(
+    request: pytest.FixtureRequest, session: OvperfSession, target: Target
+) -> Callable[[str, ModelSource | None], CompiledEntry]:
+    """Compiles (once per session) the test's model, or another source of its marker, with
+    a hint; a model that cannot be compiled fails the test with the reason."""
+    context = request.node.stash[CONTEXT_KEY]
+
+    def entry_for(hint: str, source: ModelSource | None = None) -> CompiledEntry:
+        try:
+            return session.compile_cache.get(
+                context.spec, target.device, target.precision, hint, source
+            )
+        except ModelError as exc:
+            problem = str(exc)
+        _fail(request.node, problem)
+
+    return entry_for
+
+
+@pytest.fixture
+def compiled_model(
+    request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
+) -> Any:
+    """The test's model compiled for the current device and precision, LATENCY hint."""
+    return _entry_getter(request, ovperf_session, ovperf_target)("LATENCY", None).compiled
+
+
+@pytest.fixture
+def infer_pool(
+    request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
+) -> InferPool:
+    """The test's model compiled with the THROUGHPUT hint, in an ``AsyncInferQueue``."""
+    entry = _entry_getter(request, ovperf_session, ovperf_target)("THROUGHPUT", None)
+    return InferPool(entry.compiled, entry.inputs)
+
+
+@pytest.fixture
+def perf_budget(
+    request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
+) -> PerfBudget:
+    """Measures latency / throughput and checks the test's ``ovperf_budget`` markers."""
+    context = request.node.stash[CONTEXT_KEY]
+    # read the model now, so that a bad one is a setup error whichever fixture asked for it
+    problem = ""
+    try:
+        ovperf_session.compile_cache.prepare(context.spec)
+    except ModelError as exc:
+        problem = str(exc)
+    if problem:
+        _fail(request.node, problem)
+    return PerfBudget(
+        session=ovperf_session,
+        nodeid=request.node.nodeid,
+        target=ovperf_target,
+        spec=context.spec,
+        budgets=context.budgets,
+        entry_for=_entry_getter(request, ovperf_session, ovperf_target),
+        test_file=Path(str(request.node.path)),
+        progress=_progress_printer(request.config),
+    )
+
+
+def _progress_printer(config: pytest.Config) -> Callable[[Progress], None] | None:
+    verbosity = config.getoption("verbose", 0)
+    if verbosity < 1 or hasattr(config, "workerinput"):
+        return None
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return None
+
+    last_shown = [0.0]
+
+    def show(progress: Progress) -> None:
+        # one line a second is enough to follow a measurement without flooding the terminal
+        now = time.monotonic()
+        if now - last_shown[0] < 1.0 and verbosity < 2:
+            return
+        last_shown[0] = now
+        line = f"  ovperf {progress_line(progress)}"
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
+
+    return show

@@ -1,0 +1,260 @@
+"""Command-line options and ini keys of pytest-ovperf, and their resolution into ``Settings``.
+
+Every option is also an ini key (``--ovperf-max-time`` <-> ``ovperf_max_time``); the command
+line wins. This table is the one place that names an option, its default and its help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import pytest
+
+from .measure.settings import MeasureSettings
+from .runtime.devices import parse_precision_list, split_device_list
+from .verdicts.limits import (
+    DEFAULT_DRIFT_PRIOR,
+    DEFAULT_MAX_FOREIGN_LOAD,
+    DEFAULT_MAX_PROBE_SHIFT,
+    DEFAULT_REGRESSION_THRESHOLD,
+    FractionError,
+    parse_fraction,
+    percent_text,
+)
+
+
+class InconclusivePolicy(str, Enum):
+    """What an inconclusive verdict does to the test (and so to the exit status)."""
+
+    PASS = "pass"  # the test passes; the summary still says inconclusive
+    WARN = "warn"  # the test passes with an OvperfInconclusiveWarning
+    FAIL = "fail"  # the test fails
+
+
+@dataclass
+class Settings:
+    """Everything the options decide, resolved and validated once per session."""
+
+    devices: list[str]
+    precisions: list[str]
+    measure: MeasureSettings = field(default_factory=MeasureSettings)
+    inconclusive: InconclusivePolicy = InconclusivePolicy.WARN
+    json_path: Path | None = None
+    #: smallest slowdown (fraction) that counts as a regression
+    regression_threshold: float = DEFAULT_REGRESSION_THRESHOLD
+    baseline_dir: Path = Path("baselines")
+    update_baselines: bool = False
+    prune_stale: bool = False
+    #: prior run-to-run drift of the regression gate (fraction)
+    prior_drift: float = DEFAULT_DRIFT_PRIOR
+    #: interleave the machine-speed probe with every measurement
+    speed_probe: bool = True
+    #: above this foreign CPU load (fraction) a baseline comparison is inconclusive
+    max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD
+    #: above this change of the speed probe (fraction) a baseline comparison is inconclusive
+    max_probe_shift: float = DEFAULT_MAX_PROBE_SHIFT
+
+
+_DEFAULT_MEASURE = MeasureSettings()
+_FRACTION_HELP = "; a fraction (0.05) or a percent ('5%')"
+
+#: (name, default, help) of the options that take a value; each is also an ini key
+VALUE_OPTIONS: list[tuple[str, str, str]] = [
+    (
+        "warmup",
+        f"{_DEFAULT_MEASURE.warmup_s:g}",
+        f"seconds of warmup inference before measuring (default {_DEFAULT_MEASURE.warmup_s:g})",
+    ),
+    (
+        "min-time",
+        f"{_DEFAULT_MEASURE.min_time_s:g}",
+        "minimum seconds of measurement of the model per metric "
+        f"(default {_DEFAULT_MEASURE.min_time_s:g})",
+    ),
+    (
+        "max-time",
+        f"{_DEFAULT_MEASURE.max_time_s:g}",
+        "maximum seconds of measurement per metric, interleaved probe or reference included "
+        f"(default {_DEFAULT_MEASURE.max_time_s:g})",
+    ),
+    (
+        "confidence",
+        f"{_DEFAULT_MEASURE.confidence:g}",
+        f"confidence level of every interval (default {_DEFAULT_MEASURE.confidence:g})",
+    ),
+    (
+        "ci-width",
+        f"{_DEFAULT_MEASURE.target_precision:g}",
+        "stop measuring once the interval's half width is this fraction of the estimate "
+        f"(default {_DEFAULT_MEASURE.target_precision:g})",
+    ),
+    ("json", "", "write every perf result to this JSON file"),
+    (
+        "inconclusive",
+        InconclusivePolicy.WARN.value,
+        "what an inconclusive verdict does: pass, warn (pass with a warning; default) or fail",
+    ),
+    (
+        "regression-threshold",
+        percent_text(DEFAULT_REGRESSION_THRESHOLD),
+        "smallest slowdown that counts as a regression"
+        + _FRACTION_HELP
+        + f" (default {percent_text(DEFAULT_REGRESSION_THRESHOLD)})",
+    ),
+    ("baseline-dir", "baselines", "directory of the baseline JSON files, relative to rootdir"),
+    (
+        "drift-prior",
+        percent_text(DEFAULT_DRIFT_PRIOR),
+        "run-to-run drift the regression gate assumes until the baseline history shows this "
+        "machine's own" + _FRACTION_HELP + f" (default {percent_text(DEFAULT_DRIFT_PRIOR)})",
+    ),
+    (
+        "max-foreign-load",
+        percent_text(DEFAULT_MAX_FOREIGN_LOAD),
+        "share of the machine's CPU other processes may use while a test measures before its "
+        "baseline comparison is called inconclusive"
+        + _FRACTION_HELP
+        + f" (default {percent_text(DEFAULT_MAX_FOREIGN_LOAD)})",
+    ),
+    (
+        "max-probe-shift",
+        percent_text(DEFAULT_MAX_PROBE_SHIFT),
+        "how far the speed probe may run faster or slower than in the baseline's runs before "
+        "a baseline comparison is called inconclusive"
+        + _FRACTION_HELP
+        + f" (default {percent_text(DEFAULT_MAX_PROBE_SHIFT)})",
+    ),
+    (
+        "speed-probe",
+        "on",
+        "on/off: interleave a small fixed workload with every measurement; the regression "
+        "gate uses it to tell the machine's state and to compare model/probe latency "
+        "ratios (default on)",
+    ),
+]
+
+#: (name, help) of the on/off flags; each is also a boolean ini key
+FLAG_OPTIONS: list[tuple[str, str]] = [
+    ("update-baselines", "record this run's results as the baselines"),
+    ("prune-baselines", "delete stale baseline entries of the test files that ran in full"),
+]
+
+
+def _ini_name(name: str) -> str:
+    return f"ovperf_{name.replace('-', '_')}"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ovperf", "OpenVINO performance budgets (pytest-ovperf)")
+    group.addoption(
+        "--ovperf-device",
+        action="append",
+        default=None,
+        metavar="DEVICE[,DEVICE]",
+        help="device(s) to run perf tests on, e.g. CPU, GPU, AUTO, HETERO:GPU,CPU; "
+        "repeat or comma-separate (default CPU)",
+    )
+    parser.addini("ovperf_device", "default for --ovperf-device", default="CPU")
+    group.addoption(
+        "--ovperf-precision",
+        action="append",
+        default=None,
+        metavar="PRECISION[,PRECISION]",
+        help="inference precision(s): f32, bf16, f16, int8 (default: the precisions the "
+        "test's budgets name for the device, else the device default)",
+    )
+    parser.addini("ovperf_precision", "default for --ovperf-precision", default="")
+    for name, default, help_text in VALUE_OPTIONS:
+        group.addoption(f"--ovperf-{name}", default=None, help=help_text)
+        parser.addini(_ini_name(name), help_text, default=default)
+    for name, help_text in FLAG_OPTIONS:
+        group.addoption(f"--ovperf-{name}", action="store_true", default=None, help=help_text)
+        parser.addini(_ini_name(name), help_text, type="bool", default=False)
+
+
+class _Reader:
+    """Reads one option from the command line, else from the ini file."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def text(self, name: str) -> str:
+        option = self.config.getoption(_ini_name(name))
+        if option is not None:
+            return str(option)
+        return str(self.config.getini(_ini_name(name)))
+
+    def number(self, name: str) -> float:
+        text = self.text(name)
+        try:
+            return float(text)
+        except ValueError:
+            raise pytest.UsageError(f"--ovperf-{name}={text!r} is not a number") from None
+
+    def fraction(self, name: str) -> float:
+        try:
+            return parse_fraction(self.text(name), f"--ovperf-{name}")
+        except FractionError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def flag(self, name: str) -> bool:
+        option = self.config.getoption(_ini_name(name))
+        return bool(option) if option is not None else bool(self.config.getini(_ini_name(name)))
+
+    def switch(self, name: str) -> bool:
+        text = self.text(name).lower()
+        if text not in ("on", "off"):
+            raise pytest.UsageError(f"--ovperf-{name}={text!r}: choose on or off")
+        return text == "on"
+
+    def listed(self, name: str) -> list[str]:
+        values: list[str] | None = self.config.getoption(_ini_name(name))
+        return values or [str(self.config.getini(_ini_name(name)))]
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    """Resolve and validate every option; a bad value is a ``pytest.UsageError`` naming it."""
+    read = _Reader(config)
+    devices = split_device_list(read.listed("device"))
+    if not devices:
+        raise pytest.UsageError("--ovperf-device names no device")
+    try:
+        precisions = parse_precision_list(read.listed("precision"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--ovperf-precision: {exc}") from None
+    measure = MeasureSettings(
+        warmup_s=read.number("warmup"),
+        min_time_s=read.number("min-time"),
+        max_time_s=read.number("max-time"),
+        confidence=read.number("confidence"),
+        target_precision=read.number("ci-width"),
+    )
+    try:
+        measure.validate()
+    except ValueError as exc:
+        raise pytest.UsageError(f"ovperf measurement options: {exc}") from None
+    policy_text = read.text("inconclusive").lower()
+    try:
+        policy = InconclusivePolicy(policy_text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--ovperf-inconclusive={policy_text!r}: choose pass, warn or fail"
+        ) from None
+    json_text = read.text("json")
+    return Settings(
+        devices=devices,
+        precisions=precisions,
+        measure=measure,
+        inconclusive=policy,
+        json_path=Path(json_text) if json_text else None,
+        regression_threshold=read.fraction("regression-threshold"),
+        baseline_dir=Path(config.rootpath) / read.text("baseline-dir"),
+        update_baselines=read.flag("update-baselines"),
+        prune_stale=read.flag("prune-baselines"),
+        prior_drift=read.fraction("drift-prior"),
+        speed_probe=read.switch("speed-probe"),
+        max_foreign_load=read.fraction("max-foreign-load"),
+        max_probe_shift=read.fraction("max-probe-shift"),
+    )

@@ -1,0 +1,47 @@
+"""The words of every verdict, and where a verdict comes from (typed, never parsed from text)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Verdict(str, Enum):
+    """Outcome of checking one measured statistic against one budget."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    NONE = "none"
+
+
+class GateVerdict(str, Enum):
+    """Outcome of comparing a result with its baseline (or its interleaved reference)."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+    #: nothing stored for this test and machine profile: the test passes
+    NO_BASELINE = "no-baseline"
+    #: this run was recorded as a baseline run
+    UPDATED = "updated"
+    #: the baseline file cannot be used (corrupt, foreign schema, lock timeout)
+    ERROR = "error"
+
+
+class GateMethod(str, Enum):
+    """What a result was compared with."""
+
+    #: the stored runs of the baseline entry (runs of other processes, other times)
+    HISTORY = "history"
+    #: the ``reference=`` model, measured interleaved in the same run
+    REFERENCE = "reference"
+
+
+class GuardReason(str, Enum):
+    """Why the machine's state forbids a gate verdict, whatever the statistics say."""
+
+    #: other processes used more of the CPU than allowed
+    BUSY = "busy"
+    #: the speed probe ran at another speed than in the baseline's runs
+    MACHINE_SPEED = "machine-speed"

@@ -1,0 +1,64 @@
+"""The gate's fractions (thresholds and limits): their defaults and their one unit.
+
+Every fraction a user gives, on the command line, in the ini file or in a marker, is
+written either as a fraction (``0.05``) or as a string with a percent sign (``"5%"``).
+A bare number of 1 or more (``5``) is an error: it looks like a percent, and reading it as
+500% would silently switch the check off.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: smallest slowdown that counts as a regression
+DEFAULT_REGRESSION_THRESHOLD = 0.05
+#: run-to-run drift the gate assumes until the history shows the machine's own
+DEFAULT_DRIFT_PRIOR = 0.03
+#: share of the machine's CPU other processes may use before a comparison is inconclusive
+DEFAULT_MAX_FOREIGN_LOAD = 0.15
+#: how far the speed probe may move from the baseline's runs before they count as another
+#: machine state
+DEFAULT_MAX_PROBE_SHIFT = 0.10
+
+
+class FractionError(ValueError):
+    """A fraction given in the wrong unit or out of range; the message says how to write it."""
+
+
+def parse_fraction(value: Any, what: str) -> float:
+    """``0.05`` or ``"5%"`` -> 0.05; ``5`` (a percent without its sign) is an error.
+
+    ``what`` names the option or marker argument in the error message.
+    """
+    if isinstance(value, bool):
+        raise FractionError(f"{what}={value!r} must be a fraction (0.05) or a percent ('5%')")
+    if isinstance(value, str):
+        text = value.strip()
+        percent = text.endswith("%")
+        number_text = text[:-1].strip() if percent else text
+        try:
+            number = float(number_text)
+        except ValueError:
+            raise FractionError(
+                f"{what}={value!r} is not a number; write a fraction (0.05) or a percent ('5%')"
+            ) from None
+    elif isinstance(value, (int, float)):
+        number, percent = float(value), False
+    else:
+        raise FractionError(f"{what}={value!r} must be a fraction (0.05) or a percent ('5%')")
+    if not math.isfinite(number) or number <= 0:
+        raise FractionError(f"{what}={value!r} must be positive")
+    if percent:
+        return number / 100.0
+    if number >= 1:
+        raise FractionError(
+            f"{what}={value!r} looks like a percent: write '{number:g}%' "
+            f"(or the fraction {number / 100:g})"
+        )
+    return number
+
+
+def percent_text(fraction: float) -> str:
+    """How a fraction is written back to users: ``0.05`` -> ``'5%'``."""
+    return f"{fraction * 100:g}%"
