@@ -36,6 +36,7 @@ import numpy as np
 from scipy import stats as sps
 
 from .kinds import GateVerdict
+from .limits import DEFAULT_DRIFT_PRIOR, DEFAULT_REGRESSION_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,10 @@ def summarise_log_ratios(log_ratios: Sequence[float], software: str) -> RunSumma
 
 @dataclass(frozen=True)
 class GateSettings:
-    threshold: float = 0.05
+    threshold: float = DEFAULT_REGRESSION_THRESHOLD
     confidence: float = 0.95
     #: prior between-run drift (log scale ~ fraction) and its weight in degrees of freedom
-    prior_drift: float = 0.03
+    prior_drift: float = DEFAULT_DRIFT_PRIOR
     prior_df: float = 4.0
     #: how many latest runs of the same software form the baseline value
     baseline_runs: int = 5
