@@ -38,11 +38,6 @@ class Interval:
         return (self.high - self.low) / 2.0 / abs(self.estimate)
 
 
-def percentile(samples: Sequence[float] | np.ndarray, q: float) -> float:
-    """The ``q``-th percentile (0 < q < 100) with linear interpolation (numpy's default)."""
-    return float(np.percentile(np.asarray(samples, dtype=float), q))
-
-
 def order_statistic_ranks(n: int, q: float, confidence: float) -> tuple[int, int] | None:
     """1-based ranks (l, u) with P(x_(l) <= Q_q <= x_(u)) >= ``confidence``.
 
