@@ -96,7 +96,7 @@ def test_confidence_interval_is_centred_on_the_slowdown() -> None:
 
 @pytest.mark.parametrize(
     ("current_fps", "verdict"),
-    [(13.0, "improvement"), (7.0, "regression"), (10.0, "inconclusive")],
+    [(13.0, "improvement"), (7.0, "regression"), (10.0, "unchanged")],
 )
 def test_throughput_direction_is_flipped(current_fps: float, verdict: str) -> None:
     outcome = compare(run(current_fps), steady_history(10.0), DEFAULTS, higher_is_better=True)
@@ -391,3 +391,24 @@ def test_ratio_matches_the_measured_figures() -> None:
     assert throughput.ratio(True)[0] == pytest.approx(0.7)
     low, high = throughput.ratio(True)[1]
     assert low < 0.7 < high
+
+
+def test_unchanged_is_a_tost_on_the_90_percent_interval() -> None:
+    """Equivalence uses the 90% interval (TOST at 5% a side); regression the 95% one."""
+    settings = GateSettings(threshold=0.05, confidence=0.95, equivalence_confidence=0.90)
+    # a paired run whose 90% interval fits inside +-5% but whose 95% interval does not
+    rng = np.random.default_rng(3)
+    ratios = rng.normal(0.0, 0.05, 40)
+    ratios -= ratios.mean()
+    outcome = compare_paired(ratios, settings, higher_is_better=False)
+    half_95 = (outcome.ci[1] - outcome.ci[0]) / 2
+    margin = math.log1p(0.05)
+    if half_95 < margin:  # make the case: stretch the spread until 95% no longer fits
+        ratios *= margin / half_95 * 1.05
+        outcome = compare_paired(ratios, settings, higher_is_better=False)
+    assert outcome.ci[1] > margin  # the 95% interval straddles the threshold
+    assert outcome.verdict == "unchanged"
+    strict = compare_paired(
+        ratios, GateSettings(threshold=0.05, equivalence_confidence=0.95), False
+    )
+    assert strict.verdict == "inconclusive"

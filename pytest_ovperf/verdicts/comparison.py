@@ -17,11 +17,14 @@ really does. With the baseline ``y_B`` the mean of its latest ``M`` runs of the 
 
 * ``regression``   the CI's lower bound is above log(1 + threshold): significant AND material;
 * ``improvement``  the CI's upper bound is below -log(1 + threshold);
-* ``unchanged``    the CI lies inside +-log(1 + threshold) (equivalence, as in TOST);
+* ``unchanged``    the (1 - 2 alpha_eq) interval lies inside +-log(1 + threshold): two
+                   one-sided tests (TOST) at alpha_eq = 5% each, i.e. the 90% interval;
 * ``inconclusive`` otherwise: the noise is too large to tell a material change from drift.
 
 Under the model, a run with no real slowdown is called a regression with probability at
-most alpha/2 (2.5% at 95%), and far less in practice because the threshold must be cleared too.
+most alpha/2 (2.5% at 95%), and far less in practice because the threshold must be cleared too;
+a run whose true change is at or beyond the threshold is called unchanged with probability at
+most alpha_eq (5%).
 ``p_value`` is the one-sided p of "slowdown <= threshold".
 """
 
@@ -93,7 +96,12 @@ def summarise_log_ratios(log_ratios: Sequence[float], software: str) -> RunSumma
 @dataclass(frozen=True)
 class GateSettings:
     threshold: float = DEFAULT_REGRESSION_THRESHOLD
+    #: two-sided level of the interval shown and of regression / improvement (one-sided
+    #: tests at (1 - confidence) / 2 each)
     confidence: float = 0.95
+    #: level of the interval that must lie inside +-threshold for ``unchanged`` (TOST at
+    #: (1 - equivalence_confidence) / 2 on each side: 90% is the conventional 5% TOST)
+    equivalence_confidence: float = 0.90
     #: prior between-run drift (log scale ~ fraction) and its weight in degrees of freedom
     prior_drift: float = DEFAULT_DRIFT_PRIOR
     prior_df: float = 4.0
@@ -201,12 +209,13 @@ def _judge(
 ) -> GateResult:
     quantile = float(sps.t.ppf(0.5 + settings.confidence / 2.0, df))
     low, high = slowdown - quantile * se, slowdown + quantile * se
+    equivalence = float(sps.t.ppf(0.5 + settings.equivalence_confidence / 2.0, df)) * se
     margin = math.log1p(settings.threshold)
     if low > margin:
         verdict = GateVerdict.REGRESSION
     elif high < -margin:
         verdict = GateVerdict.IMPROVEMENT
-    elif -margin < low and high < margin:
+    elif -margin < slowdown - equivalence and slowdown + equivalence < margin:
         verdict = GateVerdict.UNCHANGED
     else:
         verdict = GateVerdict.INCONCLUSIVE
