@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
 
-from pytest_ovperf.measure.engine import MIN_BLOCKS, run_blocks
+from pytest_ovperf.measure.engine import MIN_BLOCKS, SequentialLooks, run_blocks
 from pytest_ovperf.measure.settings import MeasureSettings
 from pytest_ovperf.verdicts.stats import Interval, mean_interval
 
@@ -78,3 +78,26 @@ def test_a_noisy_model_runs_until_the_maximum_time() -> None:
     samples = run_blocks(model, None, SETTINGS, precision)
     assert len(samples.model_blocks) > MIN_BLOCKS
     assert SETTINGS.max_time_s / 2 < samples.measure_s <= SETTINGS.max_time_s * 1.2
+
+
+@pytest.mark.parametrize("settle_at", [0, 2, None], ids=["first-look", "third-look", "never"])
+def test_sequential_looks_stop_at_the_first_settled_verdict(settle_at: int | None) -> None:
+    """With sequential looks the engine ignores precision and stops at the first look whose
+    verdict is settled, or at the time budget's end."""
+    seen: list[int] = []
+
+    def settled(log_ratios: Sequence[float], look: int) -> bool:
+        seen.append(look)
+        return settle_at is not None and look >= settle_at
+
+    looks = SequentialLooks(count=4, settled=settled)
+    samples = run_blocks(
+        steady_model, noisy_runner(), SETTINGS, steady_precision, compare_partner=True, looks=looks
+    )
+    assert seen == sorted(set(seen))  # each look is taken once, in order
+    if settle_at is None:
+        assert samples.measure_s > SETTINGS.max_time_s * 0.75
+        assert seen and seen[-1] <= 2  # the last look is the budget's end itself
+    else:
+        assert seen[-1] == settle_at
+        assert samples.measure_s < SETTINGS.max_time_s * (settle_at + 1) / 4 + 0.05

@@ -5,8 +5,13 @@ speed probe, or the test's ``reference=`` model) may run between the model's blo
 order; pairing adjacent blocks cancels machine drift, which moves slower than a pair lasts.
 After ``min_time_s`` of the model's own time the engine stops as soon as every tracked
 interval is narrower than ``target_precision`` (relative half width), or before
-``max_time_s`` (model and partner together) would be exceeded. Stopping looks at
+``max_time_s`` (model and partner together) would be exceeded. That rule looks at
 precision only, never at a verdict, so it does not inflate the error rate of any check.
+
+A partner compared by a group-sequential test (``SequentialLooks``: the baseline's own model
+in an A/B comparison) stops instead at the first of a fixed number of looks, evenly spread
+over ``max_time_s``, at which its verdict is settled; the test's error rate is split among the
+looks, so looking early costs no false alarms.
 """
 
 from __future__ import annotations
@@ -30,6 +35,15 @@ BlockRunner = Callable[[float], float]
 
 
 @dataclass(frozen=True)
+class SequentialLooks:
+    """Stop at the first of ``count`` looks (evenly spread over the time budget) at which
+    ``settled(log_ratios, look)`` says the verdict is decided; else at the budget's end."""
+
+    count: int
+    settled: Callable[[Sequence[float], int], bool]
+
+
+@dataclass(frozen=True)
 class Partner:
     """A workload measured interleaved with the model."""
 
@@ -38,6 +52,8 @@ class Partner:
     share: float
     #: whether the model/partner ratio is compared, so its precision also decides stopping
     compared: bool
+    #: stop on a settled verdict at fixed looks instead of on precision
+    looks: SequentialLooks | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,7 @@ def run_blocks(
     *,
     partner_share: float = 1.0,
     compare_partner: bool = False,
+    looks: SequentialLooks | None = None,
     kind: str = "",
     progress: ProgressCallback | None = None,
 ) -> Interleaved:
@@ -120,6 +137,7 @@ def run_blocks(
 
     ``model_precision()`` gives the intervals of the model's statistics so far; with
     ``compare_partner`` the interval of the mean log ratio model/partner must be precise too.
+    With ``looks`` (and a partner) it stops at the first look whose verdict is settled.
     """
     clock = time.perf_counter
     model_blocks: list[float] = []
@@ -127,6 +145,13 @@ def run_blocks(
     ratios: list[float] = []
     partner_s = settings.block_s * partner_share
     min_time_s = settings.min_time_s * (1.0 + (partner_share if partner else 0.0))
+    sequential = looks if partner is not None else None
+    look_times = (
+        [settings.max_time_s * (k + 1) / sequential.count for k in range(sequential.count)]
+        if sequential is not None
+        else []
+    )
+    looks_passed = 0
     started = clock()
     while True:
         if partner is None:
@@ -164,8 +189,17 @@ def run_blocks(
         if progress is not None:
             progress(Progress(kind, elapsed, len(model_blocks), intervals))
         next_block_ends = elapsed * (len(model_blocks) + 1) / len(model_blocks)
-        if next_block_ends > settings.max_time_s or widest <= settings.target_precision:
+        if next_block_ends > settings.max_time_s:
             break
+        if sequential is None:
+            if widest <= settings.target_precision:
+                break
+            continue
+        reached = sum(1 for t in look_times if elapsed >= t)
+        if reached > looks_passed:
+            looks_passed = reached
+            if sequential.settled(ratios, reached - 1):
+                break
     return Interleaved(tuple(model_blocks), tuple(partner_blocks), tuple(ratios), clock() - started)
 
 
@@ -199,6 +233,7 @@ def measure_latency(
         precision,
         partner_share=partner.share if partner else 1.0,
         compare_partner=partner.compared if partner else False,
+        looks=partner.looks if partner else None,
         kind="latency",
         progress=progress,
     )
@@ -230,6 +265,7 @@ def measure_throughput(
         precision,
         partner_share=partner.share if partner else 1.0,
         compare_partner=partner.compared if partner else False,
+        looks=partner.looks if partner else None,
         kind="throughput",
         progress=progress,
     )
