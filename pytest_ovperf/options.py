@@ -25,6 +25,18 @@ from .verdicts.limits import (
 )
 
 
+class CompareMode(str, Enum):
+    """How a result is compared with its baseline."""
+
+    #: A/B against the baseline's own model when the model or config changed and its copy is
+    #: at hand, else the stored runs
+    AUTO = "auto"
+    #: always A/B against the baseline's own model; a missing copy is a test error
+    AB = "ab"
+    #: always the stored runs
+    HISTORY = "history"
+
+
 class InconclusivePolicy(str, Enum):
     """What an inconclusive verdict does to the test (and so to the exit status)."""
 
@@ -45,6 +57,9 @@ class Settings:
     #: smallest slowdown (fraction) that counts as a regression
     regression_threshold: float = DEFAULT_REGRESSION_THRESHOLD
     baseline_dir: Path = Path("baselines")
+    #: where the copies of the baselines' models live (default: ``<baseline_dir>/models``)
+    model_store: Path = Path("baselines") / "models"
+    compare: CompareMode = CompareMode.AUTO
     update_baselines: bool = False
     prune_stale: bool = False
     #: prior run-to-run drift of the regression gate (fraction)
@@ -104,6 +119,19 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         + f" (default {percent_text(DEFAULT_REGRESSION_THRESHOLD)})",
     ),
     ("baseline-dir", "baselines", "directory of the baseline JSON files, relative to rootdir"),
+    (
+        "model-store",
+        "",
+        "directory of the copies of the models baselines were recorded with, relative to "
+        "rootdir (default: <baseline-dir>/models)",
+    ),
+    (
+        "compare",
+        CompareMode.AUTO.value,
+        "how a result is compared with its baseline: auto (A/B against the baseline's own model "
+        "when the model or compile config changed and its copy is at hand, else the stored "
+        "runs; default), ab (always A/B), history (always the stored runs)",
+    ),
     (
         "drift-prior",
         percent_text(DEFAULT_DRIFT_PRIOR),
@@ -242,7 +270,17 @@ def settings_from_config(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             f"--ovperf-inconclusive={policy_text!r}: choose pass, warn or fail"
         ) from None
+    compare_text = read.text("compare").lower()
+    try:
+        compare = CompareMode(compare_text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--ovperf-compare={compare_text!r}: choose auto, ab or history"
+        ) from None
     json_text = read.text("json")
+    rootdir = Path(config.rootpath)
+    baseline_dir = rootdir / read.text("baseline-dir")
+    model_store_text = read.text("model-store")
     return Settings(
         devices=devices,
         precisions=precisions,
@@ -250,7 +288,9 @@ def settings_from_config(config: pytest.Config) -> Settings:
         inconclusive=policy,
         json_path=Path(json_text) if json_text else None,
         regression_threshold=read.fraction("regression-threshold"),
-        baseline_dir=Path(config.rootpath) / read.text("baseline-dir"),
+        baseline_dir=baseline_dir,
+        model_store=rootdir / model_store_text if model_store_text else baseline_dir / "models",
+        compare=compare,
         update_baselines=read.flag("update-baselines"),
         prune_stale=read.flag("prune-baselines"),
         prior_drift=read.fraction("drift-prior"),
