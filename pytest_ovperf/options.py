@@ -14,6 +14,7 @@ import pytest
 
 from .measure.settings import MeasureSettings
 from .runtime.devices import parse_precision_list, split_device_list
+from .verdicts.kinds import CompareMode
 from .verdicts.limits import (
     DEFAULT_DRIFT_PRIOR,
     DEFAULT_MAX_FOREIGN_LOAD,
@@ -23,18 +24,6 @@ from .verdicts.limits import (
     parse_fraction,
     percent_text,
 )
-
-
-class CompareMode(str, Enum):
-    """How a result is compared with its baseline."""
-
-    #: A/B against the baseline's own model when the model or config changed and its copy is
-    #: at hand, else the stored runs
-    AUTO = "auto"
-    #: always A/B against the baseline's own model; a missing copy is a test error
-    AB = "ab"
-    #: always the stored runs
-    HISTORY = "history"
 
 
 class InconclusivePolicy(str, Enum):

@@ -4,7 +4,7 @@ budgets and the baseline, and fail the test when a verdict says so."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -17,6 +17,7 @@ from .measure.engine import (
     Partner,
     PartnerSamples,
     ProgressCallback,
+    SequentialLooks,
     measure_latency,
     measure_throughput,
 )
@@ -28,9 +29,18 @@ from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, m
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
+from .store.models import ModelStoreError
 from .verdicts.budgets import Budget, Metric, applicable_budgets
-from .verdicts.gate import baseline_error, judge_reference
-from .verdicts.kinds import GateVerdict, Verdict
+from .verdicts.comparison import compare_paired
+from .verdicts.gate import (
+    AB_LOOKS,
+    AbPlan,
+    AbUnavailable,
+    baseline_error,
+    judge_ab,
+    judge_reference,
+)
+from .verdicts.kinds import CompareMode, GateVerdict, Verdict
 from .verdicts.stats import Interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
@@ -90,7 +100,7 @@ class PerfBudget:
         headline = percentile if percentile is not None else (wanted[0] if wanted else 50.0)
         percentiles = list(dict.fromkeys([headline, *wanted]))
         settings = self._session.settings.measure
-        partner = self._partner("latency")
+        partner, plan, fallback = self._partner("latency", entry)
         load = LoadMeter().start()
         samples = measure_latency(
             compiled, inputs, settings, percentiles, partner, self._progress
@@ -116,7 +126,7 @@ class PerfBudget:
                         result.n,
                     )
                 )
-        return self._conclude(result, entry, samples.partner)
+        return self._conclude(result, entry, samples.partner, plan, fallback)
 
     def measure_throughput(self, infer_pool: InferPool | None = None) -> ThroughputResult:
         """Keep ``infer_pool`` (default: this test's THROUGHPUT compile) busy and count fps."""
@@ -124,7 +134,7 @@ class PerfBudget:
         if infer_pool is None:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
-        partner = self._partner("throughput")
+        partner, plan, fallback = self._partner("throughput", entry)
         load = LoadMeter().start()
         samples = measure_throughput(infer_pool, settings, partner, self._progress)
         interval = samples.interval(settings.confidence)
@@ -144,27 +154,36 @@ class PerfBudget:
                         Metric.THROUGHPUT, "fps", interval, budget.throughput_fps, result.n
                     )
                 )
-        return self._conclude(result, entry, samples.partner)
+        return self._conclude(result, entry, samples.partner, plan, fallback)
 
     # -- the partner workload ----------------------------------------------------------
 
-    def _partner(self, kind: str) -> Partner | None:
-        """The workload interleaved with the model: the ``reference=`` model, else the speed
-        probe (unless switched off). It is chosen the same way whether or not a baseline
-        exists, so budgets are judged from the same kind of measurement on every run."""
+    def _partner(
+        self, kind: str, entry: CompiledEntry
+    ) -> tuple[Partner | None, AbPlan | None, str]:
+        """The workload interleaved with the model, the A/B plan when it is the baseline's
+        own model, and why no A/B was made when one was wanted ('' otherwise).
+
+        In order: the ``reference=`` model; the baseline's own model (A/B, see
+        ``BaselineGate.plan_ab``); else the speed probe (unless switched off). The probe is
+        chosen whether or not a baseline exists, so budgets are judged from the same kind
+        of measurement on every run.
+        """
         settings = self._session.settings
+        hint = "LATENCY" if kind == "latency" else "THROUGHPUT"
         if self.spec.reference is not None:
-            hint = "LATENCY" if kind == "latency" else "THROUGHPUT"
             reference = self._entry_for(hint, self.spec.reference)
-            runner: LatencyBlocks | ThroughputBlocks
-            if kind == "latency":
-                runner = LatencyBlocks(reference.compiled, reference.inputs, settings.measure)
+            return Partner(self._runner(kind, reference), 1.0, True), None, ""
+        plan, fallback = self._ab_plan(kind, entry)
+        if plan is not None:
+            baseline = self._baseline_entry(plan, hint)
+            if isinstance(baseline, str):
+                fallback = baseline
             else:
-                pool = InferPool(reference.compiled, reference.inputs)
-                runner = ThroughputBlocks(pool, settings.measure)
-            return Partner(runner, share=1.0, compared=True)
+                looks = self._ab_looks(kind == "throughput")
+                return Partner(self._runner(kind, baseline), 1.0, True, looks), plan, ""
         if not settings.speed_probe:
-            return None
+            return None, None, fallback
         # The probe runs sync for both kinds: request.latency times the inference alone,
         # while a tiny model's fps would time Python's submission loop. For throughput it
         # only tells the machine state (fps/probe ratios proved noisier than fps itself).
@@ -172,9 +191,52 @@ class PerfBudget:
         compared = kind == "latency" and self._session.gate.will_judge(
             self.test_file, self.test_name, self._session.machine_facts(self.target.device), kind
         )
-        return Partner(
-            LatencyBlocks(probe.compiled, probe.inputs, settings.measure), PROBE_SHARE, compared
+        runner = LatencyBlocks(probe.compiled, probe.inputs, settings.measure)
+        return Partner(runner, PROBE_SHARE, compared), None, fallback
+
+    def _runner(self, kind: str, entry: CompiledEntry) -> LatencyBlocks | ThroughputBlocks:
+        measure = self._session.settings.measure
+        if kind == "latency":
+            return LatencyBlocks(entry.compiled, entry.inputs, measure)
+        return ThroughputBlocks(InferPool(entry.compiled, entry.inputs), measure)
+
+    def _ab_plan(self, kind: str, entry: CompiledEntry) -> tuple[AbPlan | None, str]:
+        try:
+            return self._session.gate.plan_ab(
+                self.test_file, self.test_name, self._facts(entry), kind
+            )
+        except AbUnavailable as exc:
+            problem = str(exc)
+        self._fail(problem)
+
+    def _baseline_entry(self, plan: AbPlan, hint: str) -> CompiledEntry | str:
+        """The baseline's model compiled with its recorded config on this runtime, or why
+        it cannot be (a test error with ``--ovperf-compare=ab``)."""
+        spec = ModelSpec(
+            source=plan.model.path,
+            shape=plan.model.shape,
+            config=plan.config,
+            inputs=self.spec.inputs,
+            base_dir=plan.model.directory,
         )
+        try:
+            return self._session.compile_cache.get(
+                spec, self.target.device, self.target.precision, hint
+            )
+        except ModelError as exc:
+            problem = f"the baseline's model {plan.model.fingerprint} cannot run here: {exc}"
+        if self._session.settings.compare is CompareMode.AB:
+            self._fail(problem)
+        return f"no A/B against the baseline's own model: {problem}"
+
+    def _ab_looks(self, higher_is_better: bool) -> SequentialLooks:
+        settings = self._session.gate.ab_settings(self.regression_threshold)
+
+        def settled(log_ratios: Sequence[float], look: int) -> bool:
+            verdict = compare_paired(log_ratios, settings, higher_is_better).verdict
+            return verdict is not GateVerdict.INCONCLUSIVE
+
+        return SequentialLooks(AB_LOOKS, settled)
 
     def _probe_entry(self) -> CompiledEntry:
         try:
@@ -211,13 +273,17 @@ class PerfBudget:
             "compile_ms": entry.compile_ms,
             "first_inference_ms": entry.first_inference_ms,
             "measure_s": measure_s,
-            "facts": {
-                **self._session.machine_facts(self.target.device),
-                **self._session.software_facts,
-                "model": self.spec.describe(),
-                "model_hash": entry.fingerprint,
-                "config": entry.config,
-            },
+            "facts": self._facts(entry),
+        }
+
+    def _facts(self, entry: CompiledEntry) -> dict[str, Any]:
+        """Machine and software facts of a result of ``entry``."""
+        return {
+            **self._session.machine_facts(self.target.device),
+            **self._session.software_facts,
+            "model": self.spec.describe(),
+            "model_hash": entry.fingerprint,
+            "config": entry.config,
         }
 
     def _one_off_checks(self, result: PerfResult, entry: CompiledEntry) -> None:
@@ -241,35 +307,61 @@ class PerfBudget:
                 return budget.regression_threshold
         return self._session.settings.regression_threshold
 
-    def _judge_baseline(self, result: PerfResult, partner: PartnerSamples | None) -> None:
-        """Fill ``result.baseline``: against the interleaved reference, else the stored
-        baselines (a problem with the baseline file is an ``error`` comparison)."""
+    def _judge_baseline(
+        self,
+        result: PerfResult,
+        partner: PartnerSamples | None,
+        plan: AbPlan | None,
+        fallback: str,
+    ) -> None:
+        """Fill ``result.baseline``: against the interleaved reference or the baseline's own
+        model (A/B), else the stored runs (a problem with the baseline file is an ``error``
+        comparison). A recorded run also keeps a copy of its model for later A/B runs."""
         gate = self._session.gate
+        hib = result.higher_is_better
         if self.spec.reference is not None and partner is not None:
             result.baseline = judge_reference(
                 partner.log_ratios,
                 partner.value,
                 self.spec.describe(self.spec.reference),
                 gate.settings_for(self.regression_threshold),
-                result.higher_is_better,
+                hib,
             )
+            return
+        if plan is not None and partner is not None:
+            settings = gate.ab_settings(self.regression_threshold)
+            result.baseline = judge_ab(partner.log_ratios, partner.value, plan, settings, hib)
             return
         if partner is not None:
             result.probe_value = partner.value
             if result.kind == "latency":
                 result.probe_log_ratios = list(partner.log_ratios)
         try:
+            if gate.update:  # the copy first: a stored run never names a model not kept
+                self._keep_model_copy()
             result.baseline = gate.check(
-                result, self.test_file, self.test_name, self.regression_threshold
+                result, self.test_file, self.test_name, self.regression_threshold, fallback
             )
-        except BaselineFileError as exc:
+        except (BaselineFileError, ModelStoreError) as exc:
             result.baseline = baseline_error(exc)
 
+    def _keep_model_copy(self) -> None:
+        """Keep the recorded model in the model store, for A/B runs against this baseline."""
+        prepared = self._session.compile_cache.prepare(self.spec)
+        self._session.model_store.put(
+            prepared.fingerprint, prepared.model, self.spec.resolved_path(), self.spec.shape
+        )
+
     def _conclude(
-        self, result: ResultT, entry: CompiledEntry, partner: PartnerSamples | None
+        self,
+        result: ResultT,
+        entry: CompiledEntry,
+        partner: PartnerSamples | None,
+        plan: AbPlan | None,
+        fallback: str,
     ) -> ResultT:
         self._one_off_checks(result, entry)
-        self._judge_baseline(result, partner)
+        self._judge_baseline(result, partner, plan, fallback)
         self.results.append(result)
         if (
             result.precision != result.requested_precision

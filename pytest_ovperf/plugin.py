@@ -7,6 +7,7 @@ import json
 from collections.abc import Generator
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,9 @@ from .report import result_record
 from .session import OvperfSession
 from .verdicts.budgets import Budget
 
+#: key of the session id in an xdist worker's ``workerinput``
+SESSION_ID_KEY = "ovperf_session_id"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
@@ -43,12 +47,21 @@ def pytest_configure(config: pytest.Config) -> None:
         f"ovperf_budget({budget_arguments}): a performance budget; stack one per "
         "device/precision",
     )
+    workerinput = getattr(config, "workerinput", None)
     ovperf = OvperfSession(settings_from_config(config), Path(config.rootpath))
+    if workerinput is not None and SESSION_ID_KEY in workerinput:
+        ovperf.session_id = workerinput[SESSION_ID_KEY]
     config.stash[SESSION_KEY] = ovperf
     collection = CollectionTracker()
     config.pluginmanager.register(collection, "ovperf-collection")
-    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+    if workerinput is None:  # the xdist controller, or a run without xdist
         config.pluginmanager.register(ResultCollector(ovperf, collection), "ovperf-results")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the session id to an xdist worker: its runs belong to this session's job."""
+    node.workerinput[SESSION_ID_KEY] = node.config.stash[SESSION_KEY].session_id
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

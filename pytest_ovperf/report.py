@@ -129,6 +129,27 @@ def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list
     ]
 
 
+def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
+    outcome, stored = comparison.outcome, comparison.stored
+    assert outcome is not None and stored is not None
+    unit = "fps" if result.higher_is_better else "ms"
+    ratio, (low, high) = outcome.ratio(result.higher_is_better)
+    current = result.statistic if not result.higher_is_better else "fps"
+    return [
+        f"A/B against {comparison.reference}: baseline recorded {stored.recorded_at}, commit "
+        f"{str(stored.git_commit)[:12]} ({stored.path}); both measured interleaved in this "
+        "run (ABBA blocks), the baseline's model compiled with its recorded config",
+        f"baseline {'fps' if result.higher_is_better else 'p50'} = "
+        f"{fmt(comparison.baseline_value)} {unit}; current {current} = "
+        f"{fmt(result.gate_value)} {unit} (n={result.n}, {result.measure_s:.1f} s in all)",
+        f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.2%} CI "
+        f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; threshold "
+        f"{outcome.threshold:.1%}; p(slowdown <= threshold) = {outcome.p_value:.2g} "
+        f"(paired t, df={outcome.df:.0f}; sequential test, error rates split among "
+        f"{comparison.looks} looks)",
+    ]
+
+
 def _guard_line(guard: MachineGuard) -> str:
     if guard.reason is GuardReason.BUSY:
         parts = []
@@ -188,8 +209,12 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
         return text
     if comparison.method is GateMethod.REFERENCE:
         lines = _reference_lines(result, comparison)
+    elif comparison.method is GateMethod.AB:
+        lines = _ab_lines(result, comparison)
     else:
         lines = _history_lines(result, comparison)
+        if comparison.fallback:
+            lines.append(comparison.fallback + "; judged against the stored runs instead")
     outcome = comparison.outcome
     assert outcome is not None
     if not comparison.guards and verdict is GateVerdict.INCONCLUSIVE:

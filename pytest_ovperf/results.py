@@ -83,8 +83,12 @@ class BaselineComparison:
     baseline_value: float | None = None
     #: the stored baseline (history method)
     stored: StoredBaseline | None = None
-    #: the reference model (reference method), as described to users
+    #: the reference model (reference method) or the baseline's model (A/B), as described
     reference: str | None = None
+    #: history method: why no A/B comparison against the baseline's own model was made
+    fallback: str = ""
+    #: A/B: the looks of the sequential test among which its error rates were split
+    looks: int = 0
     #: whether the comparison was of model / speed-probe ratios
     normalized: bool = False
     guards: list[MachineGuard] = field(default_factory=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import platform
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ import openvino as ov
 
 from .options import Settings
 from .runtime.devices import DeviceCatalog
-from .runtime.facts import git_commit, machine_facts
+from .runtime.facts import git_commit, job_id, machine_facts
 from .runtime.models import CompileCache
+from .store.models import ModelStore
 from .verdicts.comparison import GateSettings
 from .verdicts.gate import BaselineGate
 
@@ -22,6 +24,8 @@ from .verdicts.gate import BaselineGate
 class OvperfSession:
     settings: Settings
     rootdir: Path
+    #: one id per pytest run, shared by its xdist workers (the job unit outside CI)
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     core: ov.Core = field(default_factory=ov.Core)
     #: result records (``report.result_record``), gathered from test reports so xdist works
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -29,9 +33,12 @@ class OvperfSession:
     def __post_init__(self) -> None:
         self.catalog = DeviceCatalog(self.core)
         self.compile_cache = CompileCache(self.core)
+        self.model_store = ModelStore(self.settings.model_store)
         self.gate = BaselineGate(
             baseline_dir=self.settings.baseline_dir,
             rootdir=self.rootdir,
+            model_store=self.model_store,
+            compare_mode=self.settings.compare,
             settings=GateSettings(
                 threshold=self.settings.regression_threshold,
                 confidence=self.settings.measure.confidence,
@@ -48,6 +55,7 @@ class OvperfSession:
             "openvino": ov.get_version(),
             "python": platform.python_version(),
             "git_commit": git_commit(self.rootdir),
+            "job": job_id(self.session_id),
         }
 
     def machine_facts(self, device: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pytest_ovperf.report import comparison_text, fmt
 from pytest_ovperf.results import LatencyResult
 from pytest_ovperf.runtime.facts import facts_id as profile_id
 from pytest_ovperf.store.baselines import BaselineFileError
+from pytest_ovperf.store.models import ModelStore
 from pytest_ovperf.verdicts.comparison import GateSettings
 from pytest_ovperf.verdicts.gate import BaselineGate
 from pytest_ovperf.verdicts.stats import Interval
@@ -149,7 +150,8 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
 
     # 2. compare the unchanged models with a large threshold (with xdist, other OpenVINO
     #    sessions can slow single probe blocks several times over: keep it far out of reach)
-    outcome, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900%", "-k", "not strict")
+    wide = "--ovperf-regression-threshold=900%"
+    outcome, results = run(ovtester, *GATE, wide, "-k", "not strict")
     assert outcome.ret == 0, outcome.stdout.str()
     for key in [("test_latency", "latency"), ("test_throughput", "throughput")]:
         assert results[key]["baseline_verdict"] == "unchanged", results[key]["baseline_message"]
@@ -165,9 +167,10 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     assert strict["regression_threshold"] == pytest.approx(0.01)
     assert strict["baseline_verdict"] in ("inconclusive", "regression", "improvement")
 
-    # 4. the same test ids now run a model about ten times slower
+    # 4. the same test ids now run a model about ten times slower, judged against the
+    #    stored runs (--ovperf-compare=history; step 5 does the A/B comparison)
     write(ovtester, "perf/test_gate.py", GATE_FILE.format(model=SLOW_MODEL))
-    outcome, results = run(ovtester, *GATE, "-k", "not strict")
+    outcome, results = run(ovtester, *GATE, "--ovperf-compare=history", "-k", "not strict")
     outcome.assert_outcomes(failed=2, passed=1)
     out = outcome.stdout.str()
     latency = results[("test_latency", "latency")]
@@ -190,6 +193,25 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     loose = results[("test_loose", "latency")]
     assert loose["baseline_verdict"] == "unchanged", loose["baseline_message"]
     assert loose["ratio"] > 2.0
+    assert {r["baseline_method"] for r in results.values()} == {"history"}
+    assert baseline.read_bytes() == recorded
+
+    # 5. by default (--ovperf-compare=auto) a changed model is measured against the
+    #    baseline's own model, kept in the model store when it was recorded
+    outcome, results = run(ovtester, *GATE, "-k", "not strict")
+    outcome.assert_outcomes(failed=2, passed=1)
+    out = outcome.stdout.str()
+    for key in [("test_latency", "latency"), ("test_throughput", "throughput")]:
+        data = results[key]
+        assert data["baseline_method"] == "ab", data["baseline_message"]
+        assert data["baseline_verdict"] == "regression", data["baseline_message"]
+        assert set(data["what_changed"]) == {"model_hash"}
+    assert results[("test_latency", "latency")]["ratio"] > 2.0
+    assert results[("test_throughput", "throughput")]["ratio"] < 0.5
+    assert "A/B against the baseline's model" in out
+    assert "sequential test, error rates split among 4 looks" in out
+    models = ovtester.path / "baselines" / "models"
+    assert len([d for d in models.iterdir() if (d / "manifest.json").is_file()]) == 1
     assert baseline.read_bytes() == recorded
 
 
@@ -500,6 +522,12 @@ def _result() -> LatencyResult:
     )
 
 
+def _gate(tmp_path: Path) -> BaselineGate:
+    return BaselineGate(
+        tmp_path / "baselines", tmp_path, GateSettings(), ModelStore(tmp_path / "models")
+    )
+
+
 def _gate_with_entry(tmp_path: Path, kinds: Any, profiles: Any = None) -> BaselineGate:
     profile = profile_id(MACHINE)
     data = {
@@ -510,7 +538,7 @@ def _gate_with_entry(tmp_path: Path, kinds: Any, profiles: Any = None) -> Baseli
     }
     (tmp_path / "baselines").mkdir()
     (tmp_path / "baselines" / "test_x.json").write_text(json.dumps(data))
-    return BaselineGate(tmp_path / "baselines", tmp_path, GateSettings())
+    return _gate(tmp_path)
 
 
 def test_gate_compares_a_hand_written_entry(tmp_path: Path) -> None:
@@ -543,7 +571,7 @@ def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
     }
     (tmp_path / "baselines").mkdir()
     (tmp_path / "baselines" / "test_x.json").write_text(json.dumps(data))
-    gate = BaselineGate(tmp_path / "baselines", tmp_path, GateSettings())
+    gate = _gate(tmp_path)
     with pytest.raises(BaselineFileError, match=r"test_x\.json"):
         gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
 

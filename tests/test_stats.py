@@ -12,7 +12,6 @@ from pytest_ovperf.verdicts.stats import (
     Interval,
     mean_interval,
     order_statistic_ranks,
-    percentile,
     percentile_interval,
     rate_interval,
 )
@@ -101,7 +100,6 @@ def test_percentile_interval_estimate_is_numpy_percentile() -> None:
         assert percentile_interval(samples, q, 0.95).estimate == pytest.approx(
             float(np.percentile(samples, q))
         )
-        assert percentile(list(samples), q) == pytest.approx(float(np.percentile(samples, q)))
 
 
 def test_percentile_interval_with_too_few_samples_is_unbounded() -> None:

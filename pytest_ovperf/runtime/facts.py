@@ -75,6 +75,31 @@ def logical_cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+#: environment variables that name a CI job, in order of preference (with the variables
+#: that tell a re-run of the same job apart)
+CI_JOB_VARIABLES: tuple[tuple[str, ...], ...] = (
+    ("GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB"),
+    ("CI_JOB_ID",),  # GitLab
+    ("BUILDKITE_JOB_ID",),
+    ("CIRCLE_WORKFLOW_JOB_ID",),
+    ("BUILD_BUILDID", "SYSTEM_JOBID"),  # Azure Pipelines
+    ("BUILD_TAG",),  # Jenkins
+)
+
+
+def job_id(session_id: str) -> str:
+    """The job a run belongs to: the CI job where one is set, else this pytest session.
+
+    Runs recorded back to back in one job share the machine's state of that moment, so they
+    are one piece of evidence about run-to-run drift, not several.
+    """
+    for names in CI_JOB_VARIABLES:
+        values = [os.environ.get(name, "") for name in names]
+        if values[0]:
+            return "ci:" + facts_id({n: v for n, v in zip(names, values)})
+    return f"session:{session_id}"
+
+
 def git_commit(directory: Path) -> str | None:
     try:
         completed = subprocess.run(

@@ -203,19 +203,31 @@ def make_inputs(model: ov.Model, given: Any, what: str) -> list[np.ndarray]:
     return arrays
 
 
-def model_fingerprint(model: ov.Model, path: Path | None) -> str:
-    """A short hash that changes when the model does: file bytes for files (xml and bin),
-    the graph structure otherwise."""
+def model_fingerprint(model: ov.Model) -> str:
+    """A short hash that changes whenever the computation changes (the ``model_hash`` fact,
+    and the key of the model store): the graph as measured, after any ``shape=`` reshape.
+
+    Every op in topological order contributes its type and opset, its attributes, where each
+    input comes from (the producing op's position and port), its outputs' element types and
+    shapes, and for constants the data bytes. Op names are left out: names that OpenVINO
+    generates (``Convolution_123``) depend on what else the process built before.
+    """
     digest = hashlib.sha256()
-    if path is not None:
-        digest.update(path.read_bytes())
-        weights = path.with_suffix(".bin")
-        if path.suffix == ".xml" and weights.is_file():
-            digest.update(weights.read_bytes())
-    else:
-        for op in model.get_ordered_ops():
-            shapes = [str(out.get_partial_shape()) for out in op.outputs()]
-            digest.update(f"{op.get_type_name()}{shapes};".encode())
+    position: dict[str, int] = {}
+    for index, op in enumerate(model.get_ordered_ops()):
+        position[op.get_name()] = index
+        type_info = op.get_type_info()
+        producers = [i.get_source_output() for i in op.inputs()]
+        sources = [(position[s.get_node().get_name()], s.get_index()) for s in producers]
+        outputs = [(str(o.get_element_type()), str(o.get_partial_shape())) for o in op.outputs()]
+        header = json.dumps(
+            [type_info.name, type_info.version_id, op.get_attributes(), sources, outputs],
+            sort_keys=True,
+            default=str,
+        )
+        digest.update(header.encode())
+        if type_info.name == "Constant":
+            digest.update(np.ascontiguousarray(op.get_data()).tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -270,7 +282,7 @@ class CompileCache:
             prepared = PreparedModel(
                 model=model,
                 inputs=make_inputs(model, spec.inputs, spec.describe(source)),
-                fingerprint=model_fingerprint(model, spec.resolved_path(source)),
+                fingerprint=model_fingerprint(model),
                 quantized=is_quantized(model),
             )
             self._prepared[key] = prepared

@@ -24,6 +24,7 @@ from ..runtime.facts import SOFTWARE_FACTS, machine_profile, software_key
 from ..runtime.probe import PROBE_VERSION
 from ..store import baselines
 from ..store.baselines import BaselineFile, BaselineFileError
+from ..store.models import ModelStore, ModelStoreError, StoredModel
 from .comparison import (
     GateSettings,
     RunSummary,
@@ -32,7 +33,7 @@ from .comparison import (
     summarise_log_ratios,
     summarise_run,
 )
-from .kinds import GateMethod, GateVerdict, GuardReason
+from .kinds import CompareMode, GateMethod, GateVerdict, GuardReason
 from .limits import DEFAULT_MAX_FOREIGN_LOAD, DEFAULT_MAX_PROBE_SHIFT
 
 
@@ -50,12 +51,34 @@ class ComparableRuns:
     normalize: bool
 
 
+#: looks of the group-sequential A/B test; the error rates are split evenly among them
+AB_LOOKS = 4
+
+
+@dataclass(frozen=True)
+class AbPlan:
+    """The baseline's own model, to be measured interleaved with the current one."""
+
+    model: StoredModel
+    #: the compile config the baseline was recorded with
+    config: dict[str, str]
+    stored: StoredBaseline
+    #: software fact -> (baseline value, current value), for the facts that differ
+    what_changed: dict[str, tuple[Any, Any]]
+
+
+class AbUnavailable(Exception):
+    """``--ovperf-compare=ab`` and the baseline's model cannot be had."""
+
+
 @dataclass
 class BaselineGate:
     baseline_dir: Path
     rootdir: Path
     settings: GateSettings
+    model_store: ModelStore
     update: bool = False
+    compare_mode: CompareMode = CompareMode.AUTO
     max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD
     max_probe_shift: float = DEFAULT_MAX_PROBE_SHIFT
     _files: dict[Path, BaselineFile | BaselineFileError] = field(default_factory=dict)
@@ -90,10 +113,82 @@ class BaselineGate:
             return False
         return stored.entry(test_name, machine_profile(machine_facts)[1], kind) is not None
 
+    def plan_ab(
+        self,
+        test_file: Path,
+        test_name: str,
+        facts: Mapping[str, Any],
+        kind: str,
+    ) -> tuple[AbPlan | None, str]:
+        """Whether to measure the baseline's own model beside this one (A/B), and if it was
+        wanted but cannot be had, why (the comparison then uses the stored runs).
+
+        ``auto`` does A/B when the model or its compile config changed since the baseline
+        and the baseline's copy is at hand; ``ab`` always does, and raises ``AbUnavailable``
+        when the copy cannot be had; ``history`` never does. Recording never does.
+        """
+        if self.update or self.compare_mode is CompareMode.HISTORY:
+            return None, ""
+        path = self.path_for(test_file)
+        try:
+            stored = self._load(path)
+        except BaselineFileError:
+            return None, ""  # reported by check()
+        entry = stored.entry(test_name, machine_profile(facts)[1], kind)
+        runs = entry.get("history", []) if entry is not None else []
+        if entry is None or not runs:
+            return None, ""
+        baseline_software = entry.get("software", {})
+        current = {k: facts.get(k) for k in SOFTWARE_FACTS}
+        changed = {
+            k: (baseline_software.get(k), current.get(k))
+            for k in SOFTWARE_FACTS
+            if baseline_software.get(k) != current.get(k)
+        }
+        if self.compare_mode is CompareMode.AUTO and not (
+            "model_hash" in changed or "config" in changed
+        ):
+            return None, ""
+        fingerprint = baseline_software.get("model_hash")
+        try:
+            if not isinstance(fingerprint, str):
+                raise ModelStoreError(f"{path}: the baseline of {test_name} names no model_hash")
+            model = self.model_store.get(fingerprint)
+        except ModelStoreError as exc:
+            if self.compare_mode is CompareMode.AB:
+                raise AbUnavailable(
+                    f"--ovperf-compare=ab needs the baseline's model, which cannot be had: {exc}"
+                ) from exc
+            return None, f"no A/B against the baseline's own model: {exc}"
+        config = baseline_software.get("config") or {}
+        plan = AbPlan(
+            model,
+            {str(k): str(v) for k, v in config.items()},
+            _stored_baseline(path, entry, runs),
+            changed,
+        )
+        return plan, ""
+
+    def ab_settings(self, threshold: float) -> GateSettings:
+        """The per-look levels of the sequential A/B test: the error rates split evenly
+        among ``AB_LOOKS`` looks (Bonferroni), so the whole test keeps the stated rates."""
+        base = self.settings_for(threshold)
+        return dataclasses.replace(
+            base,
+            confidence=1.0 - (1.0 - base.confidence) / AB_LOOKS,
+            equivalence_confidence=1.0 - (1.0 - base.equivalence_confidence) / AB_LOOKS,
+        )
+
     def check(
-        self, result: PerfResult, test_file: Path, test_name: str, threshold: float
+        self,
+        result: PerfResult,
+        test_file: Path,
+        test_name: str,
+        threshold: float,
+        fallback: str = "",
     ) -> BaselineComparison:
-        """Record (``update``) or compare one result; raises ``BaselineFileError``."""
+        """Record (``update``) or compare one result with the stored runs; raises
+        ``BaselineFileError``. ``fallback`` says why no A/B comparison was made."""
         machine, profile = machine_profile(result.facts)
         path = self.path_for(test_file)
         software = {k: result.facts.get(k) for k in SOFTWARE_FACTS}
@@ -133,19 +228,12 @@ class BaselineGate:
             # the statistics may have decided, but not about the model: the machine changed
             GateVerdict.INCONCLUSIVE if found else outcome.verdict,
             method=GateMethod.HISTORY,
+            fallback=fallback,
             higher_is_better=result.higher_is_better,
             outcome=outcome,
             # the baseline figure users read is the raw one, whatever scale judged it
             baseline_value=float(np.exp(np.mean([r["log_value"] for r in chosen.reference]))),
-            stored=StoredBaseline(
-                path=path,
-                statistic=str(entry.get("statistic")),
-                recorded_at=entry.get("recorded_at"),
-                git_commit=entry.get("git_commit"),
-                stored_runs=len(runs),
-                openvino=stored_software.get("openvino"),
-                model_hash=stored_software.get("model_hash"),
-            ),
+            stored=_stored_baseline(path, entry, runs),
             normalized=chosen.normalize,
             guards=found,
             what_changed={
@@ -312,6 +400,44 @@ def _probe_ms(run: Mapping[str, Any]) -> float | None:
     return float(probe["ms"]) if isinstance(probe, dict) else None
 
 
+def _stored_baseline(
+    path: Path, entry: Mapping[str, Any], runs: Sequence[Any]
+) -> StoredBaseline:
+    software = entry.get("software", {})
+    return StoredBaseline(
+        path=path,
+        statistic=str(entry.get("statistic")),
+        recorded_at=entry.get("recorded_at"),
+        git_commit=entry.get("git_commit"),
+        stored_runs=len(runs),
+        openvino=software.get("openvino"),
+        model_hash=software.get("model_hash"),
+    )
+
+
+def judge_ab(
+    log_ratios: Sequence[float],
+    baseline_value: float,
+    plan: AbPlan,
+    settings: GateSettings,
+    higher_is_better: bool,
+) -> BaselineComparison:
+    """The verdict of the current model against the baseline's own model, measured
+    interleaved (paired), at the per-look levels of the sequential test."""
+    outcome = compare_paired(log_ratios, settings, higher_is_better)
+    return BaselineComparison(
+        outcome.verdict,
+        method=GateMethod.AB,
+        higher_is_better=higher_is_better,
+        outcome=outcome,
+        baseline_value=baseline_value,
+        stored=plan.stored,
+        reference=f"the baseline's model {plan.model.fingerprint} ({plan.model.path})",
+        what_changed=plan.what_changed,
+        looks=AB_LOOKS,
+    )
+
+
 def judge_reference(
     log_ratios: Sequence[float],
     reference_value: float,
@@ -331,8 +457,9 @@ def judge_reference(
     )
 
 
-def baseline_error(error: BaselineFileError) -> BaselineComparison:
-    """A baseline file that cannot be used: the test fails, the file is left as it is."""
+def baseline_error(error: BaselineFileError | ModelStoreError) -> BaselineComparison:
+    """A baseline file (or model copy) that cannot be used: the test fails, the file is left
+    as it is."""
     return BaselineComparison(GateVerdict.ERROR, error=str(error))
 
 

@@ -32,6 +32,8 @@ class GateVerdict(str, Enum):
 class GateMethod(str, Enum):
     """What a result was compared with."""
 
+    #: the baseline's own model (its stored copy), measured interleaved in the same run
+    AB = "ab"
     #: the stored runs of the baseline entry (runs of other processes, other times)
     HISTORY = "history"
     #: the ``reference=`` model, measured interleaved in the same run
@@ -45,3 +47,15 @@ class GuardReason(str, Enum):
     BUSY = "busy"
     #: the speed probe ran at another speed than in the baseline's runs
     MACHINE_SPEED = "machine-speed"
+
+
+class CompareMode(str, Enum):
+    """How a result is compared with its baseline."""
+
+    #: A/B against the baseline's own model when the model or config changed and its copy is
+    #: at hand, else the stored runs
+    AUTO = "auto"
+    #: always A/B against the baseline's own model; a missing copy is a test error
+    AB = "ab"
+    #: always the stored runs
+    HISTORY = "history"
