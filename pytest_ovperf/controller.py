@@ -12,10 +12,9 @@ import pytest
 from .collect import WORKER_OUTPUT_KEY, CollectionTracker
 from .report import SUMMARY_HEADER, baseline_notes, format_table, json_report, summary_rows
 from .session import OvperfSession
-from .store.baselines import BaselineFileError, prune
+from .store.baselines import BaselineFileError, prune, stale_entries
 from .store.baselines import load as load_baselines
 from .store.files import write_json_atomic
-from .verdicts.gate import stale_entries
 
 #: name of the test report's user property that carries a test's result records
 USER_PROPERTY = "ovperf_results"

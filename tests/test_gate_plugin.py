@@ -82,6 +82,11 @@ def stored(path: Path) -> dict[str, Any]:
     return data
 
 
+def files_in(directory: Path) -> list[str]:
+    """The files in ``directory``, but the lock files (``.<name>.lock``, which stay)."""
+    return sorted(p.name for p in directory.iterdir() if p.is_file() and p.suffix != ".lock")
+
+
 def functions_in(path: Path) -> set[str]:
     return {name.split("[")[0] for name in stored(path)["entries"]}
 
@@ -310,7 +315,7 @@ def test_corrupt_baseline_file_fails_its_tests_only(ovtester: pytest.Pytester) -
     (entry,) = stored(healthy)["entries"].values()
     (kinds,) = entry.values()
     assert len(kinds["throughput"]["history"]) == 2
-    assert sorted(p.name for p in corrupt.parent.iterdir()) == ["test_a.json", "test_b.json"]
+    assert files_in(corrupt.parent) == ["test_a.json", "test_b.json"]
 
 
 # -- concurrent updates ------------------------------------------------------------------
@@ -345,7 +350,7 @@ def test_xdist_workers_update_one_baseline_file(ovtester: pytest.Pytester) -> No
     assert functions_in(baseline) == {f"test_t{i}" for i in range(6)}
     results = json.loads(report.read_text())["results"]
     assert sorted(r["baseline_verdict"] for r in results) == ["updated"] * 6
-    assert sorted(p.name for p in baseline.parent.iterdir()) == ["test_many.json"]
+    assert files_in(baseline.parent) == ["test_many.json"]
 
 
 def test_simultaneous_pytest_processes_update_one_baseline_file(
@@ -368,7 +373,7 @@ def test_simultaneous_pytest_processes_update_one_baseline_file(
     assert [p.returncode for p in processes] == [0, 0], "\n".join(outputs)
     baseline = ovtester.path / "baselines" / "perf" / "test_many.json"
     assert functions_in(baseline) == {f"test_t{i}" for i in range(6)}
-    assert sorted(p.name for p in baseline.parent.iterdir()) == ["test_many.json"]
+    assert files_in(baseline.parent) == ["test_many.json"]
 
 
 # -- stale entries ---------------------------------------------------------------------------

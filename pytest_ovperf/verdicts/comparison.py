@@ -31,45 +31,15 @@ most alpha_eq (5%).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import stats as sps
 
+from ..store.schema import RunSummary
 from .kinds import GateVerdict
 from .limits import DEFAULT_DRIFT_PRIOR, DEFAULT_REGRESSION_THRESHOLD
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One run of one test, as the gate sees it (and as the baseline stores it)."""
-
-    value: float  # p50 ms or fps
-    log_value: float
-    within_se: float  # standard error of log_value inside the run
-    blocks: int
-    software: str  # hash of the software facts; drift is learned within equal software
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "log_value": self.log_value,
-            "within_se": self.within_se,
-            "blocks": self.blocks,
-            "software": self.software,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
-        return cls(
-            value=float(data["value"]),
-            log_value=float(data["log_value"]),
-            within_se=float(data["within_se"]),
-            blocks=int(data["blocks"]),
-            software=str(data["software"]),
-        )
 
 
 def summarise_run(value: float, block_values: Sequence[float], software: str) -> RunSummary:
@@ -134,20 +104,36 @@ class GateResult:
         return math.exp(sign * self.slowdown), (low, high)
 
 
+def _job_units(runs: Sequence[RunSummary]) -> list[tuple[float, float]]:
+    """(mean log value, within-run variance of that mean) per job: runs recorded back to
+    back in one job saw the same machine state, so a job is one unit of drift evidence."""
+    jobs: dict[str, list[RunSummary]] = {}
+    for index, run in enumerate(runs):
+        jobs.setdefault(run.job or f"run {index}", []).append(run)
+    units = []
+    for members in jobs.values():
+        logs = [r.log_value for r in members]
+        within = float(np.mean([min(r.within_se, 1.0) ** 2 for r in members])) / len(members)
+        units.append((float(np.mean(logs)), within))
+    return units
+
+
 def learned_drift(history: Sequence[RunSummary], settings: GateSettings) -> tuple[float, float]:
-    """(s_drift, degrees of freedom) from the runs' spread within each software version."""
+    """(s_drift, degrees of freedom) from the spread between jobs within each software
+    version, pooled with the prior."""
     groups: dict[str, list[RunSummary]] = {}
     for run in history:
         groups.setdefault(run.software, []).append(run)
     sum_sq, df = 0.0, 0
     for runs in groups.values():
-        if len(runs) < 2:
+        units = _job_units(runs)
+        if len(units) < 2:
             continue
-        logs = np.array([r.log_value for r in runs])
-        within = np.mean([min(r.within_se, 1.0) ** 2 for r in runs])
-        between = float(logs.var(ddof=1)) - float(within)
-        sum_sq += max(between, 0.0) * (len(runs) - 1)
-        df += len(runs) - 1
+        logs = np.array([u[0] for u in units])
+        within = float(np.mean([u[1] for u in units]))
+        between = float(logs.var(ddof=1)) - within
+        sum_sq += max(between, 0.0) * (len(units) - 1)
+        df += len(units) - 1
     prior_df = settings.prior_df
     variance = (prior_df * settings.prior_drift**2 + sum_sq) / (prior_df + df)
     return math.sqrt(variance), prior_df + df
@@ -165,10 +151,12 @@ def compare(
     latest_software = history[-1].software
     same = [r for r in history if r.software == latest_software][-settings.baseline_runs :]
     m = len(same)
-    baseline_log = float(np.mean([r.log_value for r in same]))
+    # the baseline is the mean of its jobs: runs of one job share that job's drift
+    units = _job_units(same)
+    baseline_log = float(np.mean([u[0] for u in units]))
     drift, df = learned_drift(history, settings)
-    base_within = float(np.mean([min(r.within_se, 1.0) ** 2 for r in same]))
-    variance = (drift**2 + base_within) / m + drift**2 + min(current.within_se, 1.0) ** 2
+    base_within = float(np.mean([u[1] for u in units]))
+    variance = (drift**2 + base_within) / len(units) + drift**2 + min(current.within_se, 1.0) ** 2
     se = math.sqrt(variance)
     slowdown = current.log_value - baseline_log
     if higher_is_better:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,9 @@ from ..runtime.probe import PROBE_VERSION
 from ..store import baselines
 from ..store.baselines import BaselineFile, BaselineFileError
 from ..store.models import ModelStore, ModelStoreError, StoredModel
+from ..store.schema import BLOCK_LIMIT, ProbeReading, RunSummary, StoredRun, history_of
 from .comparison import (
     GateSettings,
-    RunSummary,
     compare,
     compare_paired,
     summarise_log_ratios,
@@ -42,9 +42,9 @@ class ComparableRuns:
     """The stored runs a result is judged against, and on which scale."""
 
     #: runs the drift is learned from and the baseline taken from (oldest first)
-    history: list[dict[str, Any]]
+    history: list[StoredRun]
     #: the baseline's latest runs of the latest software (the raw baseline value)
-    reference: list[dict[str, Any]]
+    reference: list[StoredRun]
     #: whether the probe speaks for the machine state (same probe, same OpenVINO)
     use_probe: bool
     #: whether the comparison is of model/probe ratios (latency) rather than raw values
@@ -135,7 +135,7 @@ class BaselineGate:
         except BaselineFileError:
             return None, ""  # reported by check()
         entry = stored.entry(test_name, machine_profile(facts)[1], kind)
-        runs = entry.get("history", []) if entry is not None else []
+        runs = history_of(entry) if entry is not None else []
         if entry is None or not runs:
             return None, ""
         baseline_software = entry.get("software", {})
@@ -206,7 +206,7 @@ class BaselineGate:
         entry = stored.entry(test_name, profile, result.kind)
         if entry is None:
             return self._no_baseline(stored, test_name, result, path, machine, profile)
-        runs = entry.get("history", [])
+        runs = history_of(entry)
         if not runs:
             return BaselineComparison(
                 GateVerdict.NO_BASELINE, path=path, profile=profile, empty_entry=True
@@ -214,10 +214,10 @@ class BaselineGate:
         chosen = self._comparable_runs(runs, result, normalized is not None, probe_id)
         settings = self.settings_for(threshold)
         if chosen.normalize and normalized is not None:
-            history = [RunSummary.from_json(r["normalized"]) for r in chosen.history]
+            history = [r.normalized for r in chosen.history if r.normalized is not None]
             outcome = compare(normalized, history, settings, result.higher_is_better)
         else:
-            history = [RunSummary.from_json(r) for r in chosen.history]
+            history = [r.summary for r in chosen.history]
             outcome = compare(current, history, settings, result.higher_is_better)
         guards = [self._busy_guard(result.foreign_load, chosen.reference)]
         if chosen.use_probe:
@@ -232,7 +232,7 @@ class BaselineGate:
             higher_is_better=result.higher_is_better,
             outcome=outcome,
             # the baseline figure users read is the raw one, whatever scale judged it
-            baseline_value=float(np.exp(np.mean([r["log_value"] for r in chosen.reference]))),
+            baseline_value=float(np.exp(np.mean([r.summary.log_value for r in chosen.reference]))),
             stored=_stored_baseline(path, entry, runs),
             normalized=chosen.normalize,
             guards=found,
@@ -272,7 +272,7 @@ class BaselineGate:
 
     def _comparable_runs(
         self,
-        runs: list[dict[str, Any]],
+        runs: list[StoredRun],
         result: PerfResult,
         has_ratios: bool,
         probe_id: str,
@@ -285,50 +285,50 @@ class BaselineGate:
         history, when it has such runs of the latest software; else all of them, and the
         probe guard says why it cannot decide.
         """
-        latest = runs[-1]["software"]
-        latest_runs = [r for r in runs if r["software"] == latest]
+        latest = runs[-1].software
+        latest_runs = [r for r in runs if r.software == latest]
         use_probe = result.probe_value is not None and all(
-            _probe_id(r) == probe_id for r in latest_runs
+            r.probe_id == probe_id for r in latest_runs
         )
         # latency is judged as model/probe ratios; throughput as raw fps, because its
         # ratios to the sync probe proved noisier than fps itself (BENCHMARKS.md)
-        normalize = use_probe and has_ratios and all("normalized" in r for r in latest_runs)
+        normalize = use_probe and has_ratios and all(r.normalized for r in latest_runs)
         if not use_probe:
             return ComparableRuns(runs, latest_runs[-self.settings.baseline_runs :], False, False)
-        probed = [r for r in runs if _probe_id(r) == probe_id]
+        probed = [r for r in runs if r.probe_id == probe_id]
         same_state = [r for r in probed if self._same_state(r, result.probe_value)]
-        if same_state and same_state[-1]["software"] == latest:
+        if same_state and same_state[-1].software == latest:
             probed = same_state
         if normalize:
-            probed = [r for r in probed if "normalized" in r]
-        reference = [r for r in probed if r["software"] == latest]
+            probed = [r for r in probed if r.normalized is not None]
+        reference = [r for r in probed if r.software == latest]
         return ComparableRuns(
             probed, reference[-self.settings.baseline_runs :], use_probe, normalize
         )
 
     def _busy_guard(
-        self, current_load: float | None, baseline_runs: Sequence[Mapping[str, Any]]
+        self, current_load: float | None, baseline_runs: Sequence[StoredRun]
     ) -> MachineGuard | None:
         """Other processes used the CPU beyond the limit in this run or the baseline's."""
-        loads = [r.get("foreign_load") for r in baseline_runs]
+        loads = [r.foreign_load for r in baseline_runs]
         worst = max((x for x in loads if x is not None), default=None)
         over = [x for x in (current_load, worst) if x is not None and x > self.max_foreign_load]
         if not over:
             return None
         return MachineGuard(GuardReason.BUSY, current_load, worst, self.max_foreign_load)
 
-    def _same_state(self, run: Mapping[str, Any], probe_ms: float | None) -> bool:
-        stored = _probe_ms(run)
+    def _same_state(self, run: StoredRun, probe_ms: float | None) -> bool:
+        stored = run.probe_ms
         if probe_ms is None or stored is None:
             return False
         return abs(math.log(probe_ms / stored)) <= math.log1p(self.max_probe_shift)
 
     def _probe_guard(
-        self, probe_ms: float | None, baseline_runs: Sequence[Mapping[str, Any]]
+        self, probe_ms: float | None, baseline_runs: Sequence[StoredRun]
     ) -> MachineGuard | None:
         """The probe itself ran at another speed than in the baseline's runs: the machine
         was in another state, and no stored run was recorded in it."""
-        values = [v for v in map(_probe_ms, baseline_runs) if v is not None]
+        values = [r.probe_ms for r in baseline_runs if r.probe_ms is not None]
         if probe_ms is None or not values:
             return None
         reference = float(np.exp(np.mean(np.log(values))))
@@ -348,56 +348,40 @@ class BaselineGate:
         normalized: RunSummary | None,
         probe_id: str,
     ) -> BaselineComparison:
-        previous = baselines.load(path).entry(test_name, profile, result.kind)
-        history = list(previous.get("history", [])) if previous else []
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         commit = result.facts.get("git_commit")
-        run: dict[str, Any] = {
-            **current.to_json(),
-            "recorded_at": now,
-            "git_commit": commit,
-            "foreign_load": result.foreign_load,
-        }
-        if result.probe_value is not None:
-            run["probe"] = {"id": probe_id, "ms": result.probe_value}
-        if normalized is not None:
-            run["normalized"] = normalized.to_json()
-        history.append(run)
-        history = history[-baselines.HISTORY_LIMIT :]
-        entry = {
+        job = str(result.facts.get("job") or "")
+        run = StoredRun(
+            summary=dataclasses.replace(current, job=job),
+            recorded_at=now,
+            git_commit=commit,
+            foreign_load=result.foreign_load,
+            probe=ProbeReading(probe_id, result.probe_value)
+            if result.probe_value is not None
+            else None,
+            normalized=dataclasses.replace(normalized, job=job) if normalized else None,
+        )
+        fields = {
             "device": result.device,
             "precision": result.precision,
             "statistic": "fps" if result.kind == "throughput" else "p50_ms",
             "value": result.gate_value,
             "n": result.n,
-            "blocks": [b for b in result.blocks][-baselines.BLOCK_LIMIT :],
+            "blocks": list(result.blocks)[-BLOCK_LIMIT:],
             "software": software,
             "recorded_at": now,
             "git_commit": commit,
-            "history": history,
         }
-        baselines.record(path, test_name, profile, machine, result.kind, entry)
+        runs = baselines.append_run(path, test_name, profile, machine, result.kind, fields, run)
         self._files.pop(path, None)
-        busy = self._busy_guard(result.foreign_load, [])
         return BaselineComparison(
             GateVerdict.UPDATED,
             higher_is_better=result.higher_is_better,
             baseline_value=result.gate_value,
             path=path,
-            history_runs=len(history),
-            recorded_busy=busy,
+            history_runs=runs,
+            recorded_busy=self._busy_guard(result.foreign_load, []),
         )
-
-
-def _probe_id(run: Mapping[str, Any]) -> str | None:
-    probe = run.get("probe")
-    return probe.get("id") if isinstance(probe, dict) else None
-
-
-def _probe_ms(run: Mapping[str, Any]) -> float | None:
-    """The speed probe's median latency in a stored run (validated positive on load)."""
-    probe = run.get("probe")
-    return float(probe["ms"]) if isinstance(probe, dict) else None
 
 
 def _stored_baseline(
@@ -461,28 +445,3 @@ def baseline_error(error: BaselineFileError | ModelStoreError) -> BaselineCompar
     """A baseline file (or model copy) that cannot be used: the test fails, the file is left
     as it is."""
     return BaselineComparison(GateVerdict.ERROR, error=str(error))
-
-
-def stale_entries(
-    stored: BaselineFile,
-    collected_names: Iterable[str],
-    session_devices: Iterable[str],
-) -> dict[str, list[str]]:
-    """Entries of a fully collected test file that no collected test could produce.
-
-    An entry is stale when its test function no longer exists, or when its device is one
-    this session ran and its parametrized name (device-precision) was not collected.
-    """
-    names = set(collected_names)
-    functions = {n.split("[", 1)[0] for n in names}
-    devices = set(session_devices)
-    stale: dict[str, list[str]] = {}
-    for test, by_profile in stored.entries.items():
-        if test in names:
-            continue
-        gone = test.split("[", 1)[0] not in functions
-        for profile, kinds in by_profile.items():
-            device = next((k.get("device") for k in kinds.values() if isinstance(k, dict)), None)
-            if gone or device in devices:
-                stale.setdefault(test, []).append(profile)
-    return stale
