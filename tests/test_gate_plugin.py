@@ -700,3 +700,61 @@ def test_collection_records_of_xdist_workers_merge() -> None:
     assert tracker.complete
     tracker.merge(None)  # a worker that crashed before handing over its record
     assert not tracker.complete
+
+
+# -- A/B against the baseline's own model -------------------------------------------------
+
+AB_FILE = """\
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(source=lambda: {model})
+def test_ab(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def test_compare_modes_and_a_missing_model_copy(ovtester: pytest.Pytester) -> None:
+    setup_project(ovtester)
+    write(ovtester, "test_ab.py", AB_FILE.format(model=FAST_MODEL))
+    outcome, _ = run(ovtester, *QUICK, "--ovperf-update-baselines")
+    assert outcome.ret == 0, outcome.stdout.str()
+    store = ovtester.path / "baselines" / "models"
+    (copy,) = store.iterdir()
+
+    def method(*args: str) -> dict[str, Any]:
+        outcome, results = run(ovtester, *QUICK, *args)
+        assert ("test_ab", "latency") in results, outcome.stdout.str()
+        return results[("test_ab", "latency")]
+
+    # the same model: auto compares with the stored runs; ab measures it against its copy
+    assert method()["baseline_method"] == "history"
+    assert method("--ovperf-compare=ab")["baseline_method"] == "ab"
+    # a changed model: auto and ab measure it against the baseline's own model
+    write(ovtester, "test_ab.py", AB_FILE.format(model=SLOW_MODEL))
+    assert method()["baseline_method"] == "ab"
+    assert method("--ovperf-compare=history")["baseline_method"] == "history"
+    # no copy at hand: auto says so and falls back to the stored runs; ab is a test error
+    renamed = copy.rename(ovtester.path / "elsewhere")
+    fallback = method()
+    assert fallback["baseline_method"] == "history"
+    assert "no A/B against the baseline's own model" in fallback["baseline_message"]
+    assert f"{copy} is missing" in fallback["baseline_message"]
+    assert "judged against the stored runs instead" in fallback["baseline_message"]
+    outcome, _ = run(ovtester, *QUICK, "--ovperf-compare=ab")
+    outcome.assert_outcomes(failed=1)
+    assert "--ovperf-compare=ab needs the baseline's model" in outcome.stdout.str()
+    # a copy that fails its hash check is named too, and left as it is
+    renamed.rename(copy)
+    weights = copy / "model.bin"
+    weights.write_bytes(weights.read_bytes()[:-4])
+    fallback = method()
+    assert "model.bin fails its hash check" in fallback["baseline_message"]
+    assert fallback["baseline_method"] == "history"
+
+
+def test_a_bad_compare_mode_is_a_usage_error(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    outcome = ovtester.runpytest_inprocess("--ovperf-compare=maybe")
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--ovperf-compare='maybe': choose auto, ab or history" in outcome.stderr.str()
