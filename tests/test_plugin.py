@@ -15,7 +15,7 @@ from typing import Any
 
 import openvino as ov
 import pytest
-from conftest import FAST
+from conftest import FAST, unsupported_precision_of
 
 from pytest_ovperf.report import fmt
 from pytest_ovperf.runtime.toy_models import mlp
@@ -33,19 +33,6 @@ def tiny():
 
 #: enough blocks (about five) for a throughput interval that excludes zero
 THROUGHPUT_TIME = "--ovperf-max-time=1.0"
-
-
-@pytest.fixture(scope="module")
-def cpu_default() -> str:
-    """The precision the CPU plugin picks by itself on this machine (bf16 where it can),
-    read from the runtime rather than through the plugin's own code."""
-    hint = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")
-    return {ov.Type.f32: "f32", ov.Type.bf16: "bf16", ov.Type.f16: "f16"}[hint]
-
-
-@pytest.fixture(scope="module")
-def cpu_capabilities() -> tuple[str, ...]:
-    return tuple(str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
 def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, pytest.HookRecorder]:
@@ -143,24 +130,34 @@ def test_one_off_costs(compiled_model, perf_budget):
 
 @pytest.mark.ovperf_model(source=tiny)
 @pytest.mark.ovperf_budget("CPU", "f32", latency_ms=1e6)
-@pytest.mark.ovperf_budget("GPU", "f16", latency_ms=1e6)
-@pytest.mark.ovperf_budget("CPU", "bf16", latency_ms=1e6)
+@pytest.mark.ovperf_budget("ABSENT", "f16", latency_ms=1e6)
+@pytest.mark.ovperf_budget("CPU", "LOWER", latency_ms=1e6)
 def test_precisions_from_budgets(ovperf_target):
     assert ovperf_target.device == "CPU"
-    assert ovperf_target.precision in ("f32", "bf16")
+    assert ovperf_target.precision in ("f32", "LOWER")
 """
 )
 
 
 def test_budgets_pass_and_fail_with_reports(
-    ovtester: pytest.Pytester, cpu_default: str, tmp_path: Path
+    ovtester: pytest.Pytester,
+    cpu_default: str,
+    lower_precision: str | None,
+    absent_device: str,
+    tmp_path: Path,
 ) -> None:
-    ovtester.makepyfile(test_run_budgets=BUDGETS)
+    # the budgets name a lower precision: one this CPU runs, else bf16, which it skips
+    lower = lower_precision or "bf16"
+    source = BUDGETS.replace("ABSENT", absent_device).replace("LOWER", lower)
+    source = source.replace('"GPU"', f'"{absent_device}"')
+    ovtester.makepyfile(test_run_budgets=source)
     report = tmp_path / "out" / "ovperf.json"
     result, recorder = run(ovtester, "-v", f"--ovperf-json={report}", THROUGHPUT_TIME)
 
     tag = f"CPU-{cpu_default}"
-    result.assert_outcomes(passed=5, failed=3)
+    lower_outcome = "PASSED" if lower_precision else "SKIPPED"
+    skipped = 0 if lower_precision else 1
+    result.assert_outcomes(passed=5 - skipped, failed=3, skipped=skipped)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
@@ -172,7 +169,7 @@ def test_budgets_pass_and_fail_with_reports(
             f"*test_one_off_costs?{tag}? FAILED*",
             # the precisions the budgets name for the device, in the order they are written
             "*test_precisions_from_budgets?CPU-f32? PASSED*",
-            "*test_precisions_from_budgets?CPU-bf16? PASSED*",
+            f"*test_precisions_from_budgets?CPU-{lower}? {lower_outcome}*",
         ]
     )
     out = result.stdout.str()
@@ -282,8 +279,8 @@ SEEN = {}
 
 @pytest.mark.ovperf_model(source=tiny)
 @pytest.mark.ovperf_budget("CPU", "f32", latency_ms=1e-6)
-@pytest.mark.ovperf_budget("CPU", "bf16", latency_ms=1e6)
-@pytest.mark.ovperf_budget("GPU", latency_ms=1e-6)
+@pytest.mark.ovperf_budget("CPU", "LOWER", latency_ms=1e6)
+@pytest.mark.ovperf_budget("ABSENT", latency_ms=1e-6)
 def test_scoped(compiled_model, perf_budget, ovperf_target):
     SEEN[ovperf_target.precision] = compiled_model
     perf_budget.measure_latency(compiled_model)
@@ -292,22 +289,31 @@ def test_scoped(compiled_model, perf_budget, ovperf_target):
 @pytest.mark.ovperf_model(source=tiny)
 def test_compiled_per_precision(compiled_model, ovperf_target):
     assert SEEN[ovperf_target.precision] is compiled_model
-    assert SEEN["f32"] is not SEEN["bf16"]
+    assert SEEN["f32"] is not SEEN["LOWER"]
     assert compiled_model.get_property("INFERENCE_PRECISION_HINT") == {
-        "f32": ov.Type.f32, "bf16": ov.Type.bf16
+        "f32": ov.Type.f32, "bf16": ov.Type.bf16, "f16": ov.Type.f16
     }[ovperf_target.precision]
 """
 ).replace("import pytest\n", "import openvino as ov\nimport pytest\n", 1)
 
 
 def test_precision_option_parametrizes_and_budgets_apply_per_precision(
-    ovtester: pytest.Pytester, cpu_capabilities: tuple[str, ...], tmp_path: Path
+    ovtester: pytest.Pytester,
+    lower_precision: str | None,
+    cpu_capabilities: tuple[str, ...],
+    absent_device: str,
+    tmp_path: Path,
 ) -> None:
-    if "BF16" not in cpu_capabilities:
-        pytest.skip("this CPU cannot run bf16")
-    ovtester.makepyfile(test_run_precisions=PRECISIONS)
+    if lower_precision is None:
+        pytest.skip(
+            "needs a CPU with BF16 or FP16 in OPTIMIZATION_CAPABILITIES; this one has "
+            + ", ".join(cpu_capabilities)
+        )
+    lower = lower_precision
+    source = PRECISIONS.replace("LOWER", lower).replace("ABSENT", absent_device)
+    ovtester.makepyfile(test_run_precisions=source)
     report = tmp_path / "ovperf.json"
-    result, recorder = run(ovtester, "--ovperf-precision=f32,bf16", f"--ovperf-json={report}")
+    result, recorder = run(ovtester, f"--ovperf-precision=f32,{lower}", f"--ovperf-json={report}")
 
     outcomes = {
         r.nodeid.split("::")[1]: r.outcome
@@ -316,18 +322,18 @@ def test_precision_option_parametrizes_and_budgets_apply_per_precision(
     }
     assert outcomes == {
         "test_scoped[CPU-f32]": "failed",  # only the f32 budget is impossible
-        "test_scoped[CPU-bf16]": "passed",
+        f"test_scoped[CPU-{lower}]": "passed",
         "test_compiled_per_precision[CPU-f32]": "passed",
-        "test_compiled_per_precision[CPU-bf16]": "passed",
+        f"test_compiled_per_precision[CPU-{lower}]": "passed",
     }
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     results = load_results(report)
     f32 = results["test_run_precisions.py::test_scoped[CPU-f32]"]
-    bf16 = results["test_run_precisions.py::test_scoped[CPU-bf16]"]
+    low = results[f"test_run_precisions.py::test_scoped[CPU-{lower}]"]
     assert (f32["precision"], f32["requested_precision"]) == ("f32", "f32")
-    assert (bf16["precision"], bf16["requested_precision"]) == ("bf16", "bf16")
+    assert (low["precision"], low["requested_precision"]) == (lower, lower)
     assert [(c["limit"], c["verdict"]) for c in f32["checks"]] == [(1e-6, "fail")]
-    assert [(c["limit"], c["verdict"]) for c in bf16["checks"]] == [(1e6, "pass")]
+    assert [(c["limit"], c["verdict"]) for c in low["checks"]] == [(1e6, "pass")]
     assert "precision f32" in failure_texts(recorder, "call")[f32["nodeid"]]
 
 
@@ -338,7 +344,7 @@ DEVICES = (
     + """
 
 @pytest.mark.ovperf_model(source=tiny)
-@pytest.mark.ovperf_budget("GPU", "f16", latency_ms=1e-6)
+@pytest.mark.ovperf_budget("ABSENT", "f16", latency_ms=1e-6)
 def test_where(compiled_model, ovperf_target):
     assert ovperf_target.device in ("CPU", "HETERO:CPU")
 """
@@ -346,15 +352,21 @@ def test_where(compiled_model, ovperf_target):
 
 
 def test_device_list_with_missing_devices_skips_them(
-    ovtester: pytest.Pytester, cpu_default: str
+    ovtester: pytest.Pytester,
+    cpu_default: str,
+    lower_precision: str | None,
+    absent_device: str,
+    available_devices: list[str],
 ) -> None:
-    ovtester.makepyfile(test_run_devices=DEVICES)
+    absent = absent_device
+    available = ", ".join(available_devices)
+    ovtester.makepyfile(test_run_devices=DEVICES.replace("ABSENT", absent))
     result, _ = run(
         ovtester,
         "-rs",
         "-v",
-        "--ovperf-device=CPU,gpu",
-        "--ovperf-device=HETERO:GPU,CPU",
+        f"--ovperf-device=CPU,{absent.lower()}",
+        f"--ovperf-device=HETERO:{absent},CPU",
         "--ovperf-device=hetero:cpu",
     )
     result.assert_outcomes(passed=2, skipped=2)
@@ -362,26 +374,34 @@ def test_device_list_with_missing_devices_skips_them(
     result.stdout.fnmatch_lines(
         [
             f"*test_where?CPU-{cpu_default}? PASSED*",
-            "*test_where?GPU-f16? SKIPPED*",  # the precision its budget names for GPU
-            "*test_where?HETERO:GPU,CPU-default? SKIPPED*",  # one meta device
+            f"*test_where?{absent}-f16? SKIPPED*",  # the precision its budget names for it
+            f"*test_where?HETERO:{absent},CPU-default? SKIPPED*",  # one meta device
             "*test_where?HETERO:CPU-default? PASSED*",  # a meta device of present devices
         ]
     )
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED*device GPU is not available on this machine (available: CPU)",
-            "SKIPPED*device HETERO:GPU,CPU is not available on this machine (available: CPU)",
+            f"SKIPPED*device {absent} is not available on this machine (available: {available})",
+            f"SKIPPED*device HETERO:{absent},CPU is not available on this machine "
+            f"(available: {available})",
         ]
     )
 
     # the same from ini keys; the command line would win over them
-    ovtester.makeini("[pytest]\novperf_device = GPU, CPU\novperf_precision = f32\n")
+    ovtester.makeini(f"[pytest]\novperf_device = {absent}, CPU\novperf_precision = f32\n")
     result, _ = run(ovtester, "-v")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*test_where?GPU-f32? SKIPPED*", "*test_where?CPU-f32? PASSED*"])
-    result, _ = run(ovtester, "-v", "--ovperf-device=CPU", "--ovperf-precision=bf16")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*test_where?CPU-bf16? PASSED*"])
+    result.stdout.fnmatch_lines(
+        [f"*test_where?{absent}-f32? SKIPPED*", "*test_where?CPU-f32? PASSED*"]
+    )
+    lower = lower_precision or "bf16"  # bf16 on a CPU without it: a skip naming it
+    result, _ = run(ovtester, "-v", "-rs", "--ovperf-device=CPU", f"--ovperf-precision={lower}")
+    if lower_precision is not None:
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines([f"*test_where?CPU-{lower}? PASSED*"])
+    else:
+        result.assert_outcomes(skipped=1)
+        result.stdout.fnmatch_lines(["SKIPPED*CPU (*) cannot run bf16*"])
 
 
 UNRUNNABLE = (
@@ -398,27 +418,37 @@ def test_impossible(compiled_model, perf_budget):
 
 
 def test_missing_device_or_precision_skips_and_never_fails(
-    ovtester: pytest.Pytester, cpu_capabilities: tuple[str, ...], tmp_path: Path
+    ovtester: pytest.Pytester,
+    cpu_capabilities: tuple[str, ...],
+    absent_device: str,
+    available_devices: list[str],
+    tmp_path: Path,
 ) -> None:
-    ovtester.makepyfile(test_run_unrunnable=UNRUNNABLE)
+    ovtester.makepyfile(test_run_unrunnable=UNRUNNABLE.replace('"GPU"', f'"{absent_device}"'))
     report = tmp_path / "ovperf.json"
-    result, _ = run(ovtester, "-rs", "--ovperf-device=GPU", f"--ovperf-json={report}")
-    result.assert_outcomes(skipped=1)
-    assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["SKIPPED*device GPU is not available*(available: CPU)"])
-    assert "ovperf summary" not in result.stdout.str()
-    assert load_results(report) == {}
-
-    if "FP16" in cpu_capabilities:
-        return
-    # a precision the device cannot run is skipped the same way
-    result, _ = run(ovtester, "-rs", "-v", "--ovperf-precision=f16")
+    result, _ = run(ovtester, "-rs", f"--ovperf-device={absent_device}", f"--ovperf-json={report}")
     result.assert_outcomes(skipped=1)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
-            "*test_impossible?CPU-f16? SKIPPED*",
-            "SKIPPED*CPU (*) cannot run f16: its OPTIMIZATION_CAPABILITIES are *",
+            f"SKIPPED*device {absent_device} is not available*"
+            f"(available: {', '.join(available_devices)})"
+        ]
+    )
+    assert "ovperf summary" not in result.stdout.str()
+    assert load_results(report) == {}
+
+    unsupported = unsupported_precision_of(cpu_capabilities)
+    if unsupported is None:
+        return  # this CPU runs every precision there is
+    # a precision the device cannot run is skipped the same way
+    result, _ = run(ovtester, "-rs", "-v", f"--ovperf-precision={unsupported}")
+    result.assert_outcomes(skipped=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            f"*test_impossible?CPU-{unsupported}? SKIPPED*",
+            f"SKIPPED*CPU (*) cannot run {unsupported}: its OPTIMIZATION_CAPABILITIES are *",
         ]
     )
 
