@@ -87,12 +87,16 @@ def budget_failure_message(result: PerfResult, checks: Sequence[Check]) -> str:
 # -- baseline comparisons --------------------------------------------------------------
 
 
+def _unit_and_statistic(result: PerfResult) -> tuple[str, str]:
+    """The unit of a result's gate figure, and the name of its statistic."""
+    return ("fps", "fps") if result.higher_is_better else ("ms", result.statistic)
+
+
 def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
     outcome, stored = comparison.outcome, comparison.stored
     assert outcome is not None and stored is not None
-    unit = "fps" if result.higher_is_better else "ms"
+    unit, current = _unit_and_statistic(result)
     ratio, (low, high) = outcome.ratio(result.higher_is_better)
-    current = result.statistic if not result.higher_is_better else "fps"
     return [
         f"baseline {stored.statistic} = {fmt(comparison.baseline_value)} {unit} (geometric mean "
         f"of {outcome.baseline_runs} run(s), recorded {stored.recorded_at}, "
@@ -132,9 +136,8 @@ def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list
 def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
     outcome, stored = comparison.outcome, comparison.stored
     assert outcome is not None and stored is not None
-    unit = "fps" if result.higher_is_better else "ms"
+    unit, current = _unit_and_statistic(result)
     ratio, (low, high) = outcome.ratio(result.higher_is_better)
-    current = result.statistic if not result.higher_is_better else "fps"
     return [
         f"A/B against {comparison.reference}: baseline recorded {stored.recorded_at}, commit "
         f"{str(stored.git_commit)[:12]} ({stored.path}); both measured interleaved in this "

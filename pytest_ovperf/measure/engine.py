@@ -130,6 +130,7 @@ def run_blocks(
     partner_share: float = 1.0,
     compare_partner: bool = False,
     looks: SequentialLooks | None = None,
+    block_s: float | None = None,
     kind: str = "",
     progress: ProgressCallback | None = None,
 ) -> Interleaved:
@@ -138,12 +139,14 @@ def run_blocks(
     ``model_precision()`` gives the intervals of the model's statistics so far; with
     ``compare_partner`` the interval of the mean log ratio model/partner must be precise too.
     With ``looks`` (and a partner) it stops at the first look whose verdict is settled.
+    ``block_s`` overrides the settings' model block length.
     """
     clock = time.perf_counter
     model_blocks: list[float] = []
     partner_blocks: list[float] = []
     ratios: list[float] = []
-    partner_s = settings.block_s * partner_share
+    model_s = settings.block_s if block_s is None else block_s
+    partner_s = model_s * partner_share
     min_time_s = settings.min_time_s * (1.0 + (partner_share if partner else 0.0))
     sequential = looks if partner is not None else None
     look_times = (
@@ -155,14 +158,14 @@ def run_blocks(
     started = clock()
     while True:
         if partner is None:
-            model_blocks.append(model(settings.block_s))
+            model_blocks.append(model(model_s))
         else:
             if len(model_blocks) % 2 == 0:
-                a = model(settings.block_s)
+                a = model(model_s)
                 b = partner(partner_s)
             else:
                 b = partner(partner_s)
-                a = model(settings.block_s)
+                a = model(model_s)
             model_blocks.append(a)
             partner_blocks.append(b)
             ratios.append(math.log(a / b))
@@ -203,10 +206,31 @@ def run_blocks(
     return Interleaved(tuple(model_blocks), tuple(partner_blocks), tuple(ratios), clock() - started)
 
 
-def _partner_samples(partner: Partner | None, run: Interleaved) -> PartnerSamples | None:
+def _run_with(
+    model: LatencyBlocks | ThroughputBlocks,
+    partner: Partner | None,
+    settings: MeasureSettings,
+    precision: Callable[[], dict[str, Interval]],
+    kind: str,
+    progress: ProgressCallback | None,
+    block_s: float | None = None,
+) -> tuple[Interleaved, PartnerSamples | None]:
+    """``run_blocks`` for a model and its (optional) partner, and what the partner measured."""
+    run = run_blocks(
+        model,
+        partner.runner if partner else None,
+        settings,
+        precision,
+        partner_share=partner.share if partner else 1.0,
+        compare_partner=partner.compared if partner else False,
+        looks=partner.looks if partner else None,
+        block_s=block_s,
+        kind=kind,
+        progress=progress,
+    )
     if partner is None:
-        return None
-    return PartnerSamples(run.partner_blocks, partner.runner.value, run.log_ratios)
+        return run, None
+    return run, PartnerSamples(run.partner_blocks, partner.runner.value, run.log_ratios)
 
 
 def measure_latency(
@@ -226,22 +250,9 @@ def measure_latency(
             for q in percentiles
         }
 
-    run = run_blocks(
-        model,
-        partner.runner if partner else None,
-        settings,
-        precision,
-        partner_share=partner.share if partner else 1.0,
-        compare_partner=partner.compared if partner else False,
-        looks=partner.looks if partner else None,
-        kind="latency",
-        progress=progress,
-    )
+    run, partner_samples = _run_with(model, partner, settings, precision, "latency", progress)
     return LatencySamples(
-        np.asarray(model.latencies, dtype=float),
-        run.model_blocks,
-        run.measure_s,
-        _partner_samples(partner, run),
+        np.asarray(model.latencies, dtype=float), run.model_blocks, run.measure_s, partner_samples
     )
 
 
@@ -258,20 +269,9 @@ def measure_throughput(
     def precision() -> dict[str, Interval]:
         return {"fps": rate_interval(model.block_counts, model.block_seconds, settings.confidence)}
 
-    run = run_blocks(
-        model,
-        partner.runner if partner else None,
-        settings,
-        precision,
-        partner_share=partner.share if partner else 1.0,
-        compare_partner=partner.compared if partner else False,
-        looks=partner.looks if partner else None,
-        kind="throughput",
-        progress=progress,
+    run, partner_samples = _run_with(
+        model, partner, settings, precision, "throughput", progress, model.block_s
     )
     return ThroughputSamples(
-        tuple(model.block_counts),
-        tuple(model.block_seconds),
-        run.measure_s,
-        _partner_samples(partner, run),
+        tuple(model.block_counts), tuple(model.block_seconds), run.measure_s, partner_samples
     )

@@ -408,15 +408,14 @@ def judge_ab(
 ) -> BaselineComparison:
     """The verdict of the current model against the baseline's own model, measured
     interleaved (paired), at the per-look levels of the sequential test."""
-    outcome = compare_paired(log_ratios, settings, higher_is_better)
-    return BaselineComparison(
-        outcome.verdict,
-        method=GateMethod.AB,
-        higher_is_better=higher_is_better,
-        outcome=outcome,
-        baseline_value=baseline_value,
+    return _judge_paired(
+        log_ratios,
+        baseline_value,
+        settings,
+        higher_is_better,
+        GateMethod.AB,
+        f"the baseline's model {plan.model.fingerprint} ({plan.model.path})",
         stored=plan.stored,
-        reference=f"the baseline's model {plan.model.fingerprint} ({plan.model.path})",
         what_changed=plan.what_changed,
         looks=AB_LOOKS,
     )
@@ -430,14 +429,33 @@ def judge_reference(
     higher_is_better: bool,
 ) -> BaselineComparison:
     """The verdict of a model against its ``reference=``, measured interleaved (paired)."""
+    return _judge_paired(
+        log_ratios, reference_value, settings, higher_is_better, GateMethod.REFERENCE, reference
+    )
+
+
+def _judge_paired(
+    log_ratios: Sequence[float],
+    other_value: float,
+    settings: GateSettings,
+    higher_is_better: bool,
+    method: GateMethod,
+    other: str,
+    stored: StoredBaseline | None = None,
+    what_changed: dict[str, tuple[Any, Any]] | None = None,
+    looks: int = 0,
+) -> BaselineComparison:
     outcome = compare_paired(log_ratios, settings, higher_is_better)
     return BaselineComparison(
         outcome.verdict,
-        method=GateMethod.REFERENCE,
+        method=method,
         higher_is_better=higher_is_better,
         outcome=outcome,
-        baseline_value=reference_value,
-        reference=reference,
+        baseline_value=other_value,
+        reference=other,
+        stored=stored,
+        what_changed=what_changed or {},
+        looks=looks,
     )
 
 
