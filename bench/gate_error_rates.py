@@ -1,9 +1,11 @@
 """Measure the regression gate itself: A/A false alarms and detection of +10% / +25% slowdowns.
 
 Every verdict comes from a separate pytest run, as in CI: one run records the baseline
-(``--ovperf-update-baselines``, ``--record-runs`` times), then A/A runs (same model) and runs
-of the same network with extra layers (about +10% and +25% latency, calibrated at the start
-by interleaved measurement) are compared with it. The three scenarios are interleaved
+(``--ovperf-update-baselines``, ``--record-runs`` times), then A/A runs (same model: judged
+against the stored runs), A/A' runs (the same graph with other weights: a changed model,
+judged A/B against the baseline's own model) and runs of the same network with extra layers
+(about +10% and +25% latency, calibrated at the start by interleaved measurement; changed
+models, so judged A/B by default) are compared with it. The four scenarios are interleaved
 round-robin so machine drift hits all of them alike. Beside every pytest-ovperf run, in the
 same round, pytest-benchmark measures the same model variant and judges it with
 ``--benchmark-compare-fail=median:5%`` against its own saved baseline.
@@ -46,15 +48,20 @@ from models import mobilenet_like
 
 SIZE = int(os.environ["OVPERF_BENCH_SIZE"])
 EXTRA = int(os.environ["OVPERF_BENCH_EXTRA"])
+SEED = int(os.environ.get("OVPERF_BENCH_SEED", "7"))
 
 
-@pytest.mark.ovperf_model(lambda: mobilenet_like(size=SIZE, extra_blocks=EXTRA))
+def model():
+    return mobilenet_like(size=SIZE, extra_blocks=EXTRA, seed=SEED)
+
+
+@pytest.mark.ovperf_model(model)
 @pytest.mark.ovperf_budget(device="CPU", precision="f32", latency_ms=100_000)
 def test_gate_latency(compiled_model, perf_budget):
     perf_budget.measure_latency(compiled_model)
 
 
-@pytest.mark.ovperf_model(lambda: mobilenet_like(size=SIZE, extra_blocks=EXTRA))
+@pytest.mark.ovperf_model(model)
 @pytest.mark.ovperf_budget(device="CPU", precision="f32", throughput_fps=0.001)
 def test_gate_throughput(infer_pool, perf_budget):
     perf_budget.measure_throughput(infer_pool)
@@ -69,10 +76,11 @@ from models import mobilenet_like
 
 SIZE = int(os.environ["OVPERF_BENCH_SIZE"])
 EXTRA = int(os.environ["OVPERF_BENCH_EXTRA"])
+SEED = int(os.environ.get("OVPERF_BENCH_SEED", "7"))
 
 
 def test_gate_latency(benchmark):
-    model = mobilenet_like(size=SIZE, extra_blocks=EXTRA)
+    model = mobilenet_like(size=SIZE, extra_blocks=EXTRA, seed=SEED)
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
     compiled = ov.Core().compile_model(model, "CPU", config)
     request = compiled.create_infer_request()
@@ -82,7 +90,7 @@ def test_gate_latency(benchmark):
 
 
 def test_gate_throughput(benchmark):
-    model = mobilenet_like(size=SIZE, extra_blocks=EXTRA)
+    model = mobilenet_like(size=SIZE, extra_blocks=EXTRA, seed=SEED)
     config = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
     compiled = ov.Core().compile_model(model, "CPU", config)
     queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
@@ -103,7 +111,11 @@ class Scenario:
     name: str
     extra_blocks: int
     true_ratio: float
+    #: weights seed of the variant: another seed is the same graph with other weights bytes
+    seed: int = 7
     verdicts: list[str] = field(default_factory=list)
+    #: what each verdict compared with (ab, history)
+    methods: list[str] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
     #: p50 ms (latency) or fps (throughput) of each run
     values: list[float] = field(default_factory=list)
@@ -176,7 +188,7 @@ def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 def ovperf_run(
-    extra: int, env: dict[str, str], extra_args: list[str], kind: str
+    extra: int, env: dict[str, str], extra_args: list[str], kind: str, seed: int = 7
 ) -> dict[str, object]:
     report = WORK / "report.json"
     report.unlink(missing_ok=True)
@@ -187,7 +199,7 @@ def ovperf_run(
             "--ovperf-inconclusive=pass",
             *extra_args,
         ],
-        {**env, "OVPERF_BENCH_EXTRA": str(extra)},
+        {**env, "OVPERF_BENCH_EXTRA": str(extra), "OVPERF_BENCH_SEED": str(seed)},
     )  # fmt: skip
     if not report.exists():
         raise RuntimeError(f"pytest-ovperf run produced no report:\n{completed.stdout[-3000:]}")
@@ -195,7 +207,7 @@ def ovperf_run(
     return results[0]
 
 
-def benchmark_run(extra: int, env: dict[str, str], save: bool, kind: str) -> bool:
+def benchmark_run(extra: int, env: dict[str, str], save: bool, kind: str, seed: int = 7) -> bool:
     """Run pytest-benchmark; True when it raised a regression alarm."""
     storage = f"file://{WORK / '.benchmarks'}"
     args = ["--benchmark-save=base"] if save else [
@@ -206,7 +218,7 @@ def benchmark_run(extra: int, env: dict[str, str], save: bool, kind: str) -> boo
             sys.executable, "-m", "pytest", "test_benchmark_gate.py", "-k", kind, "-q", "-p",
             "no:cacheprovider", "-p", "no:ovperf", f"--benchmark-storage={storage}", *args,
         ],
-        {**env, "OVPERF_BENCH_EXTRA": str(extra)},
+        {**env, "OVPERF_BENCH_EXTRA": str(extra), "OVPERF_BENCH_SEED": str(seed)},
     )  # fmt: skip
     if save and completed.returncode != 0:
         raise RuntimeError(f"pytest-benchmark baseline run failed:\n{completed.stdout[-3000:]}")
@@ -260,6 +272,7 @@ def main() -> None:
         )
     scenarios = [
         Scenario("A/A (same model)", 0, 1.0),
+        Scenario("A/A' (same graph, other weights)", 0, 1.0, seed=8),
         Scenario(f"+{ratios[e10] - 1:.0%} (extra_blocks={e10})", e10, ratios[e10]),
         Scenario(f"+{ratios[e25] - 1:.0%} (extra_blocks={e25})", e25, ratios[e25]),
     ]
@@ -273,16 +286,20 @@ def main() -> None:
     benchmark_run(0, env, save=True, kind=args.kind)
     for index in range(args.runs):
         for scenario in scenarios:
-            result = ovperf_run(scenario.extra_blocks, env, args.pytest_args, args.kind)
+            result = ovperf_run(
+                scenario.extra_blocks, env, args.pytest_args, args.kind, scenario.seed
+            )
             scenario.verdicts.append(str(result.get("baseline_verdict")))
+            scenario.methods.append(str(result.get("baseline_method")))
             scenario.ratios.append(float(result.get("ratio") or float("nan")))  # type: ignore[arg-type]
             scenario.values.append(float(result[statistic]))  # type: ignore[arg-type]
             scenario.measure_s.append(float(result["measure_s"]))  # type: ignore[arg-type]
             scenario.messages.append(str(result.get("baseline_message") or ""))
             scenario.probe_ms.append(float(result.get("probe_ms") or float("nan")))  # type: ignore[arg-type]
-            scenario.benchmark_alarms.append(
-                benchmark_run(scenario.extra_blocks, env, save=False, kind=args.kind)
+            alarm = benchmark_run(
+                scenario.extra_blocks, env, save=False, kind=args.kind, seed=scenario.seed
             )
+            scenario.benchmark_alarms.append(alarm)
         if args.record_every and (index + 1) % args.record_every == 0:
             ovperf_run(0, env, record, args.kind)
         print(f"round {index + 1}/{args.runs} done ({time.time() - started:.0f} s)", flush=True)
@@ -300,24 +317,28 @@ def main() -> None:
     )
     print()
     print(
-        "| scenario | true slowdown (interleaved) | ovperf regression | inconclusive | "
-        "unchanged/improvement | median ratio | pytest-benchmark alarms (median:5%) | "
+        "| scenario | method | true slowdown (interleaved) | ovperf regression | inconclusive | "
+        "unchanged | improvement | median ratio | pytest-benchmark alarms (median:5%) | "
         "median measure s/verdict |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for s in scenarios:
         n = len(s.verdicts)
         regression = s.verdicts.count("regression")
         inconclusive = s.verdicts.count("inconclusive")
-        other = n - regression - inconclusive
+        unchanged = s.verdicts.count("unchanged")
+        other = n - regression - inconclusive - unchanged
+        methods = "/".join(sorted(set(s.methods)))
         alarms = sum(s.benchmark_alarms)
         row = {
             "scenario": s.name,
             "true_ratio": s.true_ratio,
             "regression": regression,
             "inconclusive": inconclusive,
+            "unchanged": unchanged,
             "other": other,
+            "methods": s.methods,
             "n": n,
             "median_ratio": float(np.nanmedian(s.ratios)),
             "benchmark_alarms": alarms,
@@ -330,8 +351,9 @@ def main() -> None:
         }
         rows.append(row)
         print(
-            f"| {s.name} | {s.true_ratio:.3f} | {regression}/{n} | {inconclusive}/{n} | "
-            f"{other}/{n} | {row['median_ratio']:.3f} | {alarms}/{n} | "
+            f"| {s.name} | {methods} | {s.true_ratio:.3f} | {regression}/{n} | "
+            f"{inconclusive}/{n} | {unchanged}/{n} | {other}/{n} | {row['median_ratio']:.3f} | "
+            f"{alarms}/{n} | "
             f"{row['median_measure_s']:.1f} |"
         )
     if args.json:

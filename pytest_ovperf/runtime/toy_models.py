@@ -35,10 +35,13 @@ def _conv_bn_relu(
 
 
 def mobilenet_like(
-    size: int = 64, width: int = 32, extra_blocks: int = 0, classes: int = 10
+    size: int = 64, width: int = 32, extra_blocks: int = 0, classes: int = 10, seed: int = _SEED
 ) -> ov.Model:
-    """A MobileNet-v1-like conv net on a ``[1, 3, size, size]`` image input named ``images``."""
-    rng = np.random.default_rng(_SEED)
+    """A MobileNet-v1-like conv net on a ``[1, 3, size, size]`` image input named ``images``.
+
+    Another ``seed`` gives the same graph with other weights: the same speed, another
+    fingerprint (an A/A pair for the A/B gate)."""
+    rng = np.random.default_rng(seed)
     image = ops.parameter([1, 3, size, size], np.float32, name="images")
     stem = _weights(rng, width, 3, 3, 3)
     x = ops.relu(ops.convolution(image, stem, [2, 2], [1, 1], [1, 1], [1, 1]))
