@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import openvino as ov
 import pytest
@@ -58,6 +63,15 @@ def unsupported_precision_of(capabilities: Sequence[str]) -> str | None:
     return next((p for p, cap in LOWER_PRECISIONS if cap not in capabilities), None)
 
 
+def no_lower_precision_reason(capabilities: Sequence[str]) -> str:
+    """Why a test that needs a lower precision skips on a CPU with ``capabilities``."""
+    wanted = " or ".join(cap for _, cap in LOWER_PRECISIONS)
+    return (
+        f"CPU has no {wanted} in OPTIMIZATION_CAPABILITIES "
+        f"({', '.join(capabilities) or 'none reported'})"
+    )
+
+
 @functools.cache
 def _core() -> ov.Core:
     return ov.Core()
@@ -78,7 +92,24 @@ def cpu_default() -> str:
 
 @pytest.fixture(scope="session")
 def lower_precision(cpu_capabilities: tuple[str, ...]) -> str | None:
+    """bf16 or f16, whichever this CPU runs (bf16 first), or None on a CPU with neither."""
     return lower_precision_of(cpu_capabilities)
+
+
+@pytest.fixture(scope="session")
+def runnable_lower_precision(cpu_capabilities: tuple[str, ...]) -> str:
+    """A precision below f32 this CPU runs; the test skips, naming what is missing, where
+    there is none."""
+    precision = lower_precision_of(cpu_capabilities)
+    if precision is None:
+        pytest.skip(no_lower_precision_reason(cpu_capabilities))
+    return precision
+
+
+@pytest.fixture(scope="session")
+def unsupported_precision(cpu_capabilities: tuple[str, ...]) -> str | None:
+    """bf16 or f16, whichever this CPU cannot run (bf16 first), or None where it runs both."""
+    return unsupported_precision_of(cpu_capabilities)
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +125,150 @@ def absent_device(available_devices: list[str]) -> str:
         if name not in present:
             return name
     pytest.skip(f"this machine has every device a test could treat as absent: {present}")
+
+
+# -- pretending the CPU lacks a capability ------------------------------------------------
+#
+# ``OVPERF_TEST_HIDE_CPU_CAPABILITIES=BF16 python -m pytest tests`` runs the suite as on a
+# CPU without BF16 (a comma separated list hides several, e.g. ``BF16,FP16``). The plugin's
+# code is untouched: ``ov.Core`` itself is wrapped, in this process, in its xdist workers and
+# in every pytest process the tests start, so the plugin and the tests see the same CPU:
+#
+# * ``OPTIMIZATION_CAPABILITIES`` of the CPU leaves the hidden entries out;
+# * the CPU's default inference precision becomes f32 where it needed a hidden capability
+#   (as on a CPU without it), and so does an explicit ``INFERENCE_PRECISION_HINT`` for a
+#   hidden one (the CPU plugin ignores a hint its hardware cannot run the same way).
+
+HIDE_ENV = "OVPERF_TEST_HIDE_CPU_CAPABILITIES"
+#: what may be hidden; FP32 and INT8 every CPU runs, and the plugin relies on them
+HIDEABLE = frozenset(cap for _, cap in LOWER_PRECISIONS)
+#: a plugin module for child pytest processes, written at configure time (see below)
+_CHILD_PLUGIN = "ovperf_tests_hide_cpu_capabilities"
+_HINT = "INFERENCE_PRECISION_HINT"
+#: where ``ov.Core`` keeps what it already hides, so that wrapping twice is a no-op
+_HIDDEN_ATTRIBUTE = "_ovperf_tests_hidden_capabilities"
+
+
+def hidden_capabilities(value: str | None) -> frozenset[str]:
+    """The capabilities an ``OVPERF_TEST_HIDE_CPU_CAPABILITIES`` value names."""
+    names = frozenset(n.strip().upper() for n in (value or "").split(",") if n.strip())
+    unknown = names - HIDEABLE
+    if unknown:
+        raise ValueError(
+            f"{HIDE_ENV}={value!r}: cannot hide {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(sorted(HIDEABLE))}"
+        )
+    return names
+
+
+def visible_capabilities(capabilities: Sequence[Any], hidden: Collection[str]) -> list[Any]:
+    return [c for c in capabilities if str(c) not in hidden]
+
+
+def precision_capability(value: object) -> str | None:
+    """The OPTIMIZATION_CAPABILITIES entry a precision (``ov.Type`` or its name) needs,
+    for the precisions that can be hidden."""
+    name = value.get_type_name() if isinstance(value, ov.Type) else str(value).lower()
+    return {"bf16": "BF16", "bfloat16": "BF16", "f16": "FP16", "float16": "FP16"}.get(name)
+
+
+def core_patches(hidden: frozenset[str], base: type = ov.Core) -> dict[str, Callable[..., Any]]:
+    """Replacements for ``base``'s methods that hide ``hidden`` from the CPU."""
+    init, get_property, compile_model = base.__init__, base.get_property, base.compile_model
+
+    def hidden_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if precision_capability(get_property(self, "CPU", _HINT)) in hidden:
+            self.set_property("CPU", {_HINT: "f32"})
+
+    def hidden_get_property(self: Any, *args: Any, **kwargs: Any) -> Any:
+        value = get_property(self, *args, **kwargs)
+        if args[:2] == ("CPU", "OPTIMIZATION_CAPABILITIES"):
+            return visible_capabilities(value, hidden)
+        return value
+
+    def hidden_compile_model(
+        self: Any,
+        model: Any,
+        device_name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if device_name == "CPU" and config and precision_capability(config.get(_HINT)) in hidden:
+            config = {**config, _HINT: "f32"}
+        return compile_model(self, model, device_name, config, **kwargs)
+
+    return {
+        "__init__": hidden_init,
+        "get_property": hidden_get_property,
+        "compile_model": hidden_compile_model,
+        _HIDDEN_ATTRIBUTE: getattr(base, _HIDDEN_ATTRIBUTE, frozenset()) | hidden,
+    }
+
+
+def hide_cpu_capabilities(hidden: frozenset[str]) -> None:
+    """Wrap ``ov.Core`` for the whole process (once, whoever asks again)."""
+    if not hidden or hidden <= getattr(ov.Core, _HIDDEN_ATTRIBUTE, frozenset()):
+        return
+    for name, value in core_patches(hidden).items():
+        setattr(ov.Core, name, value)
+
+
+#: the plugin a child pytest process loads through PYTEST_PLUGINS: it runs this file
+_CHILD_PLUGIN_SOURCE = """\
+\"\"\"Written by {conftest}: hide the CPU capabilities named in {env} here too.\"\"\"
+import importlib.util as _util
+import os as _os
+
+_spec = _util.spec_from_file_location("_ovperf_tests_conftest", {conftest!r})
+_module = _util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+_module.hide_cpu_capabilities(_module.hidden_capabilities(_os.environ.get({env!r})))
+"""
+
+
+def hide_in_child_processes(add_cleanup: Callable[[Callable[[], None]], None]) -> None:
+    """Make the pytest processes started from here (xdist workers, pytester subprocess runs,
+    ``python -m pytest`` started by a test) hide what ``OVPERF_TEST_HIDE_CPU_CAPABILITIES``
+    names: they load a small plugin, through PYTEST_PLUGINS, that runs this file's
+    ``hide_cpu_capabilities``. ``add_cleanup`` is given the function that undoes this."""
+    plugins = [p for p in os.environ.get("PYTEST_PLUGINS", "").split(",") if p]
+    if _CHILD_PLUGIN in plugins:
+        return  # a worker of a run that already did this
+    directory = tempfile.mkdtemp(prefix="ovperf-tests-")
+    source = _CHILD_PLUGIN_SOURCE.format(conftest=str(Path(__file__).resolve()), env=HIDE_ENV)
+    Path(directory, f"{_CHILD_PLUGIN}.py").write_text(source)
+    saved = {name: os.environ.get(name) for name in ("PYTEST_PLUGINS", "PYTHONPATH")}
+    os.environ["PYTEST_PLUGINS"] = ",".join([*plugins, _CHILD_PLUGIN])
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [directory, saved["PYTHONPATH"]]))
+    sys.path.insert(0, directory)  # for the pytest runs made in this process
+
+    def restore() -> None:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if directory in sys.path:
+            sys.path.remove(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    add_cleanup(restore)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        hidden = hidden_capabilities(os.environ.get(HIDE_ENV))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if hidden:
+        hide_cpu_capabilities(hidden)
+        hide_in_child_processes(config.add_cleanup)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    hidden = getattr(ov.Core, _HIDDEN_ATTRIBUTE, frozenset())
+    if not hidden:
+        return None
+    return f"ovperf tests: the CPU's {', '.join(sorted(hidden))} hidden from OpenVINO ({HIDE_ENV})"

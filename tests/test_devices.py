@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import openvino as ov
 import pytest
+from conftest import (
+    HIDE_ENV,
+    core_patches,
+    hidden_capabilities,
+    hide_in_child_processes,
+    lower_precision_of,
+    no_lower_precision_reason,
+    precision_capability,
+    unsupported_precision_of,
+    visible_capabilities,
+)
 
 from pytest_ovperf.runtime.devices import (
     DEFAULT_PRECISION,
@@ -17,6 +30,7 @@ from pytest_ovperf.runtime.devices import (
     precision_label,
     split_device_list,
 )
+from pytest_ovperf.runtime.toy_models import mlp
 
 # -- split_device_list -------------------------------------------------------------------
 
@@ -169,23 +183,31 @@ def test_catalog_cpu(core: ov.Core, catalog: DeviceCatalog) -> None:
         assert info.default_precision == "f32"
 
 
-def test_catalog_missing_gpu(core: ov.Core, catalog: DeviceCatalog) -> None:
-    if any(d.startswith("GPU") for d in core.available_devices):
-        pytest.skip("this machine has a GPU")
-    info = catalog.info("GPU")
+def test_catalog_missing_device(catalog: DeviceCatalog, absent_device: str) -> None:
+    # GPU where the machine has none, else another device it lacks
+    info = catalog.info(absent_device)
     assert not info.available
     assert info.default_precision == DEFAULT_PRECISION
-    assert not catalog.info("HETERO:GPU,CPU").available
+    assert not catalog.info(f"HETERO:{absent_device},CPU").available
 
 
 def test_catalog_meta_devices(catalog: DeviceCatalog) -> None:
     cpu = catalog.info("CPU")
-    for name in ("AUTO", "HETERO:CPU", "MULTI:CPU"):
+    for name in ("AUTO:CPU", "HETERO:CPU", "MULTI:CPU"):
         info = catalog.info(name)
         assert info.available, name
         assert info.default_precision == DEFAULT_PRECISION
         assert info.full_name == cpu.full_name
         assert set(info.capabilities) == set(cpu.capabilities)
+    # bare AUTO may pick any device of the machine: it runs what all of them can
+    auto = catalog.info("AUTO")
+    assert auto.available
+    assert auto.default_precision == DEFAULT_PRECISION
+    assert cpu.full_name in auto.full_name.split(" + ")
+    assert set(auto.capabilities) <= set(cpu.capabilities)
+    if catalog.available == ["CPU"]:
+        assert auto.full_name == cpu.full_name
+        assert set(auto.capabilities) == set(cpu.capabilities)
 
 
 def test_catalog_caches_queries(catalog: DeviceCatalog) -> None:
@@ -208,15 +230,119 @@ def test_unsupported_precision_reason(catalog: DeviceCatalog) -> None:
             assert "FP32" in reason
 
 
-def test_f16_on_a_cpu_without_fp16(catalog: DeviceCatalog) -> None:
-    if "FP16" in catalog.info("CPU").capabilities:
-        pytest.skip("this CPU reports FP16")
-    reason = catalog.unsupported_precision_reason("CPU", "f16")
+def test_lower_precision_on_a_cpu_without_it(
+    catalog: DeviceCatalog, unsupported_precision: str | None
+) -> None:
+    # f16 on most x86 CPUs, bf16 on ARM and on x86 CPUs without AVX512-BF16 or AMX
+    if unsupported_precision is None:
+        pytest.skip("CPU has both BF16 and FP16 in OPTIMIZATION_CAPABILITIES")
+    reason = catalog.unsupported_precision_reason("CPU", unsupported_precision)
     assert reason is not None
-    assert "cannot run f16" in reason
+    assert f"cannot run {unsupported_precision}" in reason
 
 
 @pytest.mark.parametrize("device", ["HETERO", "MULTI", "BATCH"])
 def test_bare_meta_device_without_members_is_not_available(device: str) -> None:
     assert not device_is_available(device, ["CPU", "GPU"])
     assert device_is_available("AUTO", ["CPU"])
+
+
+# -- the suite's own view of this machine (tests/conftest.py) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "reason"),
+    [
+        (["FP32", "INT8"], "CPU has no BF16 or FP16 in OPTIMIZATION_CAPABILITIES (FP32, INT8)"),
+        ([], "CPU has no BF16 or FP16 in OPTIMIZATION_CAPABILITIES (none reported)"),
+    ],
+)
+def test_a_test_that_needs_a_lower_precision_names_what_is_missing(
+    capabilities: list[str], reason: str
+) -> None:
+    assert lower_precision_of(capabilities) is None
+    assert no_lower_precision_reason(capabilities) == reason
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "hidden", "lower", "unsupported"),
+    [
+        (["BF16", "WINOGRAD", "FP32", "INT8"], "BF16", None, "bf16"),  # as a plain AVX2 CPU
+        (["BF16", "FP16", "FP32", "INT8"], "BF16", "f16", "bf16"),  # as ARM with fp16
+        (["BF16", "FP16", "FP32", "INT8"], "fp16", "bf16", "f16"),  # as AVX512-BF16
+        (["BF16", "FP16", "FP32", "INT8"], " bf16, FP16 ", None, "bf16"),
+        (["FP32", "INT8"], "BF16", None, "bf16"),  # hiding what is not there changes nothing
+        (["BF16", "FP32", "INT8"], "", "bf16", "f16"),
+    ],
+)
+def test_hidden_capabilities_change_what_the_tests_pick(
+    capabilities: list[str], hidden: str, lower: str | None, unsupported: str | None
+) -> None:
+    visible = visible_capabilities(capabilities, hidden_capabilities(hidden))
+    assert "FP32" in visible and "INT8" in visible
+    assert (lower_precision_of(visible), unsupported_precision_of(visible)) == (lower, unsupported)
+
+
+@pytest.mark.parametrize("value", ["FP32", "BF16,INT8", "AMX"])
+def test_only_lower_precisions_can_be_hidden(value: str) -> None:
+    with pytest.raises(ValueError, match=f"{HIDE_ENV}=.*cannot hide .*choose from BF16, FP16"):
+        hidden_capabilities(value)
+
+
+def test_precision_capability() -> None:
+    assert precision_capability(ov.Type.bf16) == precision_capability("bf16") == "BF16"
+    assert precision_capability(ov.Type.f16) == precision_capability("F16") == "FP16"
+    assert precision_capability(ov.Type.f32) is None
+    assert precision_capability("f32") is None
+    assert precision_capability(None) is None
+
+
+def test_hidden_capabilities_on_the_real_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With BF16 and FP16 hidden, this CPU looks like one without either, to the plugin too:
+    f32 by default, a bf16 or f16 hint compiles to f32, both are refused with a reason."""
+    for name, value in core_patches(frozenset({"BF16", "FP16"})).items():
+        monkeypatch.setattr(ov.Core, name, value, raising=False)
+    core = ov.Core()
+    capabilities = [str(c) for c in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+    assert "BF16" not in capabilities and "FP16" not in capabilities
+    assert "FP32" in capabilities
+    assert core.get_property("CPU", "INFERENCE_PRECISION_HINT") == ov.Type.f32
+    model = mlp(features=8, hidden=8, depth=1)
+    for hint in (None, "bf16", "f16", ov.Type.bf16):
+        config = {} if hint is None else {"INFERENCE_PRECISION_HINT": hint}
+        compiled = core.compile_model(model, "CPU", config)
+        assert compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32, hint
+    catalog = DeviceCatalog(core)
+    assert catalog.info("CPU").default_precision == "f32"
+    for precision in ("bf16", "f16"):
+        reason = catalog.unsupported_precision_reason("CPU", precision)
+        assert reason is not None and f"cannot run {precision}" in reason
+    assert catalog.unsupported_precision_reason("CPU", "f32") is None
+
+
+CHILD_TEST = """
+import openvino as ov
+
+from pytest_ovperf.runtime.devices import DeviceCatalog
+
+
+def test_the_cpu_has_neither_bf16_nor_fp16():
+    core = ov.Core()
+    capabilities = [str(c) for c in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+    assert "BF16" not in capabilities and "FP16" not in capabilities
+    assert core.get_property("CPU", "INFERENCE_PRECISION_HINT") == ov.Type.f32
+    assert DeviceCatalog(core).unsupported_precision_reason("CPU", "bf16") is not None
+"""
+
+
+def test_hidden_capabilities_reach_child_pytest_processes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    # the environment as it is now comes back after the test, whatever the helper changes
+    for name in ("PYTEST_PLUGINS", "PYTHONPATH"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    monkeypatch.setenv(HIDE_ENV, "BF16,FP16")
+    hide_in_child_processes(request.addfinalizer)
+    pytester.makepyfile(test_child=CHILD_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

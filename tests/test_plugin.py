@@ -15,7 +15,7 @@ from typing import Any
 
 import openvino as ov
 import pytest
-from conftest import FAST, unsupported_precision_of
+from conftest import FAST
 
 from pytest_ovperf.report import fmt
 from pytest_ovperf.runtime.toy_models import mlp
@@ -131,33 +131,44 @@ def test_one_off_costs(compiled_model, perf_budget):
 @pytest.mark.ovperf_model(source=tiny)
 @pytest.mark.ovperf_budget("CPU", "f32", latency_ms=1e6)
 @pytest.mark.ovperf_budget("ABSENT", "f16", latency_ms=1e6)
-@pytest.mark.ovperf_budget("CPU", "LOWER", latency_ms=1e6)
+LOWER_BUDGETS
 def test_precisions_from_budgets(ovperf_target):
     assert ovperf_target.device == "CPU"
-    assert ovperf_target.precision in ("f32", "LOWER")
+    assert ovperf_target.precision in RUNNABLE
 """
 )
+
+
+def lower_budgets(*precisions: str) -> str:
+    """Generous CPU budgets, one per precision, as decorator lines."""
+    budget = '@pytest.mark.ovperf_budget("CPU", "{}", latency_ms=1e6)'
+    return "\n".join(budget.format(p) for p in precisions)
 
 
 def test_budgets_pass_and_fail_with_reports(
     ovtester: pytest.Pytester,
     cpu_default: str,
     lower_precision: str | None,
+    unsupported_precision: str | None,
     absent_device: str,
     tmp_path: Path,
 ) -> None:
-    # the budgets name a lower precision: one this CPU runs, else bf16, which it skips
-    lower = lower_precision or "bf16"
-    source = BUDGETS.replace("ABSENT", absent_device).replace("LOWER", lower)
-    source = source.replace('"GPU"', f'"{absent_device}"')
+    # budgets for the lower precision this CPU runs (bf16 or f16, where it has one) and for
+    # one it cannot run (where there is one): the first is measured, the second skipped
+    runs = [p for p in (lower_precision,) if p]
+    skips = [p for p in (unsupported_precision,) if p]
+    source = (
+        BUDGETS.replace("ABSENT", absent_device)
+        .replace('"GPU"', f'"{absent_device}"')
+        .replace("LOWER_BUDGETS", lower_budgets(*runs, *skips))
+        .replace("RUNNABLE", repr(("f32", *runs)))
+    )
     ovtester.makepyfile(test_run_budgets=source)
     report = tmp_path / "out" / "ovperf.json"
-    result, recorder = run(ovtester, "-v", f"--ovperf-json={report}", THROUGHPUT_TIME)
+    result, recorder = run(ovtester, "-v", "-rfEs", f"--ovperf-json={report}", THROUGHPUT_TIME)
 
     tag = f"CPU-{cpu_default}"
-    lower_outcome = "PASSED" if lower_precision else "SKIPPED"
-    skipped = 0 if lower_precision else 1
-    result.assert_outcomes(passed=5 - skipped, failed=3, skipped=skipped)
+    result.assert_outcomes(passed=4 + len(runs), failed=3, skipped=len(skips))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
@@ -169,8 +180,12 @@ def test_budgets_pass_and_fail_with_reports(
             f"*test_one_off_costs?{tag}? FAILED*",
             # the precisions the budgets name for the device, in the order they are written
             "*test_precisions_from_budgets?CPU-f32? PASSED*",
-            f"*test_precisions_from_budgets?CPU-{lower}? {lower_outcome}*",
+            *(f"*test_precisions_from_budgets?CPU-{p}? PASSED*" for p in runs),
+            *(f"*test_precisions_from_budgets?CPU-{p}? SKIPPED*" for p in skips),
         ]
+    )
+    result.stdout.fnmatch_lines(
+        [f"SKIPPED*CPU (*) cannot run {p}: its OPTIMIZATION_CAPABILITIES are *" for p in skips]
     )
     out = result.stdout.str()
     assert "ovperf latency p50" in out  # -v shows progress
@@ -299,17 +314,11 @@ def test_compiled_per_precision(compiled_model, ovperf_target):
 
 def test_precision_option_parametrizes_and_budgets_apply_per_precision(
     ovtester: pytest.Pytester,
-    lower_precision: str | None,
-    cpu_capabilities: tuple[str, ...],
+    runnable_lower_precision: str,
     absent_device: str,
     tmp_path: Path,
 ) -> None:
-    if lower_precision is None:
-        pytest.skip(
-            "needs a CPU with BF16 or FP16 in OPTIMIZATION_CAPABILITIES; this one has "
-            + ", ".join(cpu_capabilities)
-        )
-    lower = lower_precision
+    lower = runnable_lower_precision  # bf16 or f16; a CPU with neither skips this test
     source = PRECISIONS.replace("LOWER", lower).replace("ABSENT", absent_device)
     ovtester.makepyfile(test_run_precisions=source)
     report = tmp_path / "ovperf.json"
@@ -355,6 +364,7 @@ def test_device_list_with_missing_devices_skips_them(
     ovtester: pytest.Pytester,
     cpu_default: str,
     lower_precision: str | None,
+    unsupported_precision: str | None,
     absent_device: str,
     available_devices: list[str],
 ) -> None:
@@ -394,14 +404,26 @@ def test_device_list_with_missing_devices_skips_them(
     result.stdout.fnmatch_lines(
         [f"*test_where?{absent}-f32? SKIPPED*", "*test_where?CPU-f32? PASSED*"]
     )
-    lower = lower_precision or "bf16"  # bf16 on a CPU without it: a skip naming it
-    result, _ = run(ovtester, "-v", "-rs", "--ovperf-device=CPU", f"--ovperf-precision={lower}")
-    if lower_precision is not None:
-        result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines([f"*test_where?CPU-{lower}? PASSED*"])
-    else:
-        result.assert_outcomes(skipped=1)
-        result.stdout.fnmatch_lines(["SKIPPED*CPU (*) cannot run bf16*"])
+    # --ovperf-precision with the lower precision this CPU runs and one it cannot run (each
+    # where there is one; every CPU has at least one of the two): it runs one, skips the other
+    runs = [p for p in (lower_precision,) if p]
+    skips = [p for p in (unsupported_precision,) if p]
+    precisions = ",".join([*runs, *skips])
+    result, _ = run(
+        ovtester, "-v", "-rs", "--ovperf-device=CPU", f"--ovperf-precision={precisions}"
+    )
+    result.assert_outcomes(passed=len(runs), skipped=len(skips))
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            *(f"*test_where?CPU-{p}? PASSED*" for p in runs),
+            *(f"*test_where?CPU-{p}? SKIPPED*" for p in skips),
+            *(
+                f"SKIPPED*CPU (*) cannot run {p}: its OPTIMIZATION_CAPABILITIES are *"
+                for p in skips
+            ),
+        ]
+    )
 
 
 UNRUNNABLE = (
@@ -419,7 +441,7 @@ def test_impossible(compiled_model, perf_budget):
 
 def test_missing_device_or_precision_skips_and_never_fails(
     ovtester: pytest.Pytester,
-    cpu_capabilities: tuple[str, ...],
+    unsupported_precision: str | None,
     absent_device: str,
     available_devices: list[str],
     tmp_path: Path,
@@ -438,9 +460,9 @@ def test_missing_device_or_precision_skips_and_never_fails(
     assert "ovperf summary" not in result.stdout.str()
     assert load_results(report) == {}
 
-    unsupported = unsupported_precision_of(cpu_capabilities)
+    unsupported = unsupported_precision
     if unsupported is None:
-        return  # this CPU runs every precision there is
+        return  # this CPU runs bf16 and f16: no precision to skip
     # a precision the device cannot run is skipped the same way
     result, _ = run(ovtester, "-rs", "-v", f"--ovperf-precision={unsupported}")
     result.assert_outcomes(skipped=1)
