@@ -55,13 +55,13 @@ def model():
     return mobilenet_like(size=SIZE, extra_blocks=EXTRA, seed=SEED)
 
 
-@pytest.mark.ovperf_model(model)
+@pytest.mark.ovperf_model(source=model)
 @pytest.mark.ovperf_budget(device="CPU", precision="f32", latency_ms=100_000)
 def test_gate_latency(compiled_model, perf_budget):
     perf_budget.measure_latency(compiled_model)
 
 
-@pytest.mark.ovperf_model(model)
+@pytest.mark.ovperf_model(source=model)
 @pytest.mark.ovperf_budget(device="CPU", precision="f32", throughput_fps=0.001)
 def test_gate_throughput(infer_pool, perf_budget):
     perf_budget.measure_throughput(infer_pool)
