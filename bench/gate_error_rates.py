@@ -257,7 +257,13 @@ def main() -> None:
     (WORK / "test_ovperf_gate.py").write_text(OVPERF_TEST)
     (WORK / "test_benchmark_gate.py").write_text(BENCHMARK_TEST)
     (WORK / "pytest.ini").write_text("[pytest]\n")
-    env = {**os.environ, "OVPERF_BENCH_SIZE": str(args.size), "PYTHONPATH": str(WORK)}
+    # the plugin of this tree, whichever one is installed (a bench may run from a snapshot
+    # while the working tree changes)
+    env = {
+        **os.environ,
+        "OVPERF_BENCH_SIZE": str(args.size),
+        "PYTHONPATH": os.pathsep.join([str(WORK), str(ROOT)]),
+    }
 
     if args.extra is None:
         ratios = calibrate(args.size, range(1, 7), pairs=16, kind=args.kind)
