@@ -59,6 +59,11 @@ class Settings:
     max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD
     #: above this change of the speed probe (fraction) a baseline comparison is inconclusive
     max_probe_shift: float = DEFAULT_MAX_PROBE_SHIFT
+    #: under pytest-xdist, one measurement per device at a time (and no CPU-heavy
+    #: preparation during a CPU measurement)
+    device_lock: bool = True
+    #: under pytest-xdist, give each worker its own physical CPU cores
+    cpu_partition: bool = False
 
 
 _DEFAULT_MEASURE = MeasureSettings()
@@ -149,6 +154,19 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "on/off: interleave a small fixed workload with every measurement; the regression "
         "gate uses it to tell the machine's state and to compare model/probe latency "
         "ratios (default on)",
+    ),
+    (
+        "device-lock",
+        "on",
+        "on/off: under pytest-xdist, workers measure one at a time per device, and none "
+        "compiles while another measures on the CPU (default on)",
+    ),
+    (
+        "cpu-partition",
+        "off",
+        "on/off: under pytest-xdist, give each worker its own physical CPU cores (NUMA "
+        "aware), so workers measure on the CPU at the same time without sharing cores "
+        "(default off)",
     ),
 ]
 
@@ -286,4 +304,6 @@ def settings_from_config(config: pytest.Config) -> Settings:
         speed_probe=read.switch("speed-probe"),
         max_foreign_load=read.fraction("max-foreign-load"),
         max_probe_shift=read.fraction("max-probe-shift"),
+        device_lock=read.switch("device-lock"),
+        cpu_partition=read.switch("cpu-partition"),
     )

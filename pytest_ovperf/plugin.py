@@ -26,9 +26,7 @@ from .perf_budget import PerfBudget
 from .report import result_record
 from .session import OvperfSession
 from .verdicts.budgets import Budget
-
-#: key of the session id in an xdist worker's ``workerinput``
-SESSION_ID_KEY = "ovperf_session_id"
+from .workers import LOCK_DIR_KEY, SESSION_ID_KEY, controller_lock_dir, setup_worker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,12 +42,16 @@ def pytest_configure(config: pytest.Config) -> None:
     budget_arguments = ", ".join(f.name for f in fields(Budget))
     config.addinivalue_line(
         "markers",
-        f"ovperf_budget({budget_arguments}): a performance budget; stack one per "
-        "device/precision",
+        f"ovperf_budget({budget_arguments}): a performance budget; stack one per device/precision",
     )
     workerinput = getattr(config, "workerinput", None)
-    ovperf = OvperfSession(settings_from_config(config), Path(config.rootpath))
-    if workerinput is not None and SESSION_ID_KEY in workerinput:
+    settings = settings_from_config(config)
+    # before OpenVINO is loaded: a CPU partition must be in place when the CPU plugin starts
+    worker = setup_worker(workerinput, settings)
+    ovperf = OvperfSession(settings, Path(config.rootpath), worker=worker)
+    if workerinput is None:
+        ovperf.lock_dir_for_workers = controller_lock_dir(config, settings)
+    elif SESSION_ID_KEY in workerinput:
         ovperf.session_id = workerinput[SESSION_ID_KEY]
     config.stash[SESSION_KEY] = ovperf
     collection = CollectionTracker()
@@ -60,8 +62,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Hand the session id to an xdist worker: its runs belong to this session's job."""
-    node.workerinput[SESSION_ID_KEY] = node.config.stash[SESSION_KEY].session_id
+    """Hand an xdist worker the session id (its runs belong to this session's job) and the
+    device-lock directory."""
+    ovperf = node.config.stash[SESSION_KEY]
+    node.workerinput[SESSION_ID_KEY] = ovperf.session_id
+    if ovperf.lock_dir_for_workers is not None:
+        node.workerinput[LOCK_DIR_KEY] = str(ovperf.lock_dir_for_workers)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,12 +12,14 @@ from typing import Any
 import openvino as ov
 
 from .options import Settings
+from .runtime.device_locks import DeviceLocks
 from .runtime.devices import DeviceCatalog
 from .runtime.facts import git_commit, job_id, machine_facts
 from .runtime.models import CompileCache
 from .store.models import ModelStore
 from .verdicts.comparison import GateSettings
 from .verdicts.gate import BaselineGate
+from .workers import WorkerSetup
 
 
 @dataclass
@@ -26,13 +28,22 @@ class OvperfSession:
     rootdir: Path
     #: one id per pytest run, shared by its xdist workers (the job unit outside CI)
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: how this process shares the machine with other xdist workers
+    worker: WorkerSetup = field(default_factory=WorkerSetup)
     core: ov.Core = field(default_factory=ov.Core)
     #: result records (``report.result_record``), gathered from test reports so xdist works
     results: list[dict[str, Any]] = field(default_factory=list)
+    #: on the xdist controller: the device-lock directory handed to the workers
+    lock_dir_for_workers: Path | None = None
 
     def __post_init__(self) -> None:
         self.catalog = DeviceCatalog(self.core)
-        self.compile_cache = CompileCache(self.core)
+        self.locks = DeviceLocks(
+            self.worker.lock_dir,
+            lambda: self.catalog.available,
+            cpu_is_private=self.worker.cpu_partition is not None,
+        )
+        self.compile_cache = CompileCache(self.core, self.locks)
         self.model_store = ModelStore(self.settings.model_store)
         self.gate = BaselineGate(
             baseline_dir=self.settings.baseline_dir,
@@ -60,4 +71,4 @@ class OvperfSession:
 
     def machine_facts(self, device: str) -> dict[str, Any]:
         """Hardware identity: numbers from machines that differ here are not comparable."""
-        return machine_facts(device, self.catalog.info(device).full_name)
+        return machine_facts(device, self.catalog.info(device).full_name, self.worker.cpu_partition)

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 #: the facts that make a machine profile
-MACHINE_FACTS = ("cpu", "logical_cpus", "machine", "system", "device", "device_name")
+MACHINE_FACTS = (
+    "cpu",
+    "logical_cpus",
+    "machine",
+    "system",
+    "device",
+    "device_name",
+    "cpu_partition",
+)
 #: software facts shown as "what changed" beside a verdict; they never stop a comparison
 SOFTWARE_FACTS = ("openvino", "model_hash", "config", "python")
 #: the software facts whose change makes runs belong to another software version
@@ -42,9 +50,13 @@ def software_key(facts: Mapping[str, Any]) -> str:
     return facts_id({k: facts.get(k) for k in SOFTWARE_KEY_FACTS})
 
 
-def machine_facts(device: str, device_name: str) -> dict[str, Any]:
-    """Hardware identity of this machine for ``device``."""
-    return {
+def machine_facts(
+    device: str, device_name: str, cpu_partition: str | None = None
+) -> dict[str, Any]:
+    """Hardware identity of this machine for ``device``; ``cpu_partition`` is this xdist
+    worker's share of the cores (``--ovperf-cpu-partition``), absent for the whole machine
+    (so profiles recorded before the option existed keep their id)."""
+    facts = {
         "cpu": cpu_model_name(),
         "logical_cpus": logical_cpu_count(),
         "machine": platform.machine(),
@@ -52,6 +64,9 @@ def machine_facts(device: str, device_name: str) -> dict[str, Any]:
         "device": device,
         "device_name": device_name,
     }
+    if cpu_partition is not None:
+        facts["cpu_partition"] = cpu_partition
+    return facts
 
 
 @functools.cache

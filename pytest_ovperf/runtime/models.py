@@ -13,6 +13,7 @@ from typing import Any, Union
 import numpy as np
 import openvino as ov
 
+from .device_locks import DeviceLocks
 from .devices import DEFAULT_PRECISION, hint_value_for, precision_label
 
 ModelSource = Union[str, Path, ov.Model, Callable[[], ov.Model]]
@@ -267,8 +268,11 @@ class CompileCache:
     """Reads each model once and compiles each (model, device, precision, hint, config)
     once per session."""
 
-    def __init__(self, core: ov.Core) -> None:
+    def __init__(self, core: ov.Core, locks: DeviceLocks | None = None) -> None:
         self.core = core
+        #: under pytest-xdist: reading and compiling hold the CPU shared, the first
+        #: inference (a timed figure) holds its device exclusively
+        self.locks = locks or DeviceLocks(None)
         self._entries: dict[CompileKey, CompiledEntry] = {}
         self._prepared: dict[str, PreparedModel] = {}
 
@@ -278,13 +282,14 @@ class CompileCache:
         key = _source_key(spec, source)
         prepared = self._prepared.get(key)
         if prepared is None:
-            model = read_model(self.core, spec, source)
-            prepared = PreparedModel(
-                model=model,
-                inputs=make_inputs(model, spec.inputs, spec.describe(source)),
-                fingerprint=model_fingerprint(model),
-                quantized=is_quantized(model),
-            )
+            with self.locks.preparing():
+                model = read_model(self.core, spec, source)
+                prepared = PreparedModel(
+                    model=model,
+                    inputs=make_inputs(model, spec.inputs, spec.describe(source)),
+                    fingerprint=model_fingerprint(model),
+                    quantized=is_quantized(model),
+                )
             self._prepared[key] = prepared
         return prepared
 
@@ -321,24 +326,26 @@ class CompileCache:
         if hint_precision is not None:
             config["INFERENCE_PRECISION_HINT"] = hint_precision
         config.update(spec.config)
-        started = time.perf_counter()
-        try:
-            compiled = self.core.compile_model(model, device, config)
-        except Exception as exc:
-            raise ModelError(
-                f"cannot compile {what} for {device} with {config}: {_first_line(exc)}"
-            ) from exc
-        compile_ms = (time.perf_counter() - started) * 1e3
-        request = compiled.create_infer_request()
-        bind_inputs(request, inputs)
-        started = time.perf_counter()
-        try:
-            request.infer()
-        except Exception as exc:
-            raise ModelError(
-                f"first inference of {what} on {device} failed: {_first_line(exc)}"
-            ) from exc
-        first_inference_ms = (time.perf_counter() - started) * 1e3
+        with self.locks.preparing():
+            started = time.perf_counter()
+            try:
+                compiled = self.core.compile_model(model, device, config)
+            except Exception as exc:
+                raise ModelError(
+                    f"cannot compile {what} for {device} with {config}: {_first_line(exc)}"
+                ) from exc
+            compile_ms = (time.perf_counter() - started) * 1e3
+            request = compiled.create_infer_request()
+            bind_inputs(request, inputs)
+        with self.locks.measuring(device):
+            started = time.perf_counter()
+            try:
+                request.infer()
+            except Exception as exc:
+                raise ModelError(
+                    f"first inference of {what} on {device} failed: {_first_line(exc)}"
+                ) from exc
+            first_inference_ms = (time.perf_counter() - started) * 1e3
         return CompiledEntry(
             compiled=compiled,
             inputs=inputs,
