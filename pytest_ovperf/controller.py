@@ -10,11 +10,19 @@ from typing import Any
 import pytest
 
 from .collect import WORKER_OUTPUT_KEY, CollectionTracker
-from .report import SUMMARY_HEADER, baseline_notes, format_table, json_report, summary_rows
+from .report import (
+    SUMMARY_HEADER,
+    baseline_notes,
+    format_table,
+    json_report,
+    suite_shift_line,
+    summary_rows,
+)
 from .session import OvperfSession
 from .store.baselines import BaselineFileError, prune, stale_entries
 from .store.baselines import load as load_baselines
 from .store.files import write_json_atomic
+from .verdicts.suite import suite_shift
 
 #: name of the test report's user property that carries a test's result records
 USER_PROPERTY = "ovperf_results"
@@ -84,6 +92,9 @@ class ResultCollector:
                 write(line)
         for line in baseline_notes(results):
             write(line)
+        shift = suite_shift(results)
+        if shift is not None:
+            write(suite_shift_line(shift))
         for error in self.baseline_errors:
             write(f"baseline error: {error}")
         for path, stale in self.stale.items():

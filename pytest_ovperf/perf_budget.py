@@ -3,6 +3,7 @@ budgets and the baseline, and fail the test when a verdict says so."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,13 +25,14 @@ from .measure.engine import (
 from .measure.load import LoadMeter
 from .options import InconclusivePolicy
 from .report import budget_failure_message, regression_message
-from .results import Check, LatencyResult, PerfResult, ThroughputResult
+from .results import Check, LatencyResult, MachineGuard, PerfResult, ThroughputResult
+from .runtime.device_locks import Hold
 from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
-from .verdicts.budgets import Budget, Metric, applicable_budgets
+from .verdicts.budgets import Budget, Drift, Metric, applicable_budgets, calibrated_interval
 from .verdicts.comparison import compare_paired
 from .verdicts.gate import (
     AB_LOOKS,
@@ -40,7 +42,7 @@ from .verdicts.gate import (
     judge_ab,
     judge_reference,
 )
-from .verdicts.kinds import CompareMode, GateVerdict, Verdict
+from .verdicts.kinds import CompareMode, GateVerdict, GuardReason, Verdict
 from .verdicts.stats import Interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
@@ -101,13 +103,15 @@ class PerfBudget:
         percentiles = list(dict.fromkeys([headline, *wanted]))
         settings = self._session.settings.measure
         partner, plan, fallback = self._partner("latency", entry)
-        load = LoadMeter().start()
-        samples = measure_latency(
-            compiled, inputs, settings, percentiles, partner, self._progress
-        )
+        with self._session.locks.measuring(self.target.device) as hold:
+            load = LoadMeter().start()
+            samples = measure_latency(
+                compiled, inputs, settings, percentiles, partner, self._progress
+            )
+            hold.release_at = time.time()
         intervals = {q: samples.interval(q, settings.confidence) for q in percentiles}
         result = LatencyResult(
-            **self._common_fields(entry, "latency", samples.measure_s),
+            **self._common_fields(entry, "latency", samples.measure_s, hold),
             interval=intervals[headline],
             statistic=f"p{headline:g}",
             blocks=list(samples.block_medians),
@@ -135,11 +139,13 @@ class PerfBudget:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
         partner, plan, fallback = self._partner("throughput", entry)
-        load = LoadMeter().start()
-        samples = measure_throughput(infer_pool, settings, partner, self._progress)
+        with self._session.locks.measuring(self.target.device) as hold:
+            load = LoadMeter().start()
+            samples = measure_throughput(infer_pool, settings, partner, self._progress)
+            hold.release_at = time.time()
         interval = samples.interval(settings.confidence)
         result = ThroughputResult(
-            **self._common_fields(entry, "throughput", samples.measure_s),
+            **self._common_fields(entry, "throughput", samples.measure_s, hold),
             interval=interval,
             statistic="fps",
             blocks=samples.block_rates(),
@@ -262,9 +268,14 @@ class PerfBudget:
             return entry.compiled, entry.inputs
         return compiled_model, make_inputs(compiled_model, self.spec.inputs, self.nodeid)
 
-    def _common_fields(self, entry: CompiledEntry, kind: str, measure_s: float) -> dict[str, Any]:
+    def _common_fields(
+        self, entry: CompiledEntry, kind: str, measure_s: float, hold: Hold
+    ) -> dict[str, Any]:
         """The fields every result kind shares."""
         return {
+            "measured_from": hold.granted_at,
+            "measured_until": hold.release_at,
+            "device_wait_s": hold.waited_s,
             "nodeid": self.nodeid,
             "device": self.target.device,
             "precision": entry.precision,
@@ -352,6 +363,34 @@ class PerfBudget:
             prepared.fingerprint, prepared.model, self.spec.resolved_path(), self.spec.shape
         )
 
+    def _calibrate_checks(self, result: PerfResult, drift: Drift) -> None:
+        """Judge the latency / throughput budgets on calibrated intervals (within-run blocks
+        and run-to-run drift, ``calibrated_interval``), and never fail one measured on a
+        busy machine or in another machine state than the stored runs'."""
+        guard = self._budget_guard(result)
+        confidence = self._session.settings.measure.confidence
+        for index, check in enumerate(result.checks):
+            if check.metric not in (Metric.LATENCY, Metric.THROUGHPUT):
+                continue
+            interval = calibrated_interval(check.interval, result.blocks, drift, confidence)
+            calibrated = Check.judged(
+                check.metric, check.statistic, interval, check.limit, check.sample_size, guard
+            )
+            calibrated.run_interval = check.interval
+            result.checks[index] = calibrated
+
+    def _budget_guard(self, result: PerfResult) -> MachineGuard | None:
+        limit = self._session.settings.max_foreign_load
+        if result.foreign_load is not None and result.foreign_load > limit:
+            return MachineGuard(GuardReason.BUSY, result.foreign_load, None, limit)
+        comparison = result.baseline
+        speed = (
+            [g for g in comparison.guards if g.reason is GuardReason.MACHINE_SPEED]
+            if (comparison is not None)
+            else []
+        )
+        return speed[0] if speed else None
+
     def _conclude(
         self,
         result: ResultT,
@@ -361,7 +400,12 @@ class PerfBudget:
         fallback: str,
     ) -> ResultT:
         self._one_off_checks(result, entry)
+        # the drift before this run is recorded: a run is not evidence about itself
+        drift = self._session.gate.drift_for(
+            self.test_file, self.test_name, result.facts, result.kind
+        )
         self._judge_baseline(result, partner, plan, fallback)
+        self._calibrate_checks(result, drift)
         self.results.append(result)
         if (
             result.precision != result.requested_precision
@@ -409,4 +453,3 @@ class PerfBudget:
             pytest.fail(message + hint, pytrace=False)
         if policy is InconclusivePolicy.WARN:
             warnings.warn(OvperfInconclusiveWarning(message + hint), stacklevel=4)
-

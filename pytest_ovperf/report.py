@@ -18,6 +18,7 @@ from .results import (
 )
 from .verdicts.budgets import Metric, excess_percent
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
+from .verdicts.suite import SuiteShift
 
 #: version of the JSON report's layout
 SCHEMA_VERSION = 1
@@ -60,6 +61,8 @@ def describe_check(check: Check, result: PerfResult) -> str:
         f"budget {comparison} {fmt(check.limit)} {unit}: {direction} budget by {abs(excess):.1f}%"
         f" -> {check.verdict.value.upper()}"
     )
+    if check.guard is not None:
+        lines.append(f"not judged: {_guard_line(check.guard)}")
     return "\n    ".join(lines)
 
 
@@ -234,9 +237,7 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
 
 
 def regression_message(result: PerfResult, comparison: BaselineComparison) -> str:
-    what = (
-        "interleaved reference" if comparison.method is GateMethod.REFERENCE else "baseline"
-    )
+    what = "interleaved reference" if comparison.method is GateMethod.REFERENCE else "baseline"
     header = (
         f"ovperf {comparison.verdict.value.upper()} against the {what} for {_where(result)}, "
         f"{result.kind}"
@@ -260,8 +261,10 @@ def progress_line(progress: Progress) -> str:
         parts.append(
             f"{name} {interval.estimate:.4g}{unit} [{interval.low:.4g}, {interval.high:.4g}]"
         )
-    return f"{progress.kind} " + ", ".join(parts) + (
-        f" blocks={progress.blocks} t={progress.elapsed_s:.1f}s"
+    return (
+        f"{progress.kind} "
+        + ", ".join(parts)
+        + (f" blocks={progress.blocks} t={progress.elapsed_s:.1f}s")
     )
 
 
@@ -294,12 +297,21 @@ def result_record(result: PerfResult) -> dict[str, Any]:
         "budget_verdict": result.budget_verdict.value,
         "probe_ms": _num(result.probe_value),
         "foreign_load": _num(result.foreign_load),
+        "measured_from": _num(result.measured_from),
+        "measured_until": _num(result.measured_until),
+        "device_wait_s": _num(result.device_wait_s),
         "checks": [
             {
                 "metric": c.metric.value,
                 "statistic": c.statistic,
                 "value": _num(c.interval.estimate),
                 "ci": [_num(c.interval.low), _num(c.interval.high)],
+                "ci_method": c.interval.method,
+                "run_ci": (
+                    [_num(c.run_interval.low), _num(c.run_interval.high)]
+                    if c.run_interval is not None
+                    else None
+                ),
                 "limit": c.limit,
                 "verdict": c.verdict.value,
                 "n": c.sample_size,
@@ -408,6 +420,26 @@ def baseline_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
             "--ovperf-update-baselines"
         )
     return notes
+
+
+def suite_shift_line(shift: SuiteShift) -> str:
+    """One line for a suite whose tests moved together (``verdicts.suite``)."""
+    direction = "slower" if shift.slower else "faster"
+    cause = (
+        "the runtime changed ("
+        + ", ".join(
+            f"{k}: {old} -> {new}" for k, (old, new) in sorted(shift.common_changes.items())
+        )
+        + ")"
+        if shift.common_changes
+        else "the machine changed (another host, CPU placement or state), not each model"
+    )
+    return (
+        f"suite: {shift.moved} of {shift.compared} tests compared with stored runs are "
+        f"{direction} (median {shift.median_slowdown:.3f}x the baselines' cost; sign test "
+        f"p = {shift.p_value:.2g}): {cause}. Judge their regressions with that in mind; "
+        "A/B comparisons (--ovperf-compare) cancel such changes"
+    )
 
 
 SUMMARY_HEADER = [

@@ -15,25 +15,6 @@ from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.stats import Interval
 
 
-@dataclass
-class Check:
-    """One statistic checked against one limit of a budget."""
-
-    metric: Metric
-    statistic: str
-    interval: Interval
-    limit: float
-    verdict: Verdict
-    sample_size: int
-
-    @classmethod
-    def judged(
-        cls, metric: Metric, statistic: str, interval: Interval, limit: float, sample_size: int
-    ) -> Check:
-        """The check of ``interval`` against ``limit``, with its verdict."""
-        return cls(metric, statistic, interval, limit, judge(interval, limit, metric), sample_size)
-
-
 @dataclass(frozen=True)
 class MachineGuard:
     """The machine's state made a comparison untrustworthy, whatever the statistics say."""
@@ -45,6 +26,39 @@ class MachineGuard:
     baseline: float | None
     #: the limit that was crossed (fraction)
     limit: float
+
+
+@dataclass
+class Check:
+    """One statistic checked against one limit of a budget."""
+
+    metric: Metric
+    statistic: str
+    interval: Interval
+    limit: float
+    verdict: Verdict
+    sample_size: int
+    #: the machine was busy or in another state: a failure is only inconclusive
+    guard: MachineGuard | None = None
+    #: the run's own interval, before run-to-run drift was added (``interval`` is judged)
+    run_interval: Interval | None = None
+
+    @classmethod
+    def judged(
+        cls,
+        metric: Metric,
+        statistic: str,
+        interval: Interval,
+        limit: float,
+        sample_size: int,
+        guard: MachineGuard | None = None,
+    ) -> Check:
+        """The check of ``interval`` against ``limit``, with its verdict; under a machine
+        guard a budget never fails (contention, not the model, may be why it was slow)."""
+        verdict = judge(interval, limit, metric)
+        if guard is not None and verdict is Verdict.FAIL:
+            verdict = Verdict.INCONCLUSIVE
+        return cls(metric, statistic, interval, limit, verdict, sample_size, guard)
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,11 @@ class PerfResult:
     probe_value: float | None = None
     #: fraction of the machine's CPU used by other processes while measuring
     foreign_load: float | None = None
+    #: when the measurement started and ended (epoch seconds, this machine's clock)
+    measured_from: float | None = None
+    measured_until: float | None = None
+    #: seconds this measurement waited for other pytest-xdist workers to free the device
+    device_wait_s: float = 0.0
 
     @property
     def higher_is_better(self) -> bool:

@@ -5,19 +5,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
+from pytest_ovperf.results import Check, MachineGuard
 from pytest_ovperf.verdicts.budgets import (
     Budget,
     BudgetError,
+    Drift,
     Metric,
     Verdict,
     applicable_budgets,
+    calibrated_interval,
     excess_percent,
     judge,
     parse_budget,
     precisions_named,
 )
+from pytest_ovperf.verdicts.kinds import GuardReason
 from pytest_ovperf.verdicts.stats import Interval
 
 
@@ -247,3 +252,57 @@ def test_precisions_named() -> None:
     assert precisions_named(budgets, "GPU") == ["f16"]
     assert precisions_named(budgets, "NPU") == []
     assert precisions_named([Budget("CPU", latency_ms=1.0)], "CPU") == []
+
+
+# -- calibrated intervals ------------------------------------------------------------------
+
+PRIOR = Drift(0.03, 4.0, "prior")
+
+
+def test_a_calibrated_interval_adds_drift_to_the_runs_own() -> None:
+    run = Interval(10.0, 9.9, 10.1, 0.95, "order-statistics")
+    calibrated = calibrated_interval(run, [10.0] * 20, PRIOR, 0.95)
+    assert calibrated.estimate == 10.0
+    assert calibrated.low < run.low and calibrated.high > run.high
+    assert "3.0% run-to-run drift (prior)" in calibrated.method
+    # no drift and steady blocks: the run's own interval (on the log scale) comes back
+    steady = calibrated_interval(run, [10.0] * 20, Drift(0.0, 1e9, "none"), 0.95)
+    assert steady.low == pytest.approx(run.low, rel=1e-3)
+    assert steady.high == pytest.approx(run.high, rel=1e-3)
+
+
+def test_blocks_that_wander_widen_a_narrow_per_inference_interval() -> None:
+    # thousands of inferences make a tight order-statistics interval, but the blocks show
+    # that neighbouring inferences moved together: the blocks are the unit
+    run = Interval(10.0, 9.99, 10.01, 0.95, "order-statistics")
+    wandering = [10.0 * math.exp(0.05 * (-1) ** i) for i in range(10)]
+    no_drift = Drift(0.0, 1e9, "none")
+    assert calibrated_interval(run, wandering, no_drift, 0.95).high > 10.2
+
+
+def test_a_model_at_its_budget_fails_at_most_the_stated_rate_under_drift() -> None:
+    # synthetic runs of a model whose long-run p90 equals its budget: each run strays by
+    # 8% drift, its blocks by 3%; the run's own interval knows nothing of the drift
+    rng = np.random.default_rng(1)
+    budget, drift, runs = 10.0, 0.08, 4000
+    naive = calibrated_fails = 0
+    for _ in range(runs):
+        level = budget * math.exp(rng.normal(0.0, drift))
+        blocks = level * np.exp(rng.normal(0.0, 0.03, size=20))
+        estimate = float(np.median(blocks))
+        run = Interval(estimate, estimate * 0.995, estimate * 1.005, 0.95, "order-statistics")
+        naive += judge(run, budget, Metric.LATENCY) is Verdict.FAIL
+        calibrated = calibrated_interval(run, blocks, Drift(drift, 1e9, "known"), 0.95)
+        calibrated_fails += judge(calibrated, budget, Metric.LATENCY) is Verdict.FAIL
+    assert naive / runs > 0.4  # the per-run interval fails about half the time
+    assert calibrated_fails / runs <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / runs)
+
+
+def test_a_failure_on_a_guarded_machine_is_only_inconclusive() -> None:
+    far_over = Interval(20.0, 19.0, 21.0, 0.95, "t")
+    busy = MachineGuard(GuardReason.BUSY, 0.4, None, 0.15)
+    assert Check.judged(Metric.LATENCY, "p50", far_over, 10.0, 100).verdict is Verdict.FAIL
+    guarded = Check.judged(Metric.LATENCY, "p50", far_over, 10.0, 100, busy)
+    assert guarded.verdict is Verdict.INCONCLUSIVE
+    within = Interval(5.0, 4.0, 6.0, 0.95, "t")
+    assert Check.judged(Metric.LATENCY, "p50", within, 10.0, 100, busy).verdict is Verdict.PASS

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from pytest_ovperf.verdicts.comparison import (
+    POOL_MAX_DF,
     GateResult,
     GateSettings,
     RunSummary,
     compare,
     compare_paired,
+    drift_evidence,
     learned_drift,
     summarise_log_ratios,
     summarise_run,
@@ -412,3 +414,25 @@ def test_unchanged_is_a_tost_on_the_90_percent_interval() -> None:
         ratios, GateSettings(threshold=0.05, equivalence_confidence=0.95), False
     )
     assert strict.verdict == "inconclusive"
+
+
+def test_other_tests_of_the_profile_sharpen_the_prior_with_capped_weight() -> None:
+    steady_neighbours = [[run_from_log(y, 0.0, f"s{i}") for y in (0.0, 0.0)] for i in range(3)]
+    drift, df = learned_drift([], DEFAULTS, steady_neighbours)
+    # three neighbours with no drift lend 3 df: the prior's 3% is pulled toward 0
+    prior = DEFAULTS.prior_df * DEFAULTS.prior_drift**2
+    assert df == DEFAULTS.prior_df + 3
+    assert drift == pytest.approx(math.sqrt(prior / (DEFAULTS.prior_df + 3)))
+    many = [[run_from_log(y, 0.0, f"m{i}") for y in (0.0, 0.2)] for i in range(50)]
+    drift, df = learned_drift([], DEFAULTS, many)
+    # fifty neighbours lend at most POOL_MAX_DF: one test's own runs still count
+    assert df == DEFAULTS.prior_df + POOL_MAX_DF
+    assert DEFAULTS.prior_drift < drift < 0.2 / math.sqrt(2)
+
+
+def test_a_tests_own_runs_outweigh_the_pool_as_they_accumulate() -> None:
+    noisy_own = [run_from_log(0.3 * (-1) ** i, 0.0) for i in range(30)]
+    steady_pool = [[run_from_log(0.0, 0.0, f"p{i}") for _ in range(3)] for i in range(20)]
+    drift, _ = learned_drift(noisy_own, DEFAULTS, steady_pool)
+    assert drift > 0.25
+    assert drift_evidence(noisy_own, steady_pool) == (29, 40)

@@ -102,8 +102,8 @@ def test_threshold_from_ini_and_command_line(
 
 
 def test_bad_ini_fraction_names_the_option(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\novperf_max_foreign_load = 15\n")
+    pytester.makeini("[pytest]\novperf_max_probe_shift = 15\n")
     pytester.makepyfile(test_run_nothing="def test_nothing():\n    pass\n")
     result = pytester.runpytest_inprocess(*FAST)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--ovperf-max-foreign-load='15' looks like a percent" in result.stderr.str()
+    assert "--ovperf-max-probe-shift='15' looks like a percent" in result.stderr.str()

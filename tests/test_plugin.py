@@ -9,6 +9,9 @@ verdict comes from a percentile that the number of samples cannot bound.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -828,3 +831,45 @@ def test_each_test_gets_its_own_inputs_for_the_same_model_file(
     ovtester.makepyfile(test_run_same_file=SAME_FILE_INPUTS)
     result, _ = run(ovtester)
     result.assert_outcomes(passed=2)
+
+
+# -- budgets on a busy machine ------------------------------------------------------------
+
+OVER_BUDGET = """
+import pytest
+from models import mlp
+
+@pytest.mark.ovperf_model(source=lambda: mlp())
+@pytest.mark.ovperf_budget("CPU", latency_ms=1e-6)
+def test_over(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def test_a_budget_is_not_failed_on_a_busy_machine(
+    ovtester: pytest.Pytester, tmp_path: Path
+) -> None:
+    # a process spinning on every CPU makes the machine busy for the whole measurement: the
+    # budget, far exceeded, is inconclusive (never failed), and the message says why
+    ovtester.makepyfile(test_over=OVER_BUDGET)
+    report = tmp_path / "ovperf.json"
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        result, _ = run(
+            ovtester, "--ovperf-max-foreign-load=1%", "--ovperf-inconclusive=fail",
+            f"--ovperf-json={report}",
+        )  # fmt: skip
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    result.assert_outcomes(failed=1)
+    (data,) = json.loads(report.read_text())["results"]
+    assert data["budget_verdict"] == "inconclusive"
+    assert data["foreign_load"] > 0.01
+    out = result.stdout.str()
+    assert "ovperf budget INCONCLUSIVE" in out
+    assert "not judged: machine busy: other processes used the CPU during this run" in out

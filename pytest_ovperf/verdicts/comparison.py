@@ -118,9 +118,14 @@ def _job_units(runs: Sequence[RunSummary]) -> list[tuple[float, float]]:
     return units
 
 
-def learned_drift(history: Sequence[RunSummary], settings: GateSettings) -> tuple[float, float]:
-    """(s_drift, degrees of freedom) from the spread between jobs within each software
-    version, pooled with the prior."""
+#: the most weight (degrees of freedom) the other tests of a machine profile lend to one
+#: test's drift: enough to beat the prior, little enough that a test's own runs soon decide
+POOL_MAX_DF = 8.0
+
+
+def _between_jobs(history: Sequence[RunSummary]) -> tuple[float, int]:
+    """(sum of squares, degrees of freedom) of the between-job spread within each software
+    version of one test's history."""
     groups: dict[str, list[RunSummary]] = {}
     for run in history:
         groups.setdefault(run.software, []).append(run)
@@ -134,9 +139,38 @@ def learned_drift(history: Sequence[RunSummary], settings: GateSettings) -> tupl
         between = float(logs.var(ddof=1)) - within
         sum_sq += max(between, 0.0) * (len(units) - 1)
         df += len(units) - 1
-    prior_df = settings.prior_df
-    variance = (prior_df * settings.prior_drift**2 + sum_sq) / (prior_df + df)
-    return math.sqrt(variance), prior_df + df
+    return sum_sq, df
+
+
+def learned_drift(
+    history: Sequence[RunSummary],
+    settings: GateSettings,
+    pooled: Sequence[Sequence[RunSummary]] = (),
+) -> tuple[float, float]:
+    """(s_drift, degrees of freedom): the spread between jobs of this test's history, pooled
+    with a prior. The prior is ``prior_drift`` worth ``prior_df``, sharpened by the drift of
+    the other tests of the same machine profile (``pooled``: their histories), which lend
+    at most ``POOL_MAX_DF`` degrees of freedom."""
+    prior_variance, prior_df = settings.prior_drift**2, settings.prior_df
+    pool = [_between_jobs(other) for other in pooled]
+    pool_ss, pool_df = sum(s for s, _ in pool), sum(d for _, d in pool)
+    if pool_df > 0:
+        weight = min(float(pool_df), POOL_MAX_DF)
+        prior_variance = (prior_df * prior_variance + weight * pool_ss / pool_df) / (
+            prior_df + weight
+        )
+        prior_df += weight
+    own_ss, own_df = _between_jobs(history)
+    variance = (prior_df * prior_variance + own_ss) / (prior_df + own_df)
+    return math.sqrt(variance), prior_df + own_df
+
+
+def drift_evidence(
+    history: Sequence[RunSummary], pooled: Sequence[Sequence[RunSummary]] = ()
+) -> tuple[int, int]:
+    """(this test's, the other tests') degrees of freedom of drift evidence: 0 and 0 mean
+    the drift is the prior alone."""
+    return _between_jobs(history)[1], sum(_between_jobs(other)[1] for other in pooled)
 
 
 def compare(
@@ -144,8 +178,10 @@ def compare(
     history: Sequence[RunSummary],
     settings: GateSettings,
     higher_is_better: bool,
+    pooled: Sequence[Sequence[RunSummary]] = (),
 ) -> GateResult:
-    """Judge ``current`` against the baseline runs in ``history`` (oldest first)."""
+    """Judge ``current`` against the baseline runs in ``history`` (oldest first); the
+    histories of the profile's other tests (``pooled``) inform the drift."""
     if not history:
         raise ValueError("compare() needs at least one baseline run")
     latest_software = history[-1].software
@@ -154,7 +190,7 @@ def compare(
     # the baseline is the mean of its jobs: runs of one job share that job's drift
     units = _job_units(same)
     baseline_log = float(np.mean([u[0] for u in units]))
-    drift, df = learned_drift(history, settings)
+    drift, df = learned_drift(history, settings, pooled)
     base_within = float(np.mean([u[1] for u in units]))
     variance = (drift**2 + base_within) / len(units) + drift**2 + min(current.within_se, 1.0) ** 2
     se = math.sqrt(variance)

@@ -26,10 +26,13 @@ from ..store import baselines
 from ..store.baselines import BaselineFile, BaselineFileError
 from ..store.models import ModelStore, ModelStoreError, StoredModel
 from ..store.schema import BLOCK_LIMIT, ProbeReading, RunSummary, StoredRun, history_of
+from .budgets import Drift
 from .comparison import (
     GateSettings,
     compare,
     compare_paired,
+    drift_evidence,
+    learned_drift,
     summarise_log_ratios,
     summarise_run,
 )
@@ -213,12 +216,13 @@ class BaselineGate:
             )
         chosen = self._comparable_runs(runs, result, normalized is not None, probe_id)
         settings = self.settings_for(threshold)
+        pooled = self._pooled(stored, test_name, profile, result.kind, chosen.normalize)
         if chosen.normalize and normalized is not None:
             history = [r.normalized for r in chosen.history if r.normalized is not None]
-            outcome = compare(normalized, history, settings, result.higher_is_better)
+            outcome = compare(normalized, history, settings, result.higher_is_better, pooled)
         else:
             history = [r.summary for r in chosen.history]
-            outcome = compare(current, history, settings, result.higher_is_better)
+            outcome = compare(current, history, settings, result.higher_is_better, pooled)
         guards = [self._busy_guard(result.foreign_load, chosen.reference)]
         if chosen.use_probe:
             guards.append(self._probe_guard(result.probe_value, chosen.reference))
@@ -242,6 +246,54 @@ class BaselineGate:
                 if stored_software.get(k) != software.get(k)
             },
         )
+
+    def _pooled(
+        self, stored: BaselineFile, test_name: str, profile: str, kind: str, normalized: bool
+    ) -> list[list[RunSummary]]:
+        """The histories of the file's other tests on this machine profile and kind, on the
+        scale of this comparison: their drift informs this test's (``learned_drift``)."""
+        histories = []
+        for other in stored.entries:
+            entry = stored.entry(other, profile, kind) if other != test_name else None
+            if entry is None:
+                continue
+            runs = history_of(entry)
+            if normalized:
+                summaries = [r.normalized for r in runs if r.normalized is not None]
+            else:
+                summaries = [r.summary for r in runs]
+            if summaries:
+                histories.append(summaries)
+        return histories
+
+    def drift_for(
+        self, test_file: Path, test_name: str, facts: Mapping[str, Any], kind: str
+    ) -> Drift:
+        """The run-to-run drift of this test's raw figure on this machine (for budgets):
+        learned from its stored runs and the file's other tests on this profile, pooled
+        with the prior; the prior alone where nothing is stored (or the file is unreadable,
+        which the baseline comparison reports)."""
+        profile = machine_profile(facts)[1]
+        own: list[RunSummary] = []
+        pooled: list[list[RunSummary]] = []
+        try:
+            stored = self._load(self.path_for(test_file))
+        except BaselineFileError:
+            stored = None
+        if stored is not None:
+            entry = stored.entry(test_name, profile, kind)
+            own = [r.summary for r in history_of(entry)] if entry is not None else []
+            pooled = self._pooled(stored, test_name, profile, kind, normalized=False)
+        sigma, df = learned_drift(own, self.settings, pooled)
+        own_df, pool_df = drift_evidence(own, pooled)
+        if own_df == 0 and pool_df == 0:
+            source = f"the prior, --ovperf-drift-prior, worth {df:g} df"
+        else:
+            source = (
+                f"learned: {own_df} df from this test's stored jobs, {pool_df} from other "
+                f"tests on this machine, prior {self.settings.prior_drift:.1%}"
+            )
+        return Drift(sigma, df, source)
 
     def _no_baseline(
         self,
@@ -384,9 +436,7 @@ class BaselineGate:
         )
 
 
-def _stored_baseline(
-    path: Path, entry: Mapping[str, Any], runs: Sequence[Any]
-) -> StoredBaseline:
+def _stored_baseline(path: Path, entry: Mapping[str, Any], runs: Sequence[Any]) -> StoredBaseline:
     software = entry.get("software", {})
     return StoredBaseline(
         path=path,

@@ -1,0 +1,112 @@
+"""How often a model exactly at its budget fails: the calibrated budget interval, measured.
+
+``--record-runs`` separate pytest processes record baseline runs (each its own job, so the
+gate learns this machine's run-to-run drift), then ``--runs`` separate processes measure the
+same model with a latency budget. A budget verdict only depends on where the interval lies,
+so every run reports its calibrated interval, and the budget is placed afterwards at the
+model's long-run value: the median p50 over all measured runs. A run "fails" when its
+interval lies wholly above that budget. The same is counted for the run's own (uncalibrated)
+interval (``run_ci`` in the JSON report: order statistics of the run's inferences), to show
+what calibration buys.
+
+    python bench/budget_error_rate.py --runs 40 --record-runs 5
+
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "_work" / "budget"
+
+TEST = """
+import pytest
+from models import mobilenet_like
+
+
+@pytest.mark.ovperf_model(source=lambda: mobilenet_like(size={size}))
+@pytest.mark.ovperf_budget("CPU", "f32", latency_ms=1e9)
+def test_at_budget(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def run(args: list[str], env: dict[str, str]) -> dict[str, object]:
+    report = WORK / "report.json"
+    report.unlink(missing_ok=True)
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "test_budget.py", "-q", "-p", "no:cacheprovider",
+            "--ovperf-inconclusive=pass", f"--ovperf-json={report}", *args,
+        ],
+        cwd=WORK, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if not report.exists():
+        raise RuntimeError(f"no report:\n{completed.stdout[-3000:]}")
+    result: dict[str, object] = json.loads(report.read_text())["results"][0]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--record-runs", type=int, default=5)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest-ovperf options")
+    args = parser.parse_args()
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    WORK.mkdir(parents=True)
+    shutil.copy(ROOT / "examples" / "models.py", WORK / "models.py")
+    (WORK / "pytest.ini").write_text("[pytest]\n")
+    (WORK / "test_budget.py").write_text(TEST.format(size=args.size))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WORK), str(ROOT)])}
+    for _ in range(args.record_runs):
+        run(["--ovperf-update-baselines", *args.pytest_args], env)
+    runs: list[tuple[float, float, float]] = []
+    own: list[tuple[float, float]] = []
+    for index in range(args.runs):
+        result = run(args.pytest_args, env)
+        (check,) = result["checks"]  # type: ignore[misc]
+        runs.append((float(check["value"]), float(check["ci"][0]), float(check["ci"][1])))
+        own.append((float(check["run_ci"][0]), float(check["run_ci"][1])))
+        print(f"run {index + 1}/{args.runs}: p50 {check['value']:.4g} ms", flush=True)
+    truth = statistics.median(v for v, _, _ in runs)
+    fails = sum(low > truth for _, low, _ in runs)
+    passes = sum(high <= truth for _, _, high in runs)
+    values = [v for v, _, _ in runs]
+    cv = statistics.stdev(values) / statistics.mean(values)
+    widths = [(high - low) / 2 / value for value, low, high in runs]
+    print()
+    print(
+        f"model mobilenet_like(size={args.size}), f32, latency p50; {args.record_runs} "
+        f"recording runs, {args.runs} measured runs; run-to-run CV {cv:.1%}, range "
+        f"{min(values):.4g}-{max(values):.4g} ms; budget placed at the median p50 {truth:.4g} ms"
+    )
+    print()
+    print("| interval | fail at budget | pass at budget | median half width |")
+    print("|---|---|---|---|")
+    print(
+        f"| calibrated (blocks + drift) | {fails}/{args.runs} | {passes}/{args.runs} | "
+        f"{statistics.median(widths):.1%} |"
+    )
+    own_fails = sum(low > truth for low, _ in own)
+    own_passes = sum(high <= truth for _, high in own)
+    own_widths = [(high - low) / 2 / value for (low, high), (value, _, _) in zip(own, runs)]
+    print(
+        f"| the run's own (order statistics) | {own_fails}/{args.runs} | "
+        f"{own_passes}/{args.runs} | {statistics.median(own_widths):.1%} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
