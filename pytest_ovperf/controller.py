@@ -4,6 +4,7 @@ every worker's result records, find stale baselines, write the JSON report and s
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,14 @@ from .report import (
     baseline_notes,
     format_table,
     json_report,
+    markdown_report,
     suite_shift_line,
     summary_rows,
 )
 from .session import OvperfSession
 from .store.baselines import BaselineFileError, prune, stale_entries
 from .store.baselines import load as load_baselines
-from .store.files import write_json_atomic
+from .store.files import write_json_atomic, write_text_atomic
 from .verdicts.suite import suite_shift
 
 #: name of the test report's user property that carries a test's result records
@@ -53,13 +55,20 @@ class ResultCollector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._find_stale_baselines()
-        path = self.ovperf.settings.json_path
-        if path is None:
-            return
+        settings = self.ovperf.settings
         environment = {**self.ovperf.software_facts, **self.ovperf.machine_facts("CPU")}
         for device_fact in ("device", "device_name"):
             environment.pop(device_fact)
-        write_json_atomic(path, json_report(self.ovperf.results, environment))
+        if settings.json_path is not None:
+            write_json_atomic(settings.json_path, json_report(self.ovperf.results, environment))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if self.ovperf.results and (settings.markdown_path is not None or summary):
+            text = markdown_report(self.ovperf.results, environment)
+            if settings.markdown_path is not None:
+                write_text_atomic(settings.markdown_path, text)
+            if summary:
+                with open(summary, "a", encoding="utf-8") as step_summary:
+                    step_summary.write(text)
 
     def _find_stale_baselines(self) -> None:
         if not self.collection.complete:

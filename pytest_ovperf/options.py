@@ -43,6 +43,7 @@ class Settings:
     measure: MeasureSettings = field(default_factory=MeasureSettings)
     inconclusive: InconclusivePolicy = InconclusivePolicy.WARN
     json_path: Path | None = None
+    markdown_path: Path | None = None
     #: smallest slowdown (fraction) that counts as a regression
     regression_threshold: float = DEFAULT_REGRESSION_THRESHOLD
     baseline_dir: Path = Path("baselines")
@@ -64,6 +65,10 @@ class Settings:
     device_lock: bool = True
     #: under pytest-xdist, give each worker its own physical CPU cores
     cpu_partition: bool = False
+    #: profile each measured compile with performance counters (runtime precision, layers)
+    profile: bool = True
+    #: fail a test whose device ran most of its compute in another precision than asked
+    strict_precision: bool = False
 
 
 _DEFAULT_MEASURE = MeasureSettings()
@@ -100,6 +105,12 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         f"(default {_DEFAULT_MEASURE.target_precision:g})",
     ),
     ("json", "", "write every perf result to this JSON file"),
+    (
+        "markdown",
+        "",
+        "write a markdown summary table to this file (it is also appended to "
+        "$GITHUB_STEP_SUMMARY when that is set)",
+    ),
     (
         "inconclusive",
         InconclusivePolicy.WARN.value,
@@ -168,12 +179,24 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "aware), so workers measure on the CPU at the same time without sharing cores "
         "(default off)",
     ),
+    (
+        "profile",
+        "on",
+        "on/off: after measuring, profile the compile with performance counters: the runtime "
+        "precision of the compute in the JSON report, and the layers whose time grew in a "
+        "regression message (default on)",
+    ),
 ]
 
 #: (name, help) of the on/off flags; each is also a boolean ini key
 FLAG_OPTIONS: list[tuple[str, str]] = [
     ("update-baselines", "record this run's results as the baselines"),
     ("prune-baselines", "delete stale baseline entries of the test files that ran in full"),
+    (
+        "strict-precision",
+        "fail a test whose device ran most of its compute in another precision than the one "
+        "asked for (bf16, f16); without it a warning says so",
+    ),
 ]
 
 
@@ -294,6 +317,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         measure=measure,
         inconclusive=policy,
         json_path=Path(json_text) if json_text else None,
+        markdown_path=Path(read.text("markdown")) if read.text("markdown") else None,
         regression_threshold=read.fraction("regression-threshold"),
         baseline_dir=baseline_dir,
         model_store=rootdir / model_store_text if model_store_text else baseline_dir / "models",
@@ -306,4 +330,6 @@ def settings_from_config(config: pytest.Config) -> Settings:
         max_probe_shift=read.fraction("max-probe-shift"),
         device_lock=read.switch("device-lock"),
         cpu_partition=read.switch("cpu-partition"),
+        profile=read.switch("profile"),
+        strict_precision=read.flag("strict-precision"),
     )

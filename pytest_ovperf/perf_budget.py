@@ -24,11 +24,12 @@ from .measure.engine import (
 )
 from .measure.load import LoadMeter
 from .options import InconclusivePolicy
-from .report import budget_failure_message, regression_message
+from .report import budget_failure_message, precision_fallback_message, regression_message
 from .results import Check, LatencyResult, MachineGuard, PerfResult, ThroughputResult
 from .runtime.device_locks import Hold
 from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
+from .runtime.profile import attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
@@ -218,22 +219,25 @@ class PerfBudget:
     def _baseline_entry(self, plan: AbPlan, hint: str) -> CompiledEntry | str:
         """The baseline's model compiled with its recorded config on this runtime, or why
         it cannot be (a test error with ``--ovperf-compare=ab``)."""
-        spec = ModelSpec(
-            source=plan.model.path,
-            shape=plan.model.shape,
-            config=plan.config,
-            inputs=self.spec.inputs,
-            base_dir=plan.model.directory,
-        )
         try:
             return self._session.compile_cache.get(
-                spec, self.target.device, self.target.precision, hint
+                self._baseline_spec(plan), self.target.device, self.target.precision, hint
             )
         except ModelError as exc:
             problem = f"the baseline's model {plan.model.fingerprint} cannot run here: {exc}"
         if self._session.settings.compare is CompareMode.AB:
             self._fail(problem)
         return f"no A/B against the baseline's own model: {problem}"
+
+    def _baseline_spec(self, plan: AbPlan) -> ModelSpec:
+        """The baseline's own model, as recorded (its copy, shape and compile config)."""
+        return ModelSpec(
+            source=plan.model.path,
+            shape=plan.model.shape,
+            config=plan.config,
+            inputs=self.spec.inputs,
+            base_dir=plan.model.directory,
+        )
 
     def _ab_looks(self, higher_is_better: bool) -> SequentialLooks:
         settings = self._session.gate.ab_settings(self.regression_threshold)
@@ -363,11 +367,13 @@ class PerfBudget:
             prepared.fingerprint, prepared.model, self.spec.resolved_path(), self.spec.shape
         )
 
-    def _calibrate_checks(self, result: PerfResult, drift: Drift) -> None:
+    def _calibrate_checks(
+        self, result: PerfResult, drift: Drift, fastest_probe: float | None
+    ) -> None:
         """Judge the latency / throughput budgets on calibrated intervals (within-run blocks
         and run-to-run drift, ``calibrated_interval``), and never fail one measured on a
         busy machine or in another machine state than the stored runs'."""
-        guard = self._budget_guard(result)
+        guard = self._budget_guard(result, fastest_probe)
         confidence = self._session.settings.measure.confidence
         for index, check in enumerate(result.checks):
             if check.metric not in (Metric.LATENCY, Metric.THROUGHPUT):
@@ -379,17 +385,52 @@ class PerfBudget:
             calibrated.run_interval = check.interval
             result.checks[index] = calibrated
 
-    def _budget_guard(self, result: PerfResult) -> MachineGuard | None:
-        limit = self._session.settings.max_foreign_load
-        if result.foreign_load is not None and result.foreign_load > limit:
-            return MachineGuard(GuardReason.BUSY, result.foreign_load, None, limit)
-        comparison = result.baseline
-        speed = (
-            [g for g in comparison.guards if g.reason is GuardReason.MACHINE_SPEED]
-            if (comparison is not None)
-            else []
-        )
-        return speed[0] if speed else None
+    @property
+    def strict_precision(self) -> bool:
+        """The test's own ``strict_precision`` (first applicable budget that sets it), else
+        the session's ``--ovperf-strict-precision``."""
+        for budget in self.budgets:
+            if budget.strict_precision is not None:
+                return budget.strict_precision
+        return self._session.settings.strict_precision
+
+    def _profile(self, result: PerfResult, plan: AbPlan | None) -> None:
+        """Profile the measured compile (runtime precision, layers); after a regression
+        against a model at hand, profile that one too and rank the layer types by the
+        time they gained. A profile that cannot be made leaves the result without one."""
+        if not self._session.settings.profile:
+            return
+        cache = self._session.compile_cache
+        hint = "LATENCY" if result.kind == "latency" else "THROUGHPUT"
+        device, precision = self.target.device, self.target.precision
+        try:
+            result.profile = cache.profile(self.spec, device, precision, hint)
+            comparison = result.baseline
+            if comparison is None or comparison.verdict is not GateVerdict.REGRESSION:
+                return
+            if plan is not None:
+                other = cache.profile(self._baseline_spec(plan), device, precision, hint)
+            elif self.spec.reference is not None:
+                other = cache.profile(self.spec, device, precision, hint, self.spec.reference)
+            else:
+                return
+        except ModelError:
+            return
+        result.attribution = attribute(other, result.profile)
+
+    def _budget_guard(self, result: PerfResult, fastest_probe: float | None) -> MachineGuard | None:
+        """Why this run cannot fail a budget, if it cannot: other processes used the CPU,
+        or the speed probe says the machine was slower than in its fastest stored state
+        (contended, or placed on slower cores) by more than ``--ovperf-max-probe-shift``."""
+        settings = self._session.settings
+        if result.foreign_load is not None and result.foreign_load > settings.max_foreign_load:
+            return MachineGuard(
+                GuardReason.BUSY, result.foreign_load, None, settings.max_foreign_load
+            )
+        probe, limit = result.probe_value, settings.max_probe_shift
+        if probe is not None and fastest_probe and probe > fastest_probe * (1.0 + limit):
+            return MachineGuard(GuardReason.SLOW_STATE, probe, fastest_probe, limit)
+        return None
 
     def _conclude(
         self,
@@ -401,11 +442,12 @@ class PerfBudget:
     ) -> ResultT:
         self._one_off_checks(result, entry)
         # the drift before this run is recorded: a run is not evidence about itself
-        drift = self._session.gate.drift_for(
-            self.test_file, self.test_name, result.facts, result.kind
-        )
+        gate = self._session.gate
+        drift = gate.drift_for(self.test_file, self.test_name, result.facts, result.kind)
+        fastest_probe = gate.fastest_probe(self.test_file, result.facts)
         self._judge_baseline(result, partner, plan, fallback)
-        self._calibrate_checks(result, drift)
+        self._calibrate_checks(result, drift, fastest_probe)
+        self._profile(result, plan)
         self.results.append(result)
         if (
             result.precision != result.requested_precision
@@ -420,6 +462,11 @@ class PerfBudget:
             )
         problems: list[str] = []
         undecided: list[str] = []
+        fallback_text = precision_fallback_message(result)
+        if fallback_text and self.strict_precision:
+            problems.append(fallback_text + " (strict_precision)")
+        elif fallback_text:
+            warnings.warn(OvperfPrecisionWarning(fallback_text), stacklevel=3)
         failed = [c for c in result.checks if c.verdict is Verdict.FAIL]
         unsure = [c for c in result.checks if c.verdict is Verdict.INCONCLUSIVE]
         if failed:

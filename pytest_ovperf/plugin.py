@@ -23,7 +23,7 @@ from .fixtures import (  # noqa: F401 - pytest finds the fixtures among the plug
 )
 from .options import add_options, settings_from_config
 from .perf_budget import PerfBudget
-from .report import result_record
+from .report import junit_properties, result_record
 from .session import OvperfSession
 from .verdicts.budgets import Budget
 from .workers import LOCK_DIR_KEY, SESSION_ID_KEY, controller_lock_dir, setup_worker
@@ -90,4 +90,7 @@ def pytest_runtest_makereport(
         # user_properties travel with the report to the xdist controller
         records = [result_record(r) for r in budget.results]
         report.user_properties.append((USER_PROPERTY, json.dumps(records)))
+        # --junitxml writes the item's properties with the test case (from the teardown
+        # report, which copies them)
+        item.user_properties.extend(junit_properties(records))
     return report

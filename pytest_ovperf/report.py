@@ -16,9 +16,10 @@ from .results import (
     PerfResult,
     ThroughputResult,
 )
+from .runtime.profile import LayerChange
 from .verdicts.budgets import Metric, excess_percent
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
-from .verdicts.suite import SuiteShift
+from .verdicts.suite import SuiteShift, suite_shift
 
 #: version of the JSON report's layout
 SCHEMA_VERSION = 1
@@ -171,6 +172,14 @@ def _guard_line(guard: MachineGuard) -> str:
         )
     assert guard.current is not None and guard.baseline is not None  # a probe guard has both
     shift = guard.current / guard.baseline - 1.0
+    if guard.reason is GuardReason.SLOW_STATE:
+        return (
+            f"machine in a slow state: the speed probe ran {shift:+.0%} against the fastest "
+            f"stored runs on this machine ({guard.current:.4g} ms vs {guard.baseline:.4g} ms; "
+            f"more than the {guard.limit:.0%} allowed, --ovperf-max-probe-shift): the "
+            "machine was contended or its CPUs placed on slower cores, so a budget is not "
+            "failed from this run; re-run"
+        )
     return (
         f"machine speed differs: the speed probe ran {shift:+.0%} against the baseline's runs "
         f"({guard.current:.4g} ms vs {guard.baseline:.4g} ms; more than the {guard.limit:.0%} "
@@ -250,7 +259,64 @@ def regression_message(result: PerfResult, comparison: BaselineComparison) -> st
                 f"{k} {old!r} -> {new!r}" for k, (old, new) in comparison.what_changed.items()
             )
         )
+    lines.extend(f"    {line}" for line in attribution_lines(result.attribution))
     return "\n".join(lines)
+
+
+#: layer types a regression message lists
+ATTRIBUTION_TOP = 5
+
+
+def attribution_lines(changes: Sequence[LayerChange]) -> list[str]:
+    """Where the time went: layer types by time gained (performance counters, median of
+    ``PROFILE_ITERATIONS`` inferences per side), with any change of kernel or precision."""
+    if not changes:
+        return []
+    lines = [
+        "where the time went (performance counters, per layer type, compared model -> this "
+        f"one; top {ATTRIBUTION_TOP} by time gained):"
+    ]
+    for change in changes[:ATTRIBUTION_TOP]:
+        line = (
+            f"  {change.layer_type}: {change.baseline_us:.0f} -> {change.current_us:.0f} us "
+            f"({change.delta_us:+.0f} us)"
+        )
+        if not change.baseline_us:
+            line += " [added]"
+        elif not change.current_us:
+            line += " [removed]"
+        if change.baseline_kernels and change.current_kernels != change.baseline_kernels:
+            line += (
+                f"; kernel {', '.join(sorted(change.baseline_kernels))} -> "
+                f"{', '.join(sorted(change.current_kernels))}"
+            )
+        if change.baseline_precisions and change.current_precisions != change.baseline_precisions:
+            line += (
+                f"; precision {', '.join(sorted(change.baseline_precisions))} -> "
+                f"{', '.join(sorted(change.current_precisions))}"
+            )
+        lines.append(line)
+    return lines
+
+
+#: below this share of the compute in the requested precision, the device fell back
+PRECISION_FALLBACK_SHARE = 0.5
+
+
+def precision_fallback_message(result: PerfResult) -> str:
+    """Why the runtime precision is not what was asked ('' when it is, or is unknown)."""
+    requested = result.requested_precision
+    if result.profile is None or requested not in ("bf16", "f16", "int8"):
+        return ""
+    shares = result.profile.precision_shares()
+    if not shares or shares.get(requested, 0.0) >= PRECISION_FALLBACK_SHARE:
+        return ""
+    listed = ", ".join(f"{p} {s:.0%}" for p, s in shares.items())
+    return (
+        f"{result.nodeid}: asked {result.device} for {requested}, but "
+        f"{shares.get(requested, 0.0):.0%} of the compute ran in it ({listed}; performance "
+        "counters): the device fell back"
+    )
 
 
 def progress_line(progress: Progress) -> str:
@@ -330,6 +396,24 @@ def result_record(result: PerfResult) -> dict[str, Any]:
         )
     elif isinstance(result, ThroughputResult):
         data.update(fps=_num(result.fps), infer_requests=result.requests, blocks=len(result.blocks))
+    if result.profile is not None:
+        data["runtime_precisions"] = {
+            k: round(v, 4) for k, v in result.profile.precision_shares().items()
+        }
+        by_type = sorted(result.profile.by_type().items(), key=lambda item: -item[1][0])
+        data["top_layers"] = [
+            {"type": name, "time_us": round(time_us, 1), "kernels": sorted(kernels)}
+            for name, (time_us, kernels, _) in by_type[:ATTRIBUTION_TOP]
+        ]
+    if result.attribution:
+        data["attribution"] = [
+            {
+                "type": c.layer_type,
+                "baseline_us": round(c.baseline_us, 1),
+                "current_us": round(c.current_us, 1),
+            }
+            for c in result.attribution[:ATTRIBUTION_TOP]
+        ]
     b = result.baseline
     if b is not None:
         data.update(
@@ -472,3 +556,65 @@ def json_report(
         "environment": dict(environment),
         "results": list(records),
     }
+
+
+#: the figures of a result record given to JUnit XML as ``ovperf_<kind>_<field>`` properties
+JUNIT_FIELDS = (
+    "statistic",
+    "p50_ms",
+    "p90_ms",
+    "fps",
+    "n",
+    "budget_verdict",
+    "baseline_verdict",
+    "baseline_method",
+    "ratio",
+    "precision",
+    "runtime_precisions",
+    "compile_ms",
+    "first_inference_ms",
+)
+
+
+def junit_properties(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(name, value) pairs for ``--junitxml``: each result's figures and verdicts, named
+    ``ovperf_<kind>_<field>`` (CI systems show a test case's properties)."""
+    properties = []
+    for data in records:
+        for name in JUNIT_FIELDS:
+            value = data.get(name)
+            if value is None:
+                continue
+            if isinstance(value, float):
+                text = f"{value:.6g}"
+            elif isinstance(value, dict):
+                text = ", ".join(f"{k} {v:.0%}" for k, v in value.items())
+            else:
+                text = str(value)
+            properties.append((f"ovperf_{data['kind']}_{name}", text))
+    return properties
+
+
+def markdown_report(records: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]) -> str:
+    """A compact markdown table for CI job summaries (``--ovperf-markdown``,
+    ``$GITHUB_STEP_SUMMARY``): the terminal summary's rows, the runtime precision, and the
+    machine and runtime they were measured on."""
+    header = [*SUMMARY_HEADER, "runtime precision"]
+    lines = [
+        "### pytest-ovperf",
+        "",
+        f"{environment.get('cpu', '?')}, OpenVINO {environment.get('openvino', '?')}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for data in records:
+        shares = data.get("runtime_precisions") or {}
+        precision_cell = ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) or "-"
+        for row in summary_rows([data]):
+            cells = [c.replace("|", "\\|") for c in [*row, precision_cell]]
+            lines.append("| " + " | ".join(cells) + " |")
+    shift = suite_shift(records)
+    if shift is not None:
+        lines += ["", suite_shift_line(shift)]
+    return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .runtime.profile import LayerChange, RuntimeProfile
 from .verdicts.budgets import Metric, judge
 from .verdicts.comparison import GateResult
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
@@ -174,6 +175,10 @@ class PerfResult:
     measured_until: float | None = None
     #: seconds this measurement waited for other pytest-xdist workers to free the device
     device_wait_s: float = 0.0
+    #: where the time goes, from performance counters (``--ovperf-profile``)
+    profile: RuntimeProfile | None = None
+    #: regression against a model at hand (A/B, reference): layer types by time gained
+    attribution: list[LayerChange] = field(default_factory=list)
 
     @property
     def higher_is_better(self) -> bool:

@@ -81,9 +81,12 @@ def test_workers_measure_one_at_a_time_and_every_result_lands(ovtester: pytest.P
     assert all(r["device_wait_s"] >= 0 for r in results)
 
     # compare: test_c now runs a model ten times slower; its worker's regression fails
-    # the session, the other workers' tests pass
+    # the session, the other workers' tests pass (a 300% threshold keeps the unchanged ones,
+    # judged in 0.2 s against one stored run while this test suite's other worker may be
+    # busy too, clear of any verdict but their own)
     write(ovtester, "perf/test_suite.py", suite(slow=SLOW_MODEL))
-    outcome, results = run_suite(ovtester, *XDIST, *QUICK, "--ovperf-inconclusive=pass")
+    wide = "--ovperf-regression-threshold=300%"
+    outcome, results = run_suite(ovtester, *XDIST, *QUICK, wide, "--ovperf-inconclusive=pass")
     assert outcome.ret == 1, outcome.stdout.str()
     outcome.assert_outcomes(passed=3, failed=1)
     verdicts = {r["nodeid"].split("::")[-1].split("[")[0]: r for r in results}

@@ -15,6 +15,7 @@ import openvino as ov
 
 from .device_locks import DeviceLocks
 from .devices import DEFAULT_PRECISION, hint_value_for, precision_label
+from .profile import RuntimeProfile, profile_compiled
 
 ModelSource = Union[str, Path, ov.Model, Callable[[], ov.Model]]
 
@@ -253,6 +254,14 @@ class CompileKey:
     hint: str
     config: str
 
+    @classmethod
+    def of(
+        cls, spec: ModelSpec, source: ModelSource, device: str, precision: str, hint: str
+    ) -> CompileKey:
+        """The key of one compile of ``source`` (a model of ``spec``)."""
+        config = json.dumps({str(k): str(v) for k, v in spec.config.items()}, sort_keys=True)
+        return cls(_source_key(spec, source), device, precision, hint, config)
+
 
 @dataclass(frozen=True)
 class PreparedModel:
@@ -275,6 +284,7 @@ class CompileCache:
         self.locks = locks or DeviceLocks(None)
         self._entries: dict[CompileKey, CompiledEntry] = {}
         self._prepared: dict[str, PreparedModel] = {}
+        self._profiles: dict[CompileKey, RuntimeProfile] = {}
 
     def prepare(self, spec: ModelSpec, source: ModelSource | None = None) -> PreparedModel:
         """Read, reshape and make inputs (``ModelError`` on failure); no compiling."""
@@ -302,18 +312,43 @@ class CompileCache:
         source: ModelSource | None = None,
     ) -> CompiledEntry:
         source = spec.source if source is None else source
-        key = CompileKey(
-            model=_source_key(spec, source),
-            device=device,
-            precision=precision,
-            hint=hint,
-            config=json.dumps({str(k): str(v) for k, v in spec.config.items()}, sort_keys=True),
-        )
+        key = CompileKey.of(spec, source, device, precision, hint)
         entry = self._entries.get(key)
         if entry is None:
             entry = self._compile(spec, source, device, precision, hint)
             self._entries[key] = entry
         return entry
+
+    def profile(
+        self,
+        spec: ModelSpec,
+        device: str,
+        precision: str,
+        hint: str,
+        source: ModelSource | None = None,
+    ) -> RuntimeProfile:
+        """Where the time of this compile goes (once per session): the same model and config
+        compiled with performance counters, run a few times (``runtime.profile``)."""
+        source = spec.source if source is None else source
+        key = CompileKey.of(spec, source, device, precision, hint)
+        found = self._profiles.get(key)
+        if found is None:
+            prepared = self.prepare(spec, source)
+            config = {**compile_config(spec, precision, hint), "PERF_COUNT": True}
+            with self.locks.preparing():
+                try:
+                    compiled = self.core.compile_model(prepared.model, device, config)
+                except Exception as exc:
+                    raise ModelError(
+                        f"cannot compile {spec.describe(source)} for {device} with "
+                        f"performance counters: {_first_line(exc)}"
+                    ) from exc
+                request = compiled.create_infer_request()
+                bind_inputs(request, prepared.inputs)
+            with self.locks.measuring(device):
+                found = profile_compiled(compiled, request, device)
+            self._profiles[key] = found
+        return found
 
     def _compile(
         self, spec: ModelSpec, source: ModelSource, device: str, precision: str, hint: str
@@ -321,11 +356,7 @@ class CompileCache:
         what = spec.describe(source)
         prepared = self.prepare(spec, source)
         model, inputs = prepared.model, prepared.inputs
-        config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
-        hint_precision = hint_value_for(precision)
-        if hint_precision is not None:
-            config["INFERENCE_PRECISION_HINT"] = hint_precision
-        config.update(spec.config)
+        config = compile_config(spec, precision, hint)
         with self.locks.preparing():
             started = time.perf_counter()
             try:
@@ -377,6 +408,16 @@ def is_quantized(model: ov.Model) -> bool:
         if op.get_type_name() == "Constant" and element in (ov.Type.i8, ov.Type.u8):
             return True
     return False
+
+
+def compile_config(spec: ModelSpec, precision: str, hint: str) -> dict[str, Any]:
+    """The config a model is compiled with: the hint, the precision, the marker's config."""
+    config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
+    hint_precision = hint_value_for(precision)
+    if hint_precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = hint_precision
+    config.update(spec.config)
+    return config
 
 
 def bind_inputs(request: ov.InferRequest, inputs: list[np.ndarray]) -> None:

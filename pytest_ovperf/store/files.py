@@ -1,4 +1,4 @@
-"""JSON files written atomically (temporary file + rename): readers never see half a file."""
+"""Files (JSON, text) written atomically (temporary file + rename): no half-written file."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from typing import Any
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to ``path`` through a temporary file in the same directory and a rename,
-    so readers never see half a file."""
+    """Write JSON to ``path`` atomically (see ``write_text_atomic``)."""
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a
+    rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

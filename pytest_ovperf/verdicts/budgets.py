@@ -53,6 +53,9 @@ class Budget:
     compile_ms: float | None = None
     #: fraction (0.05 = 5%); ``None`` means the session default
     regression_threshold: float | None = None
+    #: fail when the device ran most of the compute in another precision than asked
+    #: (``None``: the session's ``--ovperf-strict-precision``)
+    strict_precision: bool | None = None
 
     def applies_to(self, device: str, precision: str) -> bool:
         return self.device == device and (self.precision is None or self.precision == precision)
@@ -112,15 +115,20 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
             threshold = parse_fraction(threshold, "ovperf_budget regression_threshold")
         except FractionError as exc:
             raise BudgetError(str(exc)) from None
-    if all(v is None for v in limits.values()) and threshold is None:
+    strict = values.get("strict_precision")
+    if strict is not None and not isinstance(strict, bool):
+        raise BudgetError(f"ovperf_budget strict_precision={strict!r} must be True or False")
+    if all(v is None for v in limits.values()) and threshold is None and strict is None:
         raise BudgetError(
-            f"ovperf_budget sets no limit; give {', '.join(LIMITS)} or regression_threshold"
+            f"ovperf_budget sets no limit; give {', '.join(LIMITS)}, regression_threshold "
+            "or strict_precision"
         )
     return Budget(
         device=devices[0],
         precision=precision,
         percentile=float(percentile),
         regression_threshold=threshold,
+        strict_precision=strict,
         **limits,
     )
 

@@ -200,7 +200,7 @@ class BaselineGate:
         normalized = (
             summarise_log_ratios(result.probe_log_ratios, key) if result.probe_log_ratios else None
         )
-        probe_id = f"{PROBE_VERSION}:{result.facts.get('openvino')}"
+        probe_id = _probe_id(result.facts)
         if self.update:
             return self._record(
                 path, test_name, profile, machine, software, result, current, normalized, probe_id
@@ -265,6 +265,23 @@ class BaselineGate:
             if summaries:
                 histories.append(summaries)
         return histories
+
+    def fastest_probe(self, test_file: Path, facts: Mapping[str, Any]) -> float | None:
+        """The fastest speed-probe reading (ms) of the stored runs of the file's tests on
+        this machine profile (same probe, same OpenVINO): the machine's fastest state."""
+        try:
+            stored = self._load(self.path_for(test_file))
+        except BaselineFileError:
+            return None
+        profile, probe_id = machine_profile(facts)[1], _probe_id(facts)
+        readings = [
+            run.probe_ms
+            for test in stored.entries
+            for kind in ("latency", "throughput")
+            for run in history_of(stored.entry(test, profile, kind) or {})
+            if run.probe_id == probe_id and run.probe_ms is not None
+        ]
+        return min(readings, default=None)
 
     def drift_for(
         self, test_file: Path, test_name: str, facts: Mapping[str, Any], kind: str
@@ -434,6 +451,11 @@ class BaselineGate:
             history_runs=runs,
             recorded_busy=self._busy_guard(result.foreign_load, []),
         )
+
+
+def _probe_id(facts: Mapping[str, Any]) -> str:
+    """Probe readings compare only with the same probe on the same OpenVINO."""
+    return f"{PROBE_VERSION}:{facts.get('openvino')}"
 
 
 def _stored_baseline(path: Path, entry: Mapping[str, Any], runs: Sequence[Any]) -> StoredBaseline:

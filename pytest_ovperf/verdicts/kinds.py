@@ -47,6 +47,8 @@ class GuardReason(str, Enum):
     BUSY = "busy"
     #: the speed probe ran at another speed than in the baseline's runs
     MACHINE_SPEED = "machine-speed"
+    #: the speed probe ran slower than in the fastest stored runs on this machine (budgets)
+    SLOW_STATE = "slow-state"
 
 
 class CompareMode(str, Enum):

@@ -1,0 +1,142 @@
+"""Where the time goes: a compiled model's layers with their runtime precision, kernel and
+time, from OpenVINO's performance counters (``PERF_COUNT``).
+
+The measured compile never counts (counters cost time); a profile compiles the same model
+with the same config plus ``PERF_COUNT`` and runs a few inferences. Per layer it keeps the
+median of the counters' ``real_time`` over those inferences, the counters' ``exec_type``
+(the kernel, e.g. ``brgconv_avx512_amx_bf16``) and the runtime model's ``runtimePrecision``.
+
+Which precision is truthful differs per device: the CPU plugin's runtime model names each
+node's precision; on GPU the runtime model has been seen to say f32 for every node while the
+kernels ran f16, so there the precision named in the kernel wins where it names one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import openvino as ov
+
+from .devices import member_devices, precision_label
+
+#: inferences a profile times (the median per layer is kept)
+PROFILE_ITERATIONS = 10
+#: precisions a kernel name may spell, as tokens (``jit_avx2_FP32``, ``gemm_f16``...)
+_KERNEL_PRECISION = re.compile(r"(?:^|[_:])(fp32|f32|bf16|fp16|f16|i8|u8|int8)(?:$|[_:])", re.I)
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One executed layer (a node of the runtime model)."""
+
+    name: str
+    layer_type: str
+    precision: str
+    kernel: str
+    time_us: float
+
+
+@dataclass(frozen=True)
+class RuntimeProfile:
+    layers: tuple[LayerTime, ...]
+
+    @property
+    def total_us(self) -> float:
+        return float(sum(layer.time_us for layer in self.layers))
+
+    def precision_shares(self) -> dict[str, float]:
+        """Share of the layers' time per runtime precision, largest first."""
+        total = self.total_us
+        if total <= 0:
+            return {}
+        shares: dict[str, float] = {}
+        for layer in self.layers:
+            shares[layer.precision] = shares.get(layer.precision, 0.0) + layer.time_us / total
+        return dict(sorted(shares.items(), key=lambda item: -item[1]))
+
+    def by_type(self) -> dict[str, tuple[float, frozenset[str], frozenset[str]]]:
+        """Layer type -> (time in us, kernels, precisions)."""
+        grouped: dict[str, tuple[float, set[str], set[str]]] = {}
+        for layer in self.layers:
+            time_us, kernels, precisions = grouped.setdefault(layer.layer_type, (0.0, set(), set()))
+            kernels.add(layer.kernel)
+            precisions.add(layer.precision)
+            grouped[layer.layer_type] = (time_us + layer.time_us, kernels, precisions)
+        return {k: (t, frozenset(ks), frozenset(ps)) for k, (t, ks, ps) in grouped.items()}
+
+
+def kernel_precision(kernel: str) -> str | None:
+    """The precision a kernel name spells, if it spells one."""
+    match = _KERNEL_PRECISION.search(kernel)
+    return precision_label(match.group(1)) if match else None
+
+
+def _runtime_precisions(compiled: ov.CompiledModel) -> dict[str, str]:
+    """Runtime model node name -> its ``runtimePrecision`` (where the device says)."""
+    found: dict[str, str] = {}
+    try:
+        runtime_model = compiled.get_runtime_model()
+    except RuntimeError:
+        return found
+    for node in runtime_model.get_ordered_ops():
+        info = node.get_rt_info()
+        if "runtimePrecision" in info:
+            found[node.get_friendly_name()] = precision_label(info["runtimePrecision"].astype(str))
+    return found
+
+
+def profile_compiled(
+    compiled: ov.CompiledModel, request: ov.InferRequest, device: str
+) -> RuntimeProfile:
+    """Run ``request`` (of ``compiled``, compiled with ``PERF_COUNT``, inputs bound) a few
+    times and read its counters."""
+    samples: dict[str, list[float]] = {}
+    kinds: dict[str, tuple[str, str]] = {}
+    for _ in range(PROFILE_ITERATIONS):
+        request.infer()
+        for info in request.profiling_info:
+            if info.status != ov.ProfilingInfo.Status.EXECUTED:
+                continue
+            samples.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e6)
+            kinds[info.node_name] = (info.node_type, info.exec_type)
+    runtime = _runtime_precisions(compiled)
+    gpu = any(m.startswith("GPU") for m in member_devices(device))
+    layers = []
+    for name, times in samples.items():
+        layer_type, kernel = kinds[name]
+        named = kernel_precision(kernel)
+        precision = runtime.get(name) or named or "unknown"
+        if gpu and named is not None:
+            precision = named
+        layers.append(LayerTime(name, layer_type, precision, kernel, float(np.median(times))))
+    return RuntimeProfile(tuple(layers))
+
+
+@dataclass(frozen=True)
+class LayerChange:
+    """How one layer type's time changed from a baseline profile to the current one."""
+
+    layer_type: str
+    baseline_us: float
+    current_us: float
+    baseline_kernels: frozenset[str]
+    current_kernels: frozenset[str]
+    baseline_precisions: frozenset[str]
+    current_precisions: frozenset[str]
+
+    @property
+    def delta_us(self) -> float:
+        return self.current_us - self.baseline_us
+
+
+def attribute(baseline: RuntimeProfile, current: RuntimeProfile) -> list[LayerChange]:
+    """Layer types by how much time they gained (added or slowed layers first)."""
+    before, after = baseline.by_type(), current.by_type()
+    empty: tuple[float, frozenset[str], frozenset[str]] = (0.0, frozenset(), frozenset())
+    changes = []
+    for layer_type in set(before) | set(after):
+        b, a = before.get(layer_type, empty), after.get(layer_type, empty)
+        changes.append(LayerChange(layer_type, b[0], a[0], b[1], a[1], b[2], a[2]))
+    return sorted(changes, key=lambda change: -change.delta_us)

@@ -1,0 +1,196 @@
+"""Why a result is what it is: runtime precision, per-layer attribution, and the outputs CI
+systems read (JUnit XML properties, markdown summary)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAST
+
+from pytest_ovperf.runtime.profile import LayerTime, RuntimeProfile, attribute, kernel_precision
+
+
+def run_json(
+    pytester: pytest.Pytester, *args: str
+) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
+    report = pytester.path / "ovperf.json"
+    report.unlink(missing_ok=True)
+    result = pytester.runpytest_inprocess(*FAST, f"--ovperf-json={report}", *args)
+    results = json.loads(report.read_text())["results"] if report.exists() else []
+    return result, results
+
+
+# -- pure logic ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kernel", "precision"),
+    [
+        ("jit_avx2_FP32", "f32"),
+        ("brgconv_avx512_amx_bf16", "bf16"),
+        ("gemm_f16", "f16"),
+        ("jit_avx512_I8", "int8"),
+        ("undef", None),
+        ("ref_any", None),
+    ],
+)
+def test_kernel_names_spell_their_precision(kernel: str, precision: str | None) -> None:
+    assert kernel_precision(kernel) == precision
+
+
+def layer(layer_type: str, precision: str, time_us: float, kernel: str = "k") -> LayerTime:
+    return LayerTime(f"{layer_type}_{time_us}", layer_type, precision, kernel, time_us)
+
+
+def test_precision_shares_weigh_layers_by_time() -> None:
+    profile = RuntimeProfile((layer("Conv", "bf16", 90.0), layer("Softmax", "f32", 10.0)))
+    assert profile.precision_shares() == pytest.approx({"bf16": 0.9, "f32": 0.1})
+    assert list(profile.precision_shares()) == ["bf16", "f32"]
+
+
+def test_attribution_puts_added_and_slowed_layer_types_first() -> None:
+    before = RuntimeProfile((layer("Conv", "f32", 100.0), layer("Pool", "f32", 50.0)))
+    after = RuntimeProfile(
+        (
+            layer("Conv", "f32", 100.0),
+            layer("Pool", "f32", 80.0, kernel="ref"),
+            layer("MatMul", "f32", 200.0),
+        )
+    )
+    changes = attribute(before, after)
+    assert [c.layer_type for c in changes] == ["MatMul", "Pool", "Conv"]
+    assert changes[0].baseline_us == 0 and changes[0].delta_us == 200
+    assert changes[1].current_kernels == {"ref"} and changes[1].baseline_kernels == {"k"}
+
+
+# -- runtime precision -------------------------------------------------------------------
+
+MLP_TEST = """
+import pytest
+from models import mlp
+
+@pytest.mark.ovperf_model(source=lambda: mlp(hidden=128))
+@pytest.mark.ovperf_budget("CPU", "{precision}", latency_ms=1e6{strict})
+def test_mlp(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def test_the_report_gives_the_share_of_compute_per_runtime_precision(
+    ovtester: pytest.Pytester, cpu_default: str
+) -> None:
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="f32", strict=""))
+    result, (data,) = run_json(ovtester)
+    result.assert_outcomes(passed=1)
+    shares = data["runtime_precisions"]
+    assert max(shares, key=shares.get) == "f32"
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
+    assert data["top_layers"] and data["top_layers"][0]["time_us"] > 0
+
+
+def test_a_lower_precision_the_cpu_runs_is_what_runs(
+    ovtester: pytest.Pytester, runnable_lower_precision: str
+) -> None:
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision=runnable_lower_precision, strict=""))
+    result, (data,) = run_json(ovtester)
+    result.assert_outcomes(passed=1)
+    shares = data["runtime_precisions"]
+    assert max(shares, key=shares.get) == runnable_lower_precision
+
+
+def test_a_silent_fallback_warns_and_fails_when_strict(ovtester: pytest.Pytester) -> None:
+    # int8 asked of a float model: the device runs its floating-point precision
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="int8", strict=""))
+    result, (data,) = run_json(ovtester, "-W", "always")
+    result.assert_outcomes(passed=1)
+    assert data["runtime_precisions"].get("int8", 0.0) < 0.5
+    result.stdout.fnmatch_lines(["*asked CPU for int8, but 0% of the compute ran in it*"])
+
+    ovtester.makepyfile(
+        test_mlp=MLP_TEST.format(precision="int8", strict=", strict_precision=True")
+    )
+    result, _ = run_json(ovtester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the device fell back (strict_precision)*"])
+
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="int8", strict=""))
+    result, _ = run_json(ovtester, "--ovperf-strict-precision")
+    result.assert_outcomes(failed=1)
+
+
+def test_strict_precision_must_be_a_bool(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="f32", strict=", strict_precision=1"))
+    result, _ = run_json(ovtester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*strict_precision=1 must be True or False*"])
+
+
+def test_profiling_can_be_switched_off(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="f32", strict=""))
+    _, (data,) = run_json(ovtester, "--ovperf-profile=off")
+    assert "runtime_precisions" not in data
+
+
+# -- attribution -------------------------------------------------------------------------
+
+SLOWER_IN_KNOWN_LAYERS = """
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(
+    source=lambda: mobilenet_like(extra_blocks=12),
+    reference=lambda: mobilenet_like(size=32),
+)
+def test_slower(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def test_a_regression_names_the_layer_types_that_gained_time(ovtester: pytest.Pytester) -> None:
+    # twelve extra depthwise-separable blocks (group and 1x1 convolutions) on an image
+    # four times as large: several times slower, whatever else runs on the machine
+    ovtester.makepyfile(test_slower=SLOWER_IN_KNOWN_LAYERS)
+    result, (data,) = run_json(ovtester, "--ovperf-min-time=0.5", "--ovperf-max-time=3")
+    assert data["baseline_verdict"] == "regression", data.get("baseline_message")
+    top = data["attribution"][0]
+    assert top["type"] in ADDED_LAYER_TYPES
+    assert top["current_us"] > top["baseline_us"]
+    result.stdout.fnmatch_lines(["*where the time went*", f"*{top['type']}: *us (+*"])
+
+
+#: the CPU plugin's names for the layers the extra blocks add
+ADDED_LAYER_TYPES = {"Convolution", "GroupConvolution"}
+
+
+# -- JUnit XML and markdown --------------------------------------------------------------
+
+
+def test_junit_xml_carries_each_figure_as_a_property(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="f32", strict=""))
+    junit = ovtester.path / "junit.xml"
+    result, (data,) = run_json(ovtester, f"--junitxml={junit}")
+    result.assert_outcomes(passed=1)
+    properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert properties["ovperf_latency_budget_verdict"] == "pass"
+    assert float(properties["ovperf_latency_p50_ms"]) == pytest.approx(data["p50_ms"], rel=1e-5)
+    assert properties["ovperf_latency_runtime_precisions"].startswith("f32 ")
+
+
+def test_markdown_summary_to_a_file_and_to_the_github_step_summary(
+    ovtester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="f32", strict=""))
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    markdown = tmp_path / "out" / "ovperf.md"
+    result, _ = run_json(ovtester, f"--ovperf-markdown={markdown}")
+    result.assert_outcomes(passed=1)
+    text = markdown.read_text()
+    assert text.startswith("### pytest-ovperf")
+    assert "| test_mlp[CPU-f32] | CPU | f32 | p50 |" in text
+    assert step_summary.read_text() == "earlier step\n" + text
