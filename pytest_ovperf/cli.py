@@ -1,0 +1,236 @@
+"""``ovperf``: work with stored baselines and JSON reports outside a test run.
+
+    ovperf show baselines/                 the stored baselines as a table
+    ovperf compare OLD.json NEW.json       two JSON reports, judged as the gate judges
+    ovperf merge A.json B.json -o ALL.json the reports of a CI matrix in one report
+
+Exit status: 0; 1 when ``compare`` finds a regression; 2 for bad input (the message names
+the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scipy import stats as sps
+
+from .report import SCHEMA_VERSION, SUMMARY_HEADER, format_table, json_report, summary_rows
+from .runtime.facts import SOFTWARE_KEY_FACTS
+from .store.baselines import BaselineFileError
+from .store.baselines import load as load_baselines
+from .store.files import write_json_atomic
+from .store.models import MANIFEST
+from .store.schema import RunSummary, history_of
+from .verdicts.comparison import GateSettings, compare
+from .verdicts.kinds import GateVerdict
+from .verdicts.limits import DEFAULT_REGRESSION_THRESHOLD, FractionError, parse_fraction
+
+
+class InputError(Exception):
+    """Bad input: a file that is not what it should be (the message names it)."""
+
+
+# -- show ----------------------------------------------------------------------------------
+
+
+def show(directory: Path) -> list[str]:
+    """The baseline files under ``directory`` as a table (the model store is skipped)."""
+    if not directory.is_dir():
+        raise InputError(f"{directory}: not a directory of baselines")
+    rows = []
+    for path in sorted(directory.rglob("*.json")):
+        relative = path.relative_to(directory)
+        if path.name == MANIFEST or any(part.startswith(".") for part in relative.parts):
+            continue  # the model store's manifests, hidden files
+        try:
+            stored = load_baselines(path)
+        except BaselineFileError as exc:
+            raise InputError(str(exc)) from None
+        if not stored.entries and not stored.profiles:
+            continue  # not a baseline file (a model store manifest, say)
+        for test, by_profile in sorted(stored.entries.items()):
+            for profile, kinds in sorted(by_profile.items()):
+                machine = stored.profiles.get(profile, {})
+                for kind, entry in sorted(kinds.items()):
+                    runs = history_of(entry)
+                    software = entry.get("software", {})
+                    rows.append(
+                        [
+                            str(path.relative_to(directory)),
+                            test,
+                            f"{machine.get('device', '?')} {profile[:8]}",
+                            kind,
+                            f"{entry.get('statistic', '?')} {entry.get('value', '?'):.4g}",
+                            str(len(runs)),
+                            str(entry.get("recorded_at", "?")),
+                            str(software.get("openvino", "?")).split("-")[0],
+                        ]
+                    )
+    if not rows:
+        return [f"no baselines under {directory}"]
+    header = ["file", "test", "profile", "kind", "value", "runs", "recorded", "openvino"]
+    return format_table(header, rows)
+
+
+# -- reports -------------------------------------------------------------------------------
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """A JSON report of ``--ovperf-json``; anything else is an ``InputError`` naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise InputError(f"{path}: not a pytest-ovperf JSON report (no 'results' list)")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(
+            f"{path}: report schema_version {data.get('schema_version')!r}, this ovperf reads "
+            f"{SCHEMA_VERSION}"
+        )
+    for index, result in enumerate(data["results"]):
+        if not isinstance(result, dict) or not {"nodeid", "kind"} <= set(result):
+            raise InputError(f"{path}: result {index} has no 'nodeid' and 'kind'")
+    return data
+
+
+def _gate_figure(result: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(value, within-run SE on the log scale) of a report's result: p50 or fps, with the
+    SE from its interval when the interval is of that figure (else 10%)."""
+    kind = result["kind"]
+    value = result.get("fps") if kind == "throughput" else result.get("p50_ms")
+    if not isinstance(value, (int, float)) or value <= 0:
+        return None
+    statistic = "fps" if kind == "throughput" else "p50"
+    ci = result.get("ci") or [None, None]
+    within = 0.1
+    if result.get("statistic") == statistic and all(isinstance(x, (int, float)) for x in ci):
+        low, high = float(ci[0]), float(ci[1])
+        confidence = float(result.get("confidence") or 0.95)
+        if 0 < low < high:
+            within = (math.log(high) - math.log(low)) / (2 * sps.norm.ppf(0.5 + confidence / 2))
+    return float(value), within
+
+
+def _summary(value: float, within: float, software: str) -> RunSummary:
+    return RunSummary(value, math.log(value), within, 1, software)
+
+
+def compare_reports(
+    old: Mapping[str, Any], new: Mapping[str, Any], threshold: float, drift: float
+) -> tuple[list[list[str]], bool]:
+    """Rows of the comparison (same statistics and verdict words as the gate's history
+    path with one baseline run), and whether any says regression."""
+    old_results = {(r["nodeid"], r["kind"], r.get("device")): r for r in old["results"]}
+    settings = GateSettings(threshold=threshold, prior_drift=drift)
+    rows, regression = [], False
+    for result in new["results"]:
+        key = (result["nodeid"], result["kind"], result.get("device"))
+        before = old_results.pop(key, None)
+        current, baseline = _gate_figure(result), _gate_figure(before) if before else None
+        name = [result["nodeid"].split("::")[-1], str(result.get("device")), result["kind"]]
+        if current is None or baseline is None:
+            rows.append([*name, "-", _cell(current), "-", "no-baseline"])
+            continue
+        software = {k: result.get(k) for k in SOFTWARE_KEY_FACTS}
+        outcome = compare(
+            _summary(*current, json.dumps(software, sort_keys=True, default=str)),
+            [_summary(*baseline, "old")],
+            settings,
+            higher_is_better=result["kind"] == "throughput",
+        )
+        ratio, (low, high) = outcome.ratio(result["kind"] == "throughput")
+        regression |= outcome.verdict is GateVerdict.REGRESSION
+        rows.append(
+            [
+                *name,
+                _cell(baseline),
+                _cell(current),
+                f"{ratio:.3f} [{low:.3f}, {high:.3f}]",
+                outcome.verdict.value,
+            ]
+        )
+    for nodeid, kind, device in old_results:
+        rows.append([nodeid.split("::")[-1], str(device), kind, "-", "-", "-", "not in new"])
+    return rows, regression
+
+
+def _cell(figure: tuple[float, float] | None) -> str:
+    return f"{figure[0]:.4g}" if figure else "-"
+
+
+def merge(paths: Sequence[Path]) -> dict[str, Any]:
+    """One report of several (a CI matrix): each result keeps the environment it came from."""
+    results = []
+    for path in paths:
+        report = read_report(path)
+        environment = report.get("environment", {})
+        for result in report["results"]:
+            results.append({**result, "environment": environment, "source": str(path)})
+    return json_report(results, {"merged_from": [str(p) for p in paths]})
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ovperf", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    show_parser = commands.add_parser("show", help="the stored baselines as a table")
+    show_parser.add_argument("directory", type=Path)
+    compare_parser = commands.add_parser(
+        "compare", help="two JSON reports; exit status 1 on a regression"
+    )
+    compare_parser.add_argument("old", type=Path)
+    compare_parser.add_argument("new", type=Path)
+    compare_parser.add_argument(
+        "--threshold",
+        default=f"{DEFAULT_REGRESSION_THRESHOLD:.0%}",
+        help="smallest slowdown that counts (0.05 or '5%%'; default 5%%)",
+    )
+    compare_parser.add_argument(
+        "--drift",
+        default="3%",
+        help="run-to-run drift between the two reports' runs (default 3%%, as the gate's prior)",
+    )
+    merge_parser = commands.add_parser("merge", help="several JSON reports in one")
+    merge_parser.add_argument("reports", type=Path, nargs="+")
+    merge_parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "show":
+            lines = show(args.directory)
+        elif args.command == "compare":
+            try:
+                threshold = parse_fraction(args.threshold, "--threshold")
+                drift = parse_fraction(args.drift, "--drift")
+            except FractionError as exc:
+                raise InputError(str(exc)) from None
+            rows, regression = compare_reports(
+                read_report(args.old), read_report(args.new), threshold, drift
+            )
+            header = ["test", "device", "kind", "old", "new", "ratio (95% CI)", "verdict"]
+            print("\n".join(format_table(header, rows)))
+            return 1 if regression else 0
+        else:
+            merged = merge(args.reports)
+            write_json_atomic(args.output, merged)
+            lines = format_table(SUMMARY_HEADER, summary_rows(merged["results"]))
+            lines.append(f"merged {len(merged['results'])} result(s) into {args.output}")
+    except InputError as exc:
+        print(f"ovperf: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
