@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from workdir import ROOT, fresh_workdir
+
 WORK = ROOT / "bench" / "_work" / "budget"
 
 TEST = """
@@ -63,13 +61,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("pytest_args", nargs="*", help="extra pytest-ovperf options")
     args = parser.parse_args()
-    if WORK.exists():
-        shutil.rmtree(WORK)
-    WORK.mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "models.py", WORK / "models.py")
-    (WORK / "pytest.ini").write_text("[pytest]\n")
+    _, env = fresh_workdir("budget")
     (WORK / "test_budget.py").write_text(TEST.format(size=args.size))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WORK), str(ROOT)])}
     for _ in range(args.record_runs):
         run(["--ovperf-update-baselines", *args.pytest_args], env)
     runs: list[tuple[float, float, float]] = []

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -36,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import openvino as ov
+from workdir import ROOT, fresh_workdir
 
-ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "_work" / "gate"
 
 OVPERF_TEST = """
@@ -250,20 +248,10 @@ def main() -> None:
     parser.add_argument("pytest_args", nargs="*", help="extra pytest-ovperf options")
     args = parser.parse_args()
 
-    if WORK.exists():
-        shutil.rmtree(WORK)
-    WORK.mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "models.py", WORK / "models.py")
+    _, env = fresh_workdir("gate")
     (WORK / "test_ovperf_gate.py").write_text(OVPERF_TEST)
     (WORK / "test_benchmark_gate.py").write_text(BENCHMARK_TEST)
-    (WORK / "pytest.ini").write_text("[pytest]\n")
-    # the plugin of this tree, whichever one is installed (a bench may run from a snapshot
-    # while the working tree changes)
-    env = {
-        **os.environ,
-        "OVPERF_BENCH_SIZE": str(args.size),
-        "PYTHONPATH": os.pathsep.join([str(WORK), str(ROOT)]),
-    }
+    env["OVPERF_BENCH_SIZE"] = str(args.size)
 
     if args.extra is None:
         ratios = calibrate(args.size, range(1, 7), pairs=16, kind=args.kind)

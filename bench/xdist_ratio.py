@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from workdir import ROOT, fresh_workdir
+
 WORK = ROOT / "bench" / "_work" / "xdist"
 
 
@@ -72,13 +71,8 @@ def main() -> None:
     parser.add_argument("pytest_args", nargs="*", help="extra pytest-ovperf options")
     args = parser.parse_args()
 
-    if WORK.exists():
-        shutil.rmtree(WORK)
-    WORK.mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "models.py", WORK / "models.py")
-    (WORK / "pytest.ini").write_text("[pytest]\n")
+    _, env = fresh_workdir("xdist")
     write_suite(args.tests)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WORK), str(ROOT)])}
     n = str(args.workers)
     configurations = {
         "-n 0 (serial)": ["-p", "no:xdist"],
