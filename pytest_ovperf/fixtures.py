@@ -14,6 +14,7 @@ from .measure.blocks import InferPool
 from .measure.engine import Progress
 from .perf_budget import PerfBudget
 from .report import progress_line
+from .runtime.devices import PRECISIONS, precision_label
 from .runtime.models import CompiledEntry, ModelError, ModelSource, parse_model_marker
 from .session import OvperfSession
 from .verdicts.budgets import BudgetError
@@ -52,6 +53,13 @@ def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession)
         budgets = marker_budgets(node)
     except (ModelError, BudgetError) as exc:
         problem = str(exc)
+    if not problem and not spec.has_reference:
+        relative = [m.value for b in budgets for m in b.limits() if m.against_reference]
+        if relative:
+            problem = (
+                f"ovperf_budget {', '.join(dict.fromkeys(relative))} compares with a reference: "
+                "give ovperf_model(..., reference=...) and/or reference_config={...}"
+            )
     if problem:
         _fail(node, problem)
     node.stash[CONTEXT_KEY] = TestContext(spec, budgets)
@@ -65,6 +73,16 @@ def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession)
     reason = catalog.unsupported_precision_reason(target.device, target.precision)
     if reason:
         pytest.skip(reason)
+    reference_precision = (spec.reference_config or {}).get("INFERENCE_PRECISION_HINT")
+    if reference_precision is not None:
+        label = precision_label(reference_precision)
+        reason = (
+            catalog.unsupported_precision_reason(target.device, label)
+            if label in PRECISIONS
+            else None
+        )
+        if reason:
+            pytest.skip(f"reference_config asks for {label}: {reason}")
     return target
 
 

@@ -3,6 +3,7 @@ budgets and the baseline, and fail the test when a verdict says so."""
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,7 +26,14 @@ from .measure.engine import (
 from .measure.load import LoadMeter
 from .options import InconclusivePolicy
 from .report import budget_failure_message, precision_fallback_message, regression_message
-from .results import Check, LatencyResult, MachineGuard, PerfResult, ThroughputResult
+from .results import (
+    BaselineComparison,
+    Check,
+    LatencyResult,
+    MachineGuard,
+    PerfResult,
+    ThroughputResult,
+)
 from .runtime.device_locks import Hold
 from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
@@ -43,7 +51,7 @@ from .verdicts.gate import (
     judge_ab,
     judge_reference,
 )
-from .verdicts.kinds import CompareMode, GateVerdict, GuardReason, Verdict
+from .verdicts.kinds import CompareMode, GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.stats import Interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
@@ -178,8 +186,8 @@ class PerfBudget:
         """
         settings = self._session.settings
         hint = "LATENCY" if kind == "latency" else "THROUGHPUT"
-        if self.spec.reference is not None:
-            reference = self._entry_for(hint, self.spec.reference)
+        if self.spec.has_reference:
+            reference = self._reference_entry(hint)
             return Partner(self._runner(kind, reference), 1.0, True), None, ""
         plan, fallback = self._ab_plan(kind, entry)
         if plan is not None:
@@ -228,6 +236,16 @@ class PerfBudget:
         if self._session.settings.compare is CompareMode.AB:
             self._fail(problem)
         return f"no A/B against the baseline's own model: {problem}"
+
+    def _reference_entry(self, hint: str) -> CompiledEntry:
+        """The reference compiled: ``reference=`` and/or ``reference_config=``."""
+        try:
+            return self._session.compile_cache.get(
+                self.spec.reference_spec(), self.target.device, self.target.precision, hint
+            )
+        except ModelError as exc:
+            problem = f"the reference cannot run: {exc}"
+        self._fail(problem)
 
     def _baseline_spec(self, plan: AbPlan) -> ModelSpec:
         """The baseline's own model, as recorded (its copy, shape and compile config)."""
@@ -301,6 +319,56 @@ class PerfBudget:
             "config": entry.config,
         }
 
+    def _busy_guarded(
+        self, result: PerfResult, comparison: BaselineComparison
+    ) -> BaselineComparison:
+        """A paired comparison measured while other processes used the CPU is
+        inconclusive: interleaving cancels drift, not contention, which can hit two
+        multi-threaded models unequally (identical models read 3x apart on a 2-vCPU machine
+        while another process ran)."""
+        limit = self._session.settings.max_foreign_load
+        if result.foreign_load is None or result.foreign_load <= limit:
+            return comparison
+        comparison.guards.append(MachineGuard(GuardReason.BUSY, result.foreign_load, None, limit))
+        comparison.verdict = GateVerdict.INCONCLUSIVE
+        return comparison
+
+    def _reference_checks(self, result: PerfResult) -> None:
+        """``min_speedup`` / ``max_slowdown``: judged on the interval of the paired ratio to
+        the interleaved reference (the same interval as the reference comparison's)."""
+        comparison = result.baseline
+        if comparison is None or comparison.method is not GateMethod.REFERENCE:
+            return
+        outcome = comparison.outcome
+        assert outcome is not None
+        # slowdown: log of model cost / reference cost, positive = slower, for either kind
+        slowdown, (low, high) = outcome.slowdown, outcome.ci
+        method = (
+            f"paired t over {outcome.current_blocks} interleaved block pairs with the reference"
+        )
+        intervals = {
+            Metric.SPEEDUP: Interval(
+                math.exp(-slowdown), math.exp(-high), math.exp(-low), outcome.confidence, method
+            ),
+            Metric.SLOWDOWN: Interval(
+                math.exp(slowdown), math.exp(low), math.exp(high), outcome.confidence, method
+            ),
+        }
+        for budget in self.budgets:
+            for metric, limit in budget.limits().items():
+                if metric in intervals:
+                    guard = comparison.guards[0] if comparison.guards else None
+                    result.checks.append(
+                        Check.judged(
+                            metric,
+                            metric.value,
+                            intervals[metric],
+                            limit,
+                            outcome.current_blocks,
+                            guard,
+                        )
+                    )
+
     def _one_off_checks(self, result: PerfResult, entry: CompiledEntry) -> None:
         one_off = {
             Metric.FIRST_INFERENCE: entry.first_inference_ms,
@@ -334,18 +402,23 @@ class PerfBudget:
         comparison). A recorded run also keeps a copy of its model for later A/B runs."""
         gate = self._session.gate
         hib = result.higher_is_better
-        if self.spec.reference is not None and partner is not None:
-            result.baseline = judge_reference(
-                partner.log_ratios,
-                partner.value,
-                self.spec.describe(self.spec.reference),
-                gate.settings_for(self.regression_threshold),
-                hib,
+        if self.spec.has_reference and partner is not None:
+            result.baseline = self._busy_guarded(
+                result,
+                judge_reference(
+                    partner.log_ratios,
+                    partner.value,
+                    self.spec.describe_reference(),
+                    gate.settings_for(self.regression_threshold),
+                    hib,
+                ),
             )
             return
         if plan is not None and partner is not None:
             settings = gate.ab_settings(self.regression_threshold)
-            result.baseline = judge_ab(partner.log_ratios, partner.value, plan, settings, hib)
+            result.baseline = self._busy_guarded(
+                result, judge_ab(partner.log_ratios, partner.value, plan, settings, hib)
+            )
             return
         if partner is not None:
             result.probe_value = partner.value
@@ -410,8 +483,8 @@ class PerfBudget:
                 return
             if plan is not None:
                 other = cache.profile(self._baseline_spec(plan), device, precision, hint)
-            elif self.spec.reference is not None:
-                other = cache.profile(self.spec, device, precision, hint, self.spec.reference)
+            elif self.spec.has_reference:
+                other = cache.profile(self.spec.reference_spec(), device, precision, hint)
             else:
                 return
         except ModelError:
@@ -446,6 +519,7 @@ class PerfBudget:
         drift = gate.drift_for(self.test_file, self.test_name, result.facts, result.kind)
         fastest_probe = gate.fastest_probe(self.test_file, result.facts)
         self._judge_baseline(result, partner, plan, fallback)
+        self._reference_checks(result)
         self._calibrate_checks(result, drift, fastest_probe)
         self._profile(result, plan)
         self.results.append(result)

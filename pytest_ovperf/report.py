@@ -47,7 +47,7 @@ def describe_check(check: Check, result: PerfResult) -> str:
     interval = check.interval
     comparison = ">=" if check.metric.higher_is_better else "<="
     lines = [f"{check.statistic} = {fmt(interval.estimate)} {unit}"]
-    if check.metric in (Metric.LATENCY, Metric.THROUGHPUT):
+    if check.metric.has_interval:
         lines[0] += (
             f", {interval.confidence:.0%} CI [{fmt(interval.low)}, {fmt(interval.high)}] {unit}"
             f" ({interval.method}, n={check.sample_size}, {result.measure_s:.1f} s measured)"
@@ -454,8 +454,10 @@ def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[list[str]]:
             else:
                 value, metric, ci = check["value"], check["statistic"], check["ci"]
                 limit, verdict = check["limit"], check["verdict"]
-                if check["metric"] in (Metric.FIRST_INFERENCE.value, Metric.COMPILE.value):
+                if not Metric(check["metric"]).has_interval:
                     unit, ci = "ms", None  # a single observation has no interval
+                elif Metric(check["metric"]).against_reference:
+                    unit = "x"
             measured = f"{_cell(value)} {unit}"
             if ci and ci[0] is not None and ci[1] is not None:
                 measured += f" [{_cell(ci[0])}, {_cell(ci[1])}]"

@@ -36,8 +36,33 @@ class ModelSpec:
     config: Mapping[str, Any] = field(default_factory=dict)
     inputs: Any = None
     reference: ModelSource | None = None
+    #: the reference's compile config (``reference_config=``): the reference is the model
+    #: itself (or ``reference``) compiled with this config instead of ``config``
+    reference_config: Mapping[str, Any] | None = None
     #: directory of the test file; relative paths are resolved against it
     base_dir: Path = Path(".")
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference is not None or self.reference_config is not None
+
+    def reference_spec(self) -> ModelSpec:
+        """The reference as a model spec of its own: ``reference`` (else this model),
+        compiled with ``reference_config`` (else this model's config)."""
+        return ModelSpec(
+            source=self.reference if self.reference is not None else self.source,
+            shape=self.shape,
+            config=self.reference_config if self.reference_config is not None else self.config,
+            inputs=self.inputs,
+            base_dir=self.base_dir,
+        )
+
+    def describe_reference(self) -> str:
+        source = self.reference if self.reference is not None else self.source
+        text = self.describe(source)
+        if self.reference_config is not None:
+            text += f" with config {dict(self.reference_config)}"
+        return text
 
     def resolved_path(self, source: ModelSource | None = None) -> Path | None:
         source = self.source if source is None else source
@@ -57,7 +82,7 @@ class ModelSpec:
         return f"{getattr(source, '__module__', '?')}.{name}()"
 
 
-_MODEL_KWARGS = {"shape", "config", "inputs", "reference"}
+_MODEL_KWARGS = {"shape", "config", "inputs", "reference", "reference_config"}
 
 
 def parse_model_marker(
@@ -93,6 +118,11 @@ def parse_model_marker(
     config = kwargs.get("config") or {}
     if not isinstance(config, Mapping):
         raise ModelError(f"ovperf_model config must be a dict of properties, got {config!r}")
+    reference_config = kwargs.get("reference_config")
+    if reference_config is not None and not isinstance(reference_config, Mapping):
+        raise ModelError(
+            f"ovperf_model reference_config must be a dict of properties, got {reference_config!r}"
+        )
     shape = kwargs.get("shape")
     if shape is not None and not isinstance(shape, (Mapping, list, tuple)):
         raise ModelError(f"ovperf_model shape must be a dict name -> list or a list, got {shape!r}")
@@ -102,6 +132,7 @@ def parse_model_marker(
         config=dict(config),
         inputs=kwargs.get("inputs"),
         reference=kwargs.get("reference"),
+        reference_config=dict(reference_config) if reference_config is not None else None,
         base_dir=base_dir,
     )
 

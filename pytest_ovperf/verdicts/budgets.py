@@ -22,14 +22,32 @@ class Metric(str, Enum):
     THROUGHPUT = "throughput_fps"
     FIRST_INFERENCE = "first_inference_ms"
     COMPILE = "compile_ms"
+    #: how many times as fast as the reference (latency: reference / model; throughput:
+    #: model / reference), at least
+    SPEEDUP = "min_speedup"
+    #: how much slower than the reference (the inverse speedup), at most (a factor in the
+    #: checks; the marker takes a fraction, 0.10 = 10% slower)
+    SLOWDOWN = "max_slowdown"
 
     @property
     def higher_is_better(self) -> bool:
-        return self is Metric.THROUGHPUT
+        return self in (Metric.THROUGHPUT, Metric.SPEEDUP)
 
     @property
     def unit(self) -> str:
+        if self in (Metric.SPEEDUP, Metric.SLOWDOWN):
+            return "x"
         return "fps" if self is Metric.THROUGHPUT else "ms"
+
+    @property
+    def against_reference(self) -> bool:
+        """Judged on the interleaved ratio to the reference, not on the model alone."""
+        return self in (Metric.SPEEDUP, Metric.SLOWDOWN)
+
+    @property
+    def has_interval(self) -> bool:
+        """Judged on an interval (the one-off costs are single observations)."""
+        return self not in (Metric.FIRST_INFERENCE, Metric.COMPILE)
 
 
 class BudgetError(ValueError):
@@ -51,6 +69,10 @@ class Budget:
     throughput_fps: float | None = None
     first_inference_ms: float | None = None
     compile_ms: float | None = None
+    #: with a reference: at least this many times as fast as it
+    min_speedup: float | None = None
+    #: with a reference: at most this fraction slower than it (0.10 = 10%)
+    max_slowdown: float | None = None
     #: fraction (0.05 = 5%); ``None`` means the session default
     regression_threshold: float | None = None
     #: fail when the device ran most of the compute in another precision than asked
@@ -61,9 +83,12 @@ class Budget:
         return self.device == device and (self.precision is None or self.precision == precision)
 
     def limits(self) -> dict[Metric, float]:
-        """The limits this budget sets, by metric."""
+        """The limits this budget sets, by metric (``max_slowdown`` as the factor 1 + it)."""
         values = {metric: getattr(self, metric.value) for metric in Metric}
-        return {metric: float(value) for metric, value in values.items() if value is not None}
+        limits = {metric: float(value) for metric, value in values.items() if value is not None}
+        if Metric.SLOWDOWN in limits:
+            limits[Metric.SLOWDOWN] = 1.0 + limits[Metric.SLOWDOWN]
+        return limits
 
 
 _ALLOWED_KWARGS = tuple(f.name for f in fields(Budget))
@@ -103,7 +128,18 @@ def parse_budget(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Budget:
                 f"ovperf_budget precision={precision!r} is not one of {', '.join(PRECISIONS)}"
             )
         precision = precision.lower()
-    limits = {name: _positive_number(name, values.get(name)) for name in LIMITS}
+    limits = {
+        name: _positive_number(name, values.get(name))
+        for name in LIMITS
+        if name != Metric.SLOWDOWN.value
+    }
+    slowdown = values.get(Metric.SLOWDOWN.value)
+    if slowdown is not None:
+        try:
+            slowdown = parse_fraction(slowdown, "ovperf_budget max_slowdown")
+        except FractionError as exc:
+            raise BudgetError(str(exc)) from None
+    limits[Metric.SLOWDOWN.value] = slowdown
     percentile = values.get("percentile", 50)
     if isinstance(percentile, bool) or not isinstance(percentile, (int, float)):
         raise BudgetError(f"ovperf_budget percentile={percentile!r} must be a number")

@@ -1,0 +1,216 @@
+"""Speedup budgets against an interleaved reference, and references compiled with another
+config (``reference_config``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from conftest import FAST
+
+from pytest_ovperf.verdicts.budgets import BudgetError, Metric, parse_budget
+
+# a model several times cheaper than its reference: the same net on an image a quarter the
+# size, against twelve extra blocks; every verdict below holds on a noisy machine
+SPEEDUP_TEST = """
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(
+    source=lambda: mobilenet_like(size=32),
+    reference=lambda: mobilenet_like(size=64, extra_blocks=12),
+)
+@pytest.mark.ovperf_budget("CPU", {budget})
+def test_speedup(perf_budget):
+    perf_budget.measure_{kind}()
+"""
+
+
+def run_json(
+    pytester: pytest.Pytester, *args: str
+) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
+    report = pytester.path / "ovperf.json"
+    report.unlink(missing_ok=True)
+    result = pytester.runpytest_inprocess(
+        *FAST, "--ovperf-min-time=0.5", "--ovperf-max-time=2", f"--ovperf-json={report}", *args
+    )
+    results = json.loads(report.read_text())["results"] if report.exists() else []
+    return result, results
+
+
+def speedup_check(data: dict[str, Any]) -> dict[str, Any]:
+    (check,) = [c for c in data["checks"] if c["metric"] in ("min_speedup", "max_slowdown")]
+    return check
+
+
+@pytest.mark.parametrize("kind", ["latency", "throughput"])
+def test_a_speedup_reached_passes_and_one_missed_fails(
+    ovtester: pytest.Pytester, kind: str
+) -> None:
+    ovtester.makepyfile(test_run_speedup=SPEEDUP_TEST.format(budget="min_speedup=1.5", kind=kind))
+    result, (data,) = run_json(ovtester)
+    result.assert_outcomes(passed=1)
+    check = speedup_check(data)
+    assert check["verdict"] == "pass"
+    assert check["ci"][0] >= 1.5 and check["value"] > 1.5
+
+    ovtester.makepyfile(test_run_speedup=SPEEDUP_TEST.format(budget="min_speedup=500", kind=kind))
+    result, (data,) = run_json(ovtester)
+    result.assert_outcomes(failed=1)
+    assert speedup_check(data)["verdict"] == "fail"
+    out = result.stdout.str()
+    assert "ovperf budget FAILED" in out
+    assert "min_speedup = " in out and "budget >= 500 x: short of budget by" in out
+    assert "interleaved block pairs with the reference" in out
+
+
+def test_a_max_slowdown_holds_when_the_model_is_faster(ovtester: pytest.Pytester) -> None:
+    budget = 'max_slowdown="10%"'
+    ovtester.makepyfile(test_run_speedup=SPEEDUP_TEST.format(budget=budget, kind="latency"))
+    result, (data,) = run_json(ovtester)
+    result.assert_outcomes(passed=1)
+    check = speedup_check(data)
+    assert check["limit"] == pytest.approx(1.10)
+    assert check["verdict"] == "pass" and check["ci"][1] < 1.0
+
+
+def test_a_speedup_at_the_budget_is_inconclusive(ovtester: pytest.Pytester) -> None:
+    # the model against itself, with a budget of exactly 1x: the interval straddles it
+    # (at 99.99% confidence, so that it does on every run). One thread each: with two, the
+    # other xdist worker of this test run can slow one of two identical models threefold
+    # (the busy guard, off here, is what protects users from that)
+    ovtester.makepyfile(
+        test_same="""
+import pytest
+from models import mlp
+
+ONE_THREAD = {"INFERENCE_NUM_THREADS": 1}
+
+@pytest.mark.ovperf_model(
+    source=lambda: mlp(), reference=lambda: mlp(), config=ONE_THREAD
+)
+@pytest.mark.ovperf_budget("CPU", min_speedup=1.0)
+def test_same(perf_budget):
+    perf_budget.measure_latency()
+"""
+    )
+    result, (data,) = run_json(ovtester, "--ovperf-confidence=0.9999", "--ovperf-inconclusive=fail")
+    result.assert_outcomes(failed=1)
+    assert speedup_check(data)["verdict"] == "inconclusive"
+    assert "ovperf budget INCONCLUSIVE" in result.stdout.str()
+
+
+def test_a_speedup_budget_without_a_reference_is_a_setup_error(
+    ovtester: pytest.Pytester,
+) -> None:
+    ovtester.makepyfile(
+        test_alone="""
+import pytest
+from models import mlp
+
+@pytest.mark.ovperf_model(source=lambda: mlp())
+@pytest.mark.ovperf_budget("CPU", min_speedup=2)
+def test_alone(perf_budget):
+    perf_budget.measure_latency()
+"""
+    )
+    result, _ = run_json(ovtester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ovperf_budget min_speedup compares with a reference*"])
+
+
+def test_max_slowdown_is_a_fraction() -> None:
+    assert parse_budget(("CPU",), {"max_slowdown": "10%"}).limits() == {
+        Metric.SLOWDOWN: pytest.approx(1.10)
+    }
+    with pytest.raises(BudgetError, match="max_slowdown=10 looks like a percent"):
+        parse_budget(("CPU",), {"max_slowdown": 10})
+
+
+# -- reference_config -----------------------------------------------------------------------
+
+CONFIG_TEST = """
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(
+    source=lambda: mobilenet_like(size=96),
+    reference_config={reference_config!r},
+)
+@pytest.mark.ovperf_budget("CPU", "f32", min_speedup=0.01)
+def test_config(perf_budget):
+    perf_budget.measure_{kind}()
+"""
+
+
+def test_a_reference_config_compiles_the_same_model_with_another_hint(
+    ovtester: pytest.Pytester,
+) -> None:
+    # "THROUGHPUT hint gives >= x the fps of LATENCY": the reference is this model with the
+    # LATENCY hint, measured interleaved
+    config = {"PERFORMANCE_HINT": "LATENCY"}
+    ovtester.makepyfile(test_config=CONFIG_TEST.format(reference_config=config, kind="throughput"))
+    result, (data,) = run_json(ovtester)
+    result.assert_outcomes(passed=1)
+    assert data["baseline_method"] == "reference"
+    assert "with config {'PERFORMANCE_HINT': 'LATENCY'}" in data["baseline_message"]
+    assert speedup_check(data)["verdict"] == "pass"
+
+
+def test_a_reference_config_with_a_precision_this_cpu_runs(
+    ovtester: pytest.Pytester, runnable_lower_precision: str
+) -> None:
+    config = {"INFERENCE_PRECISION_HINT": runnable_lower_precision}
+    ovtester.makepyfile(test_config=CONFIG_TEST.format(reference_config=config, kind="latency"))
+    result, (data,) = run_json(ovtester)
+    result.assert_outcomes(passed=1)
+    assert f"'INFERENCE_PRECISION_HINT': '{runnable_lower_precision}'" in data["baseline_message"]
+
+
+def test_a_reference_config_with_a_precision_the_cpu_cannot_run_skips(
+    ovtester: pytest.Pytester, unsupported_precision: str | None
+) -> None:
+    if unsupported_precision is None:
+        pytest.skip("this CPU runs bf16 and f16: no precision to be unsupported")
+    config = {"INFERENCE_PRECISION_HINT": unsupported_precision}
+    ovtester.makepyfile(test_config=CONFIG_TEST.format(reference_config=config, kind="latency"))
+    result, _ = run_json(ovtester, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        [f"*reference_config asks for {unsupported_precision}: CPU * cannot run *"]
+    )
+
+
+def test_a_bad_reference_config_is_a_setup_error(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(test_config=CONFIG_TEST.format(reference_config="LATENCY", kind="latency"))
+    result, _ = run_json(ovtester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*reference_config must be a dict of properties*"])
+
+
+def test_a_paired_comparison_on_a_busy_machine_is_inconclusive(
+    ovtester: pytest.Pytester,
+) -> None:
+    # interleaving cancels drift, not contention: with a process spinning on every CPU the
+    # reference comparison and the speedup budget (here far missed) are not judged
+    ovtester.makepyfile(
+        test_run_speedup=SPEEDUP_TEST.format(budget="min_speedup=500", kind="latency")
+    )
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        result, (data,) = run_json(ovtester, "--ovperf-max-foreign-load=1%")
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    result.assert_outcomes(passed=1)  # inconclusive warns by default
+    assert data["baseline_verdict"] == "inconclusive"
+    assert speedup_check(data)["verdict"] == "inconclusive"
+    assert "machine busy" in data["baseline_message"]
