@@ -3,6 +3,7 @@
     ovperf show baselines/                 the stored baselines as a table
     ovperf compare OLD.json NEW.json       two JSON reports, judged as the gate judges
     ovperf merge A.json B.json -o ALL.json the reports of a CI matrix in one report
+    ovperf html REPORT.json -o REPORT.html a report as a self-contained HTML page
 
 Exit status: 0; 1 when ``compare`` finds a regression; 2 for bad input (the message names
 the file).
@@ -20,11 +21,12 @@ from typing import Any
 
 from scipy import stats as sps
 
+from .html import html_report
 from .report import SCHEMA_VERSION, SUMMARY_HEADER, format_table, json_report, summary_rows
 from .runtime.facts import SOFTWARE_KEY_FACTS
 from .store.baselines import BaselineFileError
 from .store.baselines import load as load_baselines
-from .store.files import write_json_atomic
+from .store.files import write_json_atomic, write_text_atomic
 from .store.models import MANIFEST
 from .store.schema import RunSummary, history_of
 from .verdicts.comparison import GateSettings, compare
@@ -201,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="3%",
         help="run-to-run drift between the two reports' runs (default 3%%, as the gate's prior)",
     )
+    html_parser = commands.add_parser("html", help="a JSON report as a self-contained HTML file")
+    html_parser.add_argument("report", type=Path)
+    html_parser.add_argument("-o", "--output", type=Path, required=True)
     merge_parser = commands.add_parser("merge", help="several JSON reports in one")
     merge_parser.add_argument("reports", type=Path, nargs="+")
     merge_parser.add_argument("-o", "--output", type=Path, required=True)
@@ -220,6 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             header = ["test", "device", "kind", "old", "new", "ratio (95% CI)", "verdict"]
             print("\n".join(format_table(header, rows)))
             return 1 if regression else 0
+        elif args.command == "html":
+            report = read_report(args.report)
+            write_text_atomic(
+                args.output, html_report(report["results"], report.get("environment", {}))
+            )
+            lines = [f"wrote {args.output} ({len(report['results'])} result(s))"]
         else:
             merged = merge(args.reports)
             write_json_atomic(args.output, merged)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from .collect import WORKER_OUTPUT_KEY, CollectionTracker
+from .html import html_report
 from .report import (
     SUMMARY_HEADER,
     baseline_notes,
@@ -61,6 +62,8 @@ class ResultCollector:
             environment.pop(device_fact)
         if settings.json_path is not None:
             write_json_atomic(settings.json_path, json_report(self.ovperf.results, environment))
+        if settings.html_path is not None:
+            write_text_atomic(settings.html_path, html_report(self.ovperf.results, environment))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if self.ovperf.results and (settings.markdown_path is not None or summary):
             text = markdown_report(self.ovperf.results, environment)
@@ -116,5 +119,12 @@ class ResultCollector:
             write(f"stale baselines in {path} ({count} entries; {action}):")
             for test, profiles in sorted(stale.items()):
                 write(f"  {test} (profiles {', '.join(profiles)})")
-        if self.ovperf.settings.json_path is not None:
-            write(f"ovperf JSON report: {self.ovperf.settings.json_path}")
+        settings = self.ovperf.settings
+        outputs = {
+            "JSON report": settings.json_path,
+            "HTML report": settings.html_path,
+            "markdown summary": settings.markdown_path,
+        }
+        for what, output in outputs.items():
+            if output is not None:
+                write(f"ovperf {what}: {output}")

@@ -44,6 +44,7 @@ class Settings:
     inconclusive: InconclusivePolicy = InconclusivePolicy.WARN
     json_path: Path | None = None
     markdown_path: Path | None = None
+    html_path: Path | None = None
     #: smallest slowdown (fraction) that counts as a regression
     regression_threshold: float = DEFAULT_REGRESSION_THRESHOLD
     baseline_dir: Path = Path("baselines")
@@ -105,6 +106,11 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         f"(default {_DEFAULT_MEASURE.target_precision:g})",
     ),
     ("json", "", "write every perf result to this JSON file"),
+    (
+        "html",
+        "",
+        "write a self-contained HTML report (summary table, plots, verdicts) to this file",
+    ),
     (
         "markdown",
         "",
@@ -318,6 +324,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         inconclusive=policy,
         json_path=Path(json_text) if json_text else None,
         markdown_path=Path(read.text("markdown")) if read.text("markdown") else None,
+        html_path=Path(read.text("html")) if read.text("html") else None,
         regression_threshold=read.fraction("regression-threshold"),
         baseline_dir=baseline_dir,
         model_store=rootdir / model_store_text if model_store_text else baseline_dir / "models",

@@ -7,6 +7,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .measure.engine import Progress
 from .results import (
     BaselineComparison,
@@ -344,6 +346,10 @@ def _num(value: float | None) -> float | None:
     return float(value)
 
 
+#: the percentiles of every latency distribution a JSON report keeps (0, 1, ..., 100)
+LATENCY_QUANTILES = list(range(101))
+
+
 def result_record(result: PerfResult) -> dict[str, Any]:
     """One result as the JSON report holds it (and as it travels from xdist workers)."""
     data: dict[str, Any] = {
@@ -393,6 +399,12 @@ def result_record(result: PerfResult) -> dict[str, Any]:
             mean_ms=_num(result.mean_ms),
             min_ms=_num(result.min_ms),
             percentile=result.percentile,
+            # the distribution, compactly (the HTML report draws its ECDF from these)
+            latency_quantiles_ms=[
+                round(float(q), 6) for q in np.percentile(result.latencies_ms, LATENCY_QUANTILES)
+            ]
+            if result.n
+            else [],
         )
     elif isinstance(result, ThroughputResult):
         data.update(fps=_num(result.fps), infer_requests=result.requests, blocks=len(result.blocks))
