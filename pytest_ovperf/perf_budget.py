@@ -467,29 +467,48 @@ class PerfBudget:
                 return budget.strict_precision
         return self._session.settings.strict_precision
 
-    def _profile(self, result: PerfResult, plan: AbPlan | None) -> None:
-        """Profile the measured compile (runtime precision, layers); after a regression
-        against a model at hand, profile that one too and rank the layer types by the
-        time they gained. A profile that cannot be made leaves the result without one."""
+    def _profile(self, result: PerfResult) -> None:
+        """Profile the measured compile (runtime precision, layers); a profile that cannot
+        be made leaves the result without one."""
         if not self._session.settings.profile:
+            return
+        hint = "LATENCY" if result.kind == "latency" else "THROUGHPUT"
+        try:
+            result.profile = self._session.compile_cache.profile(
+                self.spec, self.target.device, self.target.precision, hint
+            )
+        except ModelError:
+            return
+
+    def _attribute(self, result: PerfResult, plan: AbPlan | None) -> None:
+        """After a regression, rank the layer types by the time they gained against the
+        compared model: profiled here when it is at hand (A/B, reference), else the
+        profile stored with the baseline (history)."""
+        comparison = result.baseline
+        if result.profile is None or comparison is None:
+            return
+        if comparison.verdict is not GateVerdict.REGRESSION:
             return
         cache = self._session.compile_cache
         hint = "LATENCY" if result.kind == "latency" else "THROUGHPUT"
         device, precision = self.target.device, self.target.precision
         try:
-            result.profile = cache.profile(self.spec, device, precision, hint)
-            comparison = result.baseline
-            if comparison is None or comparison.verdict is not GateVerdict.REGRESSION:
-                return
             if plan is not None:
-                other = cache.profile(self._baseline_spec(plan), device, precision, hint)
+                spec = self._baseline_spec(plan)
+                other = cache.profile(spec, device, precision, hint).by_type()
             elif self.spec.has_reference:
-                other = cache.profile(self.spec.reference_spec(), device, precision, hint)
+                spec = self.spec.reference_spec()
+                other = cache.profile(spec, device, precision, hint).by_type()
             else:
-                return
+                stored = self._session.gate.stored_profile(
+                    self.test_file, self.test_name, result.facts, result.kind
+                )
+                if stored is None:
+                    return
+                other = stored
         except ModelError:
             return
-        result.attribution = attribute(other, result.profile)
+        result.attribution = attribute(other, result.profile.by_type())
 
     def _budget_guard(self, result: PerfResult, fastest_probe: float | None) -> MachineGuard | None:
         """Why this run cannot fail a budget, if it cannot: other processes used the CPU,
@@ -518,10 +537,11 @@ class PerfBudget:
         gate = self._session.gate
         drift = gate.drift_for(self.test_file, self.test_name, result.facts, result.kind)
         fastest_probe = gate.fastest_probe(self.test_file, result.facts)
+        self._profile(result)  # before recording: a recorded run keeps its profile
         self._judge_baseline(result, partner, plan, fallback)
         self._reference_checks(result)
         self._calibrate_checks(result, drift, fastest_probe)
-        self._profile(result, plan)
+        self._attribute(result, plan)
         self.results.append(result)
         if (
             result.precision != result.requested_precision

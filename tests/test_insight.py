@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from conftest import FAST
 
-from pytest_ovperf.runtime.profile import LayerTime, RuntimeProfile, attribute, kernel_precision
+from pytest_ovperf.runtime.profile import (
+    LayerTime,
+    RuntimeProfile,
+    attribute,
+    kernel_precision,
+    profile_from_json,
+    profile_to_json,
+)
 
 
 def run_json(
@@ -61,10 +68,19 @@ def test_attribution_puts_added_and_slowed_layer_types_first() -> None:
             layer("MatMul", "f32", 200.0),
         )
     )
-    changes = attribute(before, after)
+    changes = attribute(before.by_type(), after.by_type())
     assert [c.layer_type for c in changes] == ["MatMul", "Pool", "Conv"]
     assert changes[0].baseline_us == 0 and changes[0].delta_us == 200
     assert changes[1].current_kernels == {"ref"} and changes[1].baseline_kernels == {"k"}
+
+
+def test_a_stored_profile_round_trips_and_bad_ones_are_ignored() -> None:
+    profile = RuntimeProfile((layer("Conv", "bf16", 90.0, "brg"), layer("Conv", "f32", 10.0)))
+    stored = json.loads(json.dumps(profile_to_json(profile)))
+    assert stored == {"Conv": {"us": 100.0, "kernels": ["brg", "k"], "precisions": ["bf16", "f32"]}}
+    assert profile_from_json(stored) == profile.by_type()
+    assert profile_from_json(None) is None
+    assert profile_from_json({"Conv": {"us": "fast"}}) is None
 
 
 # -- runtime precision -------------------------------------------------------------------
@@ -164,6 +180,35 @@ def test_a_regression_names_the_layer_types_that_gained_time(ovtester: pytest.Py
 
 #: the CPU plugin's names for the layers the extra blocks add
 ADDED_LAYER_TYPES = {"Convolution", "GroupConvolution"}
+
+HISTORY_TEST = """
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(source=lambda: mobilenet_like(size=32, extra_blocks={extra}))
+def test_history(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def test_a_history_regression_is_attributed_against_the_stored_profile(
+    ovtester: pytest.Pytester,
+) -> None:
+    ovtester.makeini("[pytest]\npythonpath = .\n")
+    ovtester.makepyfile(test_history=HISTORY_TEST.format(extra=0))
+    result, (data,) = run_json(ovtester, "--ovperf-update-baselines", "--ovperf-speed-probe=off")
+    result.assert_outcomes(passed=1)
+    stored = json.loads((ovtester.path / "baselines" / "test_history.json").read_text())
+    (entry,) = [by_kind["latency"] for p in stored["entries"].values() for by_kind in p.values()]
+    assert set(entry["profile"]) & ADDED_LAYER_TYPES
+
+    # the same test now runs 12 extra blocks; no A/B (history): the stored profile is compared
+    ovtester.makepyfile(test_history=HISTORY_TEST.format(extra=12))
+    args = ("--ovperf-compare=history", "--ovperf-speed-probe=off", "--ovperf-max-time=1")
+    result, (data,) = run_json(ovtester, *args)
+    assert data["baseline_verdict"] == "regression", data["baseline_message"]
+    assert data["attribution"][0]["type"] in ADDED_LAYER_TYPES
+    result.stdout.fnmatch_lines(["*where the time went*"])
 
 
 # -- JUnit XML and markdown --------------------------------------------------------------

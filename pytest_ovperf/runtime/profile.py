@@ -14,7 +14,9 @@ kernels ran f16, so there the precision named in the kernel wins where it names 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import openvino as ov
@@ -25,6 +27,10 @@ from .devices import member_devices, precision_label
 PROFILE_ITERATIONS = 10
 #: precisions a kernel name may spell, as tokens (``jit_avx2_FP32``, ``gemm_f16``...)
 _KERNEL_PRECISION = re.compile(r"(?:^|[_:])(fp32|f32|bf16|fp16|f16|i8|u8|int8)(?:$|[_:])", re.I)
+
+
+#: one layer type's time (us), kernels and precisions
+TypeTime = tuple[float, frozenset[str], frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class RuntimeProfile:
             shares[layer.precision] = shares.get(layer.precision, 0.0) + layer.time_us / total
         return dict(sorted(shares.items(), key=lambda item: -item[1]))
 
-    def by_type(self) -> dict[str, tuple[float, frozenset[str], frozenset[str]]]:
+    def by_type(self) -> dict[str, TypeTime]:
         """Layer type -> (time in us, kernels, precisions)."""
         grouped: dict[str, tuple[float, set[str], set[str]]] = {}
         for layer in self.layers:
@@ -65,6 +71,31 @@ class RuntimeProfile:
             precisions.add(layer.precision)
             grouped[layer.layer_type] = (time_us + layer.time_us, kernels, precisions)
         return {k: (t, frozenset(ks), frozenset(ps)) for k, (t, ks, ps) in grouped.items()}
+
+
+def profile_to_json(profile: RuntimeProfile) -> dict[str, Any]:
+    """The compact per-layer-type form a baseline entry keeps (``store/schema.py``)."""
+    return {
+        layer_type: {"us": round(time_us, 1), "kernels": sorted(kernels), "precisions": sorted(p)}
+        for layer_type, (time_us, kernels, p) in profile.by_type().items()
+    }
+
+
+def profile_from_json(data: Any) -> dict[str, TypeTime] | None:
+    """A stored per-layer-type profile (``RuntimeProfile.by_type`` form); ``None`` when
+    there is none or it is malformed (attribution is then left out, nothing fails)."""
+    if not isinstance(data, dict):
+        return None
+    found: dict[str, TypeTime] = {}
+    for layer_type, item in data.items():
+        if not isinstance(item, dict) or not isinstance(item.get("us"), (int, float)):
+            return None
+        found[str(layer_type)] = (
+            float(item["us"]),
+            frozenset(str(k) for k in item.get("kernels", [])),
+            frozenset(str(p) for p in item.get("precisions", [])),
+        )
+    return found
 
 
 def kernel_precision(kernel: str) -> str | None:
@@ -131,10 +162,13 @@ class LayerChange:
         return self.current_us - self.baseline_us
 
 
-def attribute(baseline: RuntimeProfile, current: RuntimeProfile) -> list[LayerChange]:
-    """Layer types by how much time they gained (added or slowed layers first)."""
-    before, after = baseline.by_type(), current.by_type()
-    empty: tuple[float, frozenset[str], frozenset[str]] = (0.0, frozenset(), frozenset())
+def attribute(
+    baseline: Mapping[str, TypeTime], current: Mapping[str, TypeTime]
+) -> list[LayerChange]:
+    """Layer types (``RuntimeProfile.by_type``) by how much time they gained: added or
+    slowed layers first."""
+    before, after = baseline, current
+    empty: TypeTime = (0.0, frozenset(), frozenset())
     changes = []
     for layer_type in set(before) | set(after):
         b, a = before.get(layer_type, empty), after.get(layer_type, empty)

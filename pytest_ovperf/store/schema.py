@@ -8,6 +8,8 @@ One JSON file per test file::
 
     ENTRY = {"device", "precision", "statistic", "value", "n", "blocks" (the latest run's
              block summaries), "software" (facts), "recorded_at", "git_commit",
+             "profile": {LAYER_TYPE: {"us", "kernels", "precisions"}} (the latest run's
+             performance counters per layer type, when profiled; optional),
              "history": [RUN, ...]}   (oldest first, the last HISTORY_LIMIT runs)
     RUN   = {RunSummary fields, "recorded_at", "git_commit", "job", "foreign_load",
              "probe": {"id", "ms"} (when the speed probe ran),

@@ -22,6 +22,7 @@ from ..results import (
 )
 from ..runtime.facts import SOFTWARE_FACTS, machine_profile, software_key
 from ..runtime.probe import PROBE_VERSION
+from ..runtime.profile import TypeTime, profile_from_json, profile_to_json
 from ..store import baselines
 from ..store.baselines import BaselineFile, BaselineFileError
 from ..store.models import ModelStore, ModelStoreError, StoredModel
@@ -266,6 +267,17 @@ class BaselineGate:
                 histories.append(summaries)
         return histories
 
+    def stored_profile(
+        self, test_file: Path, test_name: str, facts: Mapping[str, Any], kind: str
+    ) -> dict[str, TypeTime] | None:
+        """The per-layer-type profile recorded with this test's baseline, if any."""
+        try:
+            stored = self._load(self.path_for(test_file))
+        except BaselineFileError:
+            return None
+        entry = stored.entry(test_name, machine_profile(facts)[1], kind) or {}
+        return profile_from_json(entry.get("profile"))
+
     def fastest_probe(self, test_file: Path, facts: Mapping[str, Any]) -> float | None:
         """The fastest speed-probe reading (ms) of the stored runs of the file's tests on
         this machine profile (same probe, same OpenVINO): the machine's fastest state."""
@@ -441,6 +453,8 @@ class BaselineGate:
             "recorded_at": now,
             "git_commit": commit,
         }
+        if result.profile is not None:
+            fields["profile"] = profile_to_json(result.profile)
         runs = baselines.append_run(path, test_name, profile, machine, result.kind, fields, run)
         self._files.pop(path, None)
         return BaselineComparison(
