@@ -209,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge_parser = commands.add_parser("merge", help="several JSON reports in one")
     merge_parser.add_argument("reports", type=Path, nargs="+")
     merge_parser.add_argument("-o", "--output", type=Path, required=True)
+    merge_parser.add_argument("--html", type=Path, help="also write the merged HTML report here")
     args = parser.parse_args(argv)
     try:
         if args.command == "show":
@@ -236,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_json_atomic(args.output, merged)
             lines = format_table(SUMMARY_HEADER, summary_rows(merged["results"]))
             lines.append(f"merged {len(merged['results'])} result(s) into {args.output}")
+            if args.html is not None:
+                write_text_atomic(args.html, html_report(merged["results"], merged["environment"]))
+                lines.append(f"wrote {args.html}")
     except InputError as exc:
         print(f"ovperf: {exc}", file=sys.stderr)
         return 2

@@ -90,8 +90,9 @@ def test_merge_keeps_each_results_machine(
 ) -> None:
     a = report(tmp_path / "a.json", latency(1.0), cpu="cpu-a")
     b = report(tmp_path / "b.json", latency(3.0), cpu="cpu-b")
-    merged = tmp_path / "out" / "all.json"
-    assert main(["merge", str(a), str(b), "-o", str(merged)]) == 0
+    merged, page = tmp_path / "out" / "all.json", tmp_path / "out" / "all.html"
+    assert main(["merge", str(a), str(b), "-o", str(merged), "--html", str(page)]) == 0
+    assert page.read_text().count('class="ovperf-plot"') == 2
     data = json.loads(merged.read_text())
     assert [r["environment"]["cpu"] for r in data["results"]] == ["cpu-a", "cpu-b"]
     assert [r["source"] for r in data["results"]] == [str(a), str(b)]
