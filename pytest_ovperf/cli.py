@@ -4,6 +4,7 @@
     ovperf compare OLD.json NEW.json       two JSON reports, judged as the gate judges
     ovperf merge A.json B.json -o ALL.json the reports of a CI matrix in one report
     ovperf html REPORT.json -o REPORT.html a report as a self-contained HTML page
+    ovperf sweep MODEL --streams 1,2,4 --batch 1,2,4 --hint throughput,latency
 
 Exit status: 0; 1 when ``compare`` finds a regression; 2 for bad input (the message names
 the file).
@@ -19,11 +20,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import openvino as ov
 from scipy import stats as sps
 
+from . import sweep as sweep_grid
 from .html import html_report
+from .measure.settings import MeasureSettings
 from .report import SCHEMA_VERSION, SUMMARY_HEADER, format_table, json_report, summary_rows
-from .runtime.facts import SOFTWARE_KEY_FACTS
+from .runtime.devices import parse_precision_list
+from .runtime.facts import SOFTWARE_KEY_FACTS, cpu_model_name
+from .runtime.models import ModelError
 from .store.baselines import BaselineFileError
 from .store.baselines import load as load_baselines
 from .store.files import write_json_atomic, write_text_atomic
@@ -180,6 +186,45 @@ def merge(paths: Sequence[Path]) -> dict[str, Any]:
     return json_report(results, {"merged_from": [str(p) for p in paths]})
 
 
+# -- sweep ---------------------------------------------------------------------------------
+
+
+def run_sweep(args: argparse.Namespace) -> list[str]:
+    """Check every option, then measure the grid with a progress line per configuration."""
+    try:
+        grid = sweep_grid.parse_grid(args.hint, args.streams, args.batch)
+        shape = sweep_grid.parse_shape(args.shape)
+        if args.precision is not None:
+            parse_precision_list([args.precision])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if not args.model.is_file():
+        raise InputError(f"{args.model}: no such model file")
+    if not args.time > 0:
+        raise InputError(f"--time {args.time}: must be positive")
+    settings = MeasureSettings(
+        warmup_s=min(0.5, args.time / 4), min_time_s=min(1.0, args.time), max_time_s=args.time
+    )
+
+    def progress(index: int, configuration: sweep_grid.Configuration) -> None:
+        print(f"[{index + 1}/{len(grid)}] {configuration.label}", file=sys.stderr, flush=True)
+
+    try:
+        results = sweep_grid.sweep(
+            ov.Core(), args.model, args.device, grid, settings, shape, args.precision, progress
+        )
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
+    if args.json is not None:
+        write_json_atomic(args.json, sweep_grid.to_json(results, args.model, args.device))
+    if args.html is not None:
+        environment = {"cpu": cpu_model_name(), "openvino": ov.get_version()}
+        write_text_atomic(args.html, html_report(sweep_grid.to_records(results), environment))
+    lines = format_table(sweep_grid.SWEEP_HEADER, sweep_grid.rows(results))
+    lines.append("* best p50 latency / best throughput")
+    return lines
+
+
 # -- the command ---------------------------------------------------------------------------
 
 
@@ -206,6 +251,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     html_parser = commands.add_parser("html", help="a JSON report as a self-contained HTML file")
     html_parser.add_argument("report", type=Path)
     html_parser.add_argument("-o", "--output", type=Path, required=True)
+    sweep_parser = commands.add_parser(
+        "sweep", help="measure a model over hints x streams x batch sizes"
+    )
+    sweep_parser.add_argument("model", type=Path, help="a model file (IR .xml, .onnx, ...)")
+    sweep_parser.add_argument("-d", "--device", default="CPU")
+    sweep_parser.add_argument("--hint", default="latency,throughput", help="comma-separated")
+    sweep_parser.add_argument("--streams", default=None, help="e.g. 1,2,4 (default: the hint's)")
+    sweep_parser.add_argument("--batch", default="1", help="e.g. 1,2,4 (default 1)")
+    sweep_parser.add_argument("--shape", default=None, help="name[1,3,224,224] for dynamic inputs")
+    sweep_parser.add_argument("--precision", default=None, help="f32, bf16 or f16")
+    sweep_parser.add_argument(
+        "--time", type=float, default=2.0, help="seconds at most per measurement (default 2)"
+    )
+    sweep_parser.add_argument("--json", type=Path, default=None)
+    sweep_parser.add_argument("--html", type=Path, default=None)
     merge_parser = commands.add_parser("merge", help="several JSON reports in one")
     merge_parser.add_argument("reports", type=Path, nargs="+")
     merge_parser.add_argument("-o", "--output", type=Path, required=True)
@@ -226,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             header = ["test", "device", "kind", "old", "new", "ratio (95% CI)", "verdict"]
             print("\n".join(format_table(header, rows)))
             return 1 if regression else 0
+        elif args.command == "sweep":
+            lines = run_sweep(args)
         elif args.command == "html":
             report = read_report(args.report)
             write_text_atomic(

@@ -1,0 +1,263 @@
+"""``ovperf sweep``: a grid of hints x streams x batch sizes measured with the plugin's engines.
+
+Each configuration compiles the model once (``PERFORMANCE_HINT``, ``NUM_STREAMS``, the batch
+set on every input's first dimension) and measures latency (one sync request, p50 and p90
+with their order-statistics intervals) and throughput (a full ``AsyncInferQueue``, items per
+second = inferences per second x batch, with the t-interval over blocks), exactly as a test
+measures them. The grid is checked before anything compiles.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openvino as ov
+
+from .measure.blocks import InferPool
+from .measure.engine import measure_latency, measure_throughput
+from .measure.settings import MeasureSettings
+from .runtime.devices import hint_value_for, parse_precision_list
+from .runtime.models import ModelError, ModelSpec, make_inputs, read_model
+from .verdicts.stats import Interval
+
+#: hints a sweep may name, as benchmark_app spells them
+HINTS = {
+    "latency": "LATENCY",
+    "throughput": "THROUGHPUT",
+    "cumulative_throughput": "CUMULATIVE_THROUGHPUT",
+}
+
+
+class GridError(ValueError):
+    """A sweep option that cannot be measured (said before anything compiles)."""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    hint: str
+    streams: int | None
+    batch: int
+
+    @property
+    def label(self) -> str:
+        streams = "auto" if self.streams is None else str(self.streams)
+        return f"hint={self.hint} streams={streams} batch={self.batch}"
+
+
+@dataclass(frozen=True)
+class Measured:
+    configuration: Configuration
+    p50_ms: Interval
+    p90_ms: Interval
+    items_per_s: Interval
+    requests: int
+
+
+def _positive_ints(text: str, option: str) -> list[int]:
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        if not re.fullmatch(r"[0-9]+", item) or int(item) < 1:
+            raise GridError(f"{option} {text!r}: {item!r} is not a whole number >= 1")
+        values.append(int(item))
+    return list(dict.fromkeys(values))
+
+
+def parse_grid(hints: str, streams: str | None, batches: str) -> list[Configuration]:
+    """The configurations to measure; ``GridError`` names a bad value."""
+    hint_names = []
+    for item in hints.split(","):
+        name = item.strip().lower()
+        if name not in HINTS:
+            raise GridError(f"--hint {hints!r}: {item!r} is not one of {', '.join(HINTS)}")
+        hint_names.append(HINTS[name])
+    stream_values: list[int | None] = (
+        list(_positive_ints(streams, "--streams")) if streams else [None]
+    )
+    batch_values = _positive_ints(batches, "--batch")
+    return [
+        Configuration(h, s, b)
+        for h, s, b in itertools.product(dict.fromkeys(hint_names), stream_values, batch_values)
+    ]
+
+
+def parse_shape(text: str | None) -> dict[str, list[int]] | None:
+    """benchmark_app's ``-shape`` form: ``name[1,3,224,224],other[1,10]`` (or ``[1,64]``
+    for a model with one input)."""
+    if not text:
+        return None
+    shapes: dict[str, list[int]] = {}
+    for name, dims in re.findall(r"([^,\[\]]*)\[([0-9, ]+)\]", text):
+        shapes[name.strip()] = [int(d) for d in dims.split(",") if d.strip()]
+    if not shapes:
+        raise GridError(f"--shape {text!r}: write name[1,3,224,224] (comma-separate inputs)")
+    return shapes
+
+
+def _batched(model: ov.Model, batch: int) -> ov.Model:
+    """The model with every input's first dimension set to ``batch``."""
+    if batch == 1 and all(i.get_partial_shape().is_static for i in model.inputs):
+        return model
+    shapes = {}
+    for model_input in model.inputs:
+        dims = list(model_input.get_partial_shape())
+        if not dims:
+            raise GridError(f"input {model_input.get_any_name()} has no batch dimension")
+        shapes[model_input.get_any_name()] = ov.PartialShape([batch, *dims[1:]])
+    model.reshape(shapes)
+    return model
+
+
+def sweep(
+    core: ov.Core,
+    model_path: Path,
+    device: str,
+    grid: Sequence[Configuration],
+    settings: MeasureSettings,
+    shape: dict[str, list[int]] | None = None,
+    precision: str | None = None,
+    progress: Callable[[int, Configuration], None] | None = None,
+) -> list[Measured]:
+    """Measure every configuration of ``grid`` (a ``ModelError`` says what failed)."""
+    if precision is not None:
+        parse_precision_list([precision])
+    base_spec = ModelSpec(source=model_path, shape=_single_input(shape))
+    results = []
+    for index, configuration in enumerate(grid):
+        if progress is not None:
+            progress(index, configuration)
+        model = _batched(read_model(core, base_spec), configuration.batch)
+        config: dict[str, Any] = {"PERFORMANCE_HINT": configuration.hint}
+        if configuration.streams is not None:
+            config["NUM_STREAMS"] = configuration.streams
+        hint_precision = hint_value_for(precision) if precision else None
+        if hint_precision is not None:
+            config["INFERENCE_PRECISION_HINT"] = hint_precision
+        try:
+            compiled = core.compile_model(model, device, config)
+        except Exception as exc:  # the device's own words
+            raise ModelError(f"{configuration.label}: cannot compile: {exc}") from exc
+        inputs = make_inputs(model, None, str(model_path))
+        latency = measure_latency(compiled, inputs, settings, (50.0, 90.0))
+        pool = InferPool(compiled, inputs)
+        throughput = measure_throughput(pool, settings)
+        fps = throughput.interval(settings.confidence)
+        b = configuration.batch
+        items = Interval(fps.estimate * b, fps.low * b, fps.high * b, fps.confidence, fps.method)
+        results.append(
+            Measured(
+                configuration,
+                latency.interval(50.0, settings.confidence),
+                latency.interval(90.0, settings.confidence),
+                items,
+                pool.size,
+            )
+        )
+    return results
+
+
+def _single_input(shape: dict[str, list[int]] | None) -> dict[str, list[int]] | list[int] | None:
+    """``[1,64]`` without a name applies to the model's only input."""
+    if shape is not None and list(shape) == [""]:
+        return shape[""]
+    return shape
+
+
+def best(results: Sequence[Measured]) -> tuple[Measured, Measured]:
+    """The configuration with the lowest p50 latency, and the one with the most items/s."""
+    return (
+        min(results, key=lambda m: m.p50_ms.estimate),
+        max(results, key=lambda m: m.items_per_s.estimate),
+    )
+
+
+def rows(results: Sequence[Measured]) -> list[list[str]]:
+    fastest, busiest = best(results)
+
+    def cell(interval: Interval) -> str:
+        return f"{interval.estimate:.4g} [{interval.low:.4g}, {interval.high:.4g}]"
+
+    return [
+        [
+            m.configuration.hint.lower(),
+            "auto" if m.configuration.streams is None else str(m.configuration.streams),
+            str(m.configuration.batch),
+            str(m.requests),
+            cell(m.p50_ms) + (" *" if m is fastest else ""),
+            cell(m.p90_ms),
+            cell(m.items_per_s) + (" *" if m is busiest else ""),
+        ]
+        for m in results
+    ]
+
+
+SWEEP_HEADER = [
+    "hint",
+    "streams",
+    "batch",
+    "requests",
+    "p50 ms (CI)",
+    "p90 ms (CI)",
+    "items/s (CI)",
+]
+
+
+def to_json(results: Sequence[Measured], model_path: Path, device: str) -> dict[str, Any]:
+    fastest, busiest = best(results)
+
+    def interval(value: Interval) -> dict[str, float]:
+        return {"value": value.estimate, "low": value.low, "high": value.high}
+
+    return {
+        "model": str(model_path),
+        "device": device,
+        "results": [
+            {
+                "hint": m.configuration.hint,
+                "streams": m.configuration.streams,
+                "batch": m.configuration.batch,
+                "requests": m.requests,
+                "p50_ms": interval(m.p50_ms),
+                "p90_ms": interval(m.p90_ms),
+                "items_per_s": interval(m.items_per_s),
+                "best_latency": m is fastest,
+                "best_throughput": m is busiest,
+            }
+            for m in results
+        ],
+    }
+
+
+def to_records(results: Sequence[Measured]) -> list[dict[str, Any]]:
+    """The sweep as JSON result records (for the HTML report): one latency and one
+    throughput record per configuration."""
+    records: list[dict[str, Any]] = []
+    for m in results:
+        name = f"sweep::{m.configuration.label.replace(' ', ',')}"
+        common = {"nodeid": name, "device": "-", "precision": "-", "checks": []}
+        common["budget_verdict"] = "none"
+        records.append(
+            {
+                **common,
+                "kind": "latency",
+                "statistic": "p50",
+                "p50_ms": m.p50_ms.estimate,
+                "p90_ms": m.p90_ms.estimate,
+                "ci": [m.p50_ms.low, m.p50_ms.high],
+            }
+        )
+        records.append(
+            {
+                **common,
+                "kind": "throughput",
+                "statistic": "fps",
+                "fps": m.items_per_s.estimate,
+                "ci": [m.items_per_s.low, m.items_per_s.high],
+            }
+        )
+    return records
