@@ -264,7 +264,7 @@ def test_paired_fifty_percent_slower_is_a_regression() -> None:
     outcome = compare_paired(_ratios(1.5, 0.02, 20), DEFAULTS, higher_is_better=False)
     assert outcome.verdict == "regression"
     assert outcome.slowdown == pytest.approx(math.log(1.5), abs=0.02)
-    assert outcome.drift == 0.0 and outcome.baseline_runs == 0
+    assert outcome.drift == DEFAULTS.paired_drift and outcome.baseline_runs == 0
     assert math.isnan(outcome.baseline_value)
     assert outcome.df == 19
 
@@ -282,7 +282,19 @@ def test_paired_equal_models_are_unchanged() -> None:
     outcome = compare_paired(_ratios(1.0, 0.01, 20), DEFAULTS, higher_is_better=False)
     assert outcome.verdict == "unchanged"
     data = np.asarray(_ratios(1.0, 0.01, 20))
-    assert outcome.se == pytest.approx(data.std(ddof=1) / math.sqrt(20))
+    within = data.std(ddof=1) / math.sqrt(20)
+    assert outcome.current_within_se == pytest.approx(within)
+    # the between-process spread of a ratio joins the pairs' own
+    assert outcome.se == pytest.approx(math.sqrt(within**2 + DEFAULTS.paired_drift**2))
+
+
+def test_the_paired_drift_keeps_a_tiny_offset_from_reading_as_real() -> None:
+    # 1.5% apart with almost no block noise: within a run "significant", but two compiles
+    # of one network differ that much between processes
+    tight = [math.log(0.985)] * 19 + [math.log(0.986)]
+    without = GateSettings(threshold=0.0001, paired_drift=0.0)
+    assert compare_paired(tight, without, False).verdict == "improvement"
+    assert compare_paired(tight, GateSettings(threshold=0.0001), False).verdict == "inconclusive"
 
 
 def test_paired_noisy_ratios_are_inconclusive() -> None:
@@ -397,7 +409,9 @@ def test_ratio_matches_the_measured_figures() -> None:
 
 def test_unchanged_is_a_tost_on_the_90_percent_interval() -> None:
     """Equivalence uses the 90% interval (TOST at 5% a side); regression the 95% one."""
-    settings = GateSettings(threshold=0.05, confidence=0.95, equivalence_confidence=0.90)
+    settings = GateSettings(
+        threshold=0.05, confidence=0.95, equivalence_confidence=0.90, paired_drift=0.0
+    )
     # a paired run whose 90% interval fits inside +-5% but whose 95% interval does not
     rng = np.random.default_rng(3)
     ratios = rng.normal(0.0, 0.05, 40)
@@ -411,7 +425,7 @@ def test_unchanged_is_a_tost_on_the_90_percent_interval() -> None:
     assert outcome.ci[1] > margin  # the 95% interval straddles the threshold
     assert outcome.verdict == "unchanged"
     strict = compare_paired(
-        ratios, GateSettings(threshold=0.05, equivalence_confidence=0.95), False
+        ratios, GateSettings(threshold=0.05, equivalence_confidence=0.95, paired_drift=0.0), False
     )
     assert strict.verdict == "inconclusive"
 

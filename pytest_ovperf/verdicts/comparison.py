@@ -39,7 +39,7 @@ from scipy import stats as sps
 
 from ..store.schema import RunSummary
 from .kinds import GateVerdict
-from .limits import DEFAULT_DRIFT_PRIOR, DEFAULT_REGRESSION_THRESHOLD
+from .limits import DEFAULT_DRIFT_PRIOR, DEFAULT_REGRESSION_THRESHOLD, PAIRED_DRIFT
 
 
 def summarise_run(value: float, block_values: Sequence[float], software: str) -> RunSummary:
@@ -77,6 +77,8 @@ class GateSettings:
     prior_df: float = 4.0
     #: how many latest runs of the same software form the baseline value
     baseline_runs: int = 5
+    #: paired comparisons: the between-process spread of an interleaved ratio (log scale)
+    paired_drift: float = PAIRED_DRIFT
 
 
 @dataclass(frozen=True)
@@ -208,16 +210,19 @@ def compare_paired(
 ) -> GateResult:
     """Judge interleaved blocks of a model against its reference in the same run.
 
-    ``log_ratios`` are log(model / reference) of paired blocks; pairing removes drift, so
-    the t-interval of their mean is the whole uncertainty (no drift term).
+    ``log_ratios`` are log(model / reference) of paired blocks; pairing removes the
+    machine's drift, but not a process-level offset between two compiled models (their code
+    and memory placement), which no pair within the run can show: ``paired_drift`` is added
+    to the standard error of the mean pair for it.
     """
     data = np.asarray(log_ratios, dtype=float)
     k = data.size
     mean = float(data.mean()) if k else math.nan
     slowdown = -mean if higher_is_better else mean
-    se = float(data.std(ddof=1)) / math.sqrt(k) if k >= 2 else math.inf
+    within = float(data.std(ddof=1)) / math.sqrt(k) if k >= 2 else math.inf
+    se = math.sqrt(within**2 + settings.paired_drift**2)
     df = float(max(k - 1, 1))
-    return _judge(slowdown, se, df, settings, 0.0, math.nan, 0, se, int(k))
+    return _judge(slowdown, se, df, settings, settings.paired_drift, math.nan, 0, within, int(k))
 
 
 def _judge(

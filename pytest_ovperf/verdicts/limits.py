@@ -15,6 +15,10 @@ from typing import Any
 DEFAULT_REGRESSION_THRESHOLD = 0.05
 #: run-to-run drift the gate assumes until the history shows the machine's own
 DEFAULT_DRIFT_PRIOR = 0.03
+#: between-process spread of the ratio of two interleaved models (log scale): two compiles of
+#: the same network read 0.86% apart (SD over 40 processes, bench/speedup_error_rate.py),
+#: a process-level effect (code and memory placement) that no block pair within a run shows
+PAIRED_DRIFT = 0.01
 #: share of the machine's CPU other processes may use before a comparison is inconclusive
 DEFAULT_MAX_FOREIGN_LOAD = 0.15
 #: how far the speed probe may move from the baseline's runs before they count as another
