@@ -135,7 +135,8 @@ def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list
         f"ratio model/reference = {ratio:.3f}, {outcome.confidence:.0%} CI "
         f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; "
         f"threshold {outcome.threshold:.1%}; p(slowdown <= threshold) = "
-        f"{outcome.p_value:.2g} (paired t, df={outcome.df:.0f})",
+        f"{outcome.p_value:.2g} (paired t, df={outcome.df:.0f}, {outcome.drift:.1%} "
+        "between-process spread added)",
     ]
 
 
@@ -154,8 +155,8 @@ def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
         f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.2%} CI "
         f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; threshold "
         f"{outcome.threshold:.1%}; p(slowdown <= threshold) = {outcome.p_value:.2g} "
-        f"(paired t, df={outcome.df:.0f}; sequential test, error rates split among "
-        f"{comparison.looks} looks)",
+        f"(paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added; "
+        f"sequential test, error rates split among {comparison.looks} looks)",
     ]
 
 
