@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -154,7 +155,12 @@ def html_report(records: Sequence[Mapping[str, Any]], environment: Mapping[str, 
         for row in summary_rows(records)
     )
     header = "".join(f"<th>{html.escape(h)}</th>" for h in SUMMARY_HEADER)
-    data = json.dumps([_plot_data(r) for r in records]).replace("</", "<\\/")
+    # JSON.parse takes no NaN or Infinity: a missing bound is null
+    plots = [
+        {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in d.items()}
+        for d in (_plot_data(r) for r in records)
+    ]
+    data = json.dumps(plots).replace("</", "<\\/")
     machine = html.escape(
         f"{environment.get('cpu', '?')}, OpenVINO {environment.get('openvino', '?')}"
     )

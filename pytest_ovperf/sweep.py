@@ -10,6 +10,7 @@ measures them. The grid is checked before anything compiles.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -210,8 +211,12 @@ SWEEP_HEADER = [
 def to_json(results: Sequence[Measured], model_path: Path, device: str) -> dict[str, Any]:
     fastest, busiest = best(results)
 
-    def interval(value: Interval) -> dict[str, float]:
-        return {"value": value.estimate, "low": value.low, "high": value.high}
+    def interval(value: Interval) -> dict[str, float | None]:
+        # JSON has no inf: a bound too few inferences could not give is null
+        return {
+            k: _finite(v)
+            for k, v in (("value", value.estimate), ("low", value.low), ("high", value.high))
+        }
 
     return {
         "model": str(model_path),
@@ -246,9 +251,9 @@ def to_records(results: Sequence[Measured]) -> list[dict[str, Any]]:
                 **common,
                 "kind": "latency",
                 "statistic": "p50",
-                "p50_ms": m.p50_ms.estimate,
-                "p90_ms": m.p90_ms.estimate,
-                "ci": [m.p50_ms.low, m.p50_ms.high],
+                "p50_ms": _finite(m.p50_ms.estimate),
+                "p90_ms": _finite(m.p90_ms.estimate),
+                "ci": [_finite(m.p50_ms.low), _finite(m.p50_ms.high)],
             }
         )
         records.append(
@@ -256,8 +261,12 @@ def to_records(results: Sequence[Measured]) -> list[dict[str, Any]]:
                 **common,
                 "kind": "throughput",
                 "statistic": "fps",
-                "fps": m.items_per_s.estimate,
-                "ci": [m.items_per_s.low, m.items_per_s.high],
+                "fps": _finite(m.items_per_s.estimate),
+                "ci": [_finite(m.items_per_s.low), _finite(m.items_per_s.high)],
             }
         )
     return records
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
