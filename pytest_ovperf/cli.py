@@ -74,7 +74,7 @@ def show(directory: Path) -> list[str]:
                             test,
                             f"{machine.get('device', '?')} {profile[:8]}",
                             kind,
-                            f"{entry.get('statistic', '?')} {entry.get('value', '?'):.4g}",
+                            f"{entry.get('statistic', '?')} {_number(entry.get('value'))}",
                             str(len(runs)),
                             str(entry.get("recorded_at", "?")),
                             str(software.get("openvino", "?")).split("-")[0],
@@ -84,6 +84,10 @@ def show(directory: Path) -> list[str]:
         return [f"no baselines under {directory}"]
     header = ["file", "test", "profile", "kind", "value", "runs", "recorded", "openvino"]
     return format_table(header, rows)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "?"
 
 
 # -- reports -------------------------------------------------------------------------------
@@ -108,6 +112,21 @@ def read_report(path: Path) -> dict[str, Any]:
         if not isinstance(result, dict) or not {"nodeid", "kind"} <= set(result):
             raise InputError(f"{path}: result {index} has no 'nodeid' and 'kind'")
     return data
+
+
+def _by_key(report: Mapping[str, Any], what: str) -> dict[tuple[str, str, Any], Any]:
+    """A report's results by (test, kind, device); a merged report of several machines,
+    which holds a test twice, is refused rather than compared across machines."""
+    found: dict[tuple[str, str, Any], Any] = {}
+    for result in report["results"]:
+        key = (result["nodeid"], result["kind"], result.get("device"))
+        if key in found:
+            raise InputError(
+                f"{what} holds {key[0]} ({key[1]}, {key[2]}) more than once (a merged "
+                "report?); compare the reports of one machine each"
+            )
+        found[key] = result
+    return found
 
 
 def _gate_figure(result: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -137,7 +156,8 @@ def compare_reports(
 ) -> tuple[list[list[str]], bool]:
     """Rows of the comparison (same statistics and verdict words as the gate's history
     path with one baseline run), and whether any says regression."""
-    old_results = {(r["nodeid"], r["kind"], r.get("device")): r for r in old["results"]}
+    old_results = _by_key(old, "the old report")
+    _by_key(new, "the new report")  # the same check: one result per test, kind and device
     settings = GateSettings(threshold=threshold, prior_drift=drift)
     rows, regression = [], False
     for result in new["results"]:
@@ -194,10 +214,15 @@ def run_sweep(args: argparse.Namespace) -> list[str]:
     try:
         grid = sweep_grid.parse_grid(args.hint, args.streams, args.batch)
         shape = sweep_grid.parse_shape(args.shape)
-        if args.precision is not None:
-            parse_precision_list([args.precision])
+        precisions = parse_precision_list([args.precision]) if args.precision else []
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if len(precisions) > 1 or "int8" in precisions:
+        raise InputError(
+            f"--precision {args.precision!r}: give one of f32, bf16, f16 (int8 comes from a "
+            "quantized model)"
+        )
+    precision = precisions[0] if precisions else None
     if not args.model.is_file():
         raise InputError(f"{args.model}: no such model file")
     if not args.time > 0:
@@ -211,9 +236,9 @@ def run_sweep(args: argparse.Namespace) -> list[str]:
 
     try:
         results = sweep_grid.sweep(
-            ov.Core(), args.model, args.device, grid, settings, shape, args.precision, progress
+            ov.Core(), args.model, args.device, grid, settings, shape, precision, progress
         )
-    except ModelError as exc:
+    except (ModelError, sweep_grid.GridError) as exc:
         raise InputError(str(exc)) from None
     if args.json is not None:
         write_json_atomic(args.json, sweep_grid.to_json(results, args.model, args.device))
@@ -258,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep_parser.add_argument("-d", "--device", default="CPU")
     sweep_parser.add_argument("--hint", default="latency,throughput", help="comma-separated")
     sweep_parser.add_argument("--streams", default=None, help="e.g. 1,2,4 (default: the hint's)")
-    sweep_parser.add_argument("--batch", default="1", help="e.g. 1,2,4 (default 1)")
+    sweep_parser.add_argument(
+        "--batch", default=None, help="e.g. 1,2,4 (default: the model's own, or --shape's)"
+    )
     sweep_parser.add_argument("--shape", default=None, help="name[1,3,224,224] for dynamic inputs")
     sweep_parser.add_argument("--precision", default=None, help="f32, bf16 or f16")
     sweep_parser.add_argument(

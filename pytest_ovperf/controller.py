@@ -41,6 +41,8 @@ class ResultCollector:
         self.stale: dict[Path, dict[str, list[str]]] = {}
         self.pruned: dict[Path, int] = {}
         self.baseline_errors: list[str] = []
+        #: reports that could not be written
+        self.output_errors: list[str] = []
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -70,8 +72,11 @@ class ResultCollector:
             if settings.markdown_path is not None:
                 write_text_atomic(settings.markdown_path, text)
             if summary:
-                with open(summary, "a", encoding="utf-8") as step_summary:
-                    step_summary.write(text)
+                try:
+                    with open(summary, "a", encoding="utf-8") as step_summary:
+                        step_summary.write(text)
+                except OSError as exc:
+                    self.output_errors.append(f"cannot append to $GITHUB_STEP_SUMMARY: {exc}")
 
     def _find_stale_baselines(self) -> None:
         if not self.collection.complete:
@@ -95,7 +100,7 @@ class ResultCollector:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         results = self.ovperf.results
-        if not (results or self.stale or self.baseline_errors):
+        if not (results or self.stale or self.baseline_errors or self.output_errors):
             return
         write = terminalreporter.write_line
         terminalreporter.section("ovperf summary")
@@ -109,6 +114,8 @@ class ResultCollector:
             write(suite_shift_line(shift))
         for error in self.baseline_errors:
             write(f"baseline error: {error}")
+        for error in self.output_errors:
+            write(f"ovperf: {error}")
         for path, stale in self.stale.items():
             count = sum(len(p) for p in stale.values())
             action = (

@@ -14,6 +14,7 @@ from .measure.blocks import InferPool
 from .measure.engine import Progress
 from .perf_budget import PerfBudget
 from .report import progress_line
+from .runtime.device_locks import DeviceLockTimeout
 from .runtime.devices import PRECISIONS, precision_label
 from .runtime.models import CompiledEntry, ModelError, ModelSource, parse_model_marker
 from .session import OvperfSession
@@ -98,7 +99,7 @@ def _entry_getter(
             return session.compile_cache.get(
                 context.spec, target.device, target.precision, hint, source
             )
-        except ModelError as exc:
+        except (ModelError, DeviceLockTimeout) as exc:
             problem = str(exc)
         _fail(request.node, problem)
 

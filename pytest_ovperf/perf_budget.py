@@ -3,10 +3,11 @@ budgets and the baseline, and fail the test when a verdict says so."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -34,7 +35,7 @@ from .results import (
     PerfResult,
     ThroughputResult,
 )
-from .runtime.device_locks import Hold
+from .runtime.device_locks import DeviceLockTimeout, Hold
 from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
 from .runtime.profile import attribute
@@ -112,7 +113,7 @@ class PerfBudget:
         percentiles = list(dict.fromkeys([headline, *wanted]))
         settings = self._session.settings.measure
         partner, plan, fallback = self._partner("latency", entry)
-        with self._session.locks.measuring(self.target.device) as hold:
+        with self._measuring() as hold:
             load = LoadMeter().start()
             samples = measure_latency(
                 compiled, inputs, settings, percentiles, partner, self._progress
@@ -148,7 +149,7 @@ class PerfBudget:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
         partner, plan, fallback = self._partner("throughput", entry)
-        with self._session.locks.measuring(self.target.device) as hold:
+        with self._measuring() as hold:
             load = LoadMeter().start()
             samples = measure_throughput(infer_pool, settings, partner, self._progress)
             hold.release_at = time.time()
@@ -276,6 +277,18 @@ class PerfBudget:
         self._fail(problem)
 
     # -- helpers -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _measuring(self) -> Iterator[Hold]:
+        """Hold the test's device for a measurement; a lock held too long by another worker
+        fails the test with the reason rather than a traceback."""
+        try:
+            with self._session.locks.measuring(self.target.device) as hold:
+                yield hold
+                return
+        except DeviceLockTimeout as exc:
+            problem = str(exc)
+        self._fail(problem)
 
     def _fail(self, problem: str) -> NoReturn:
         pytest.fail(f"{self.nodeid}: {problem}", pytrace=False)

@@ -26,7 +26,14 @@ from .perf_budget import PerfBudget
 from .report import junit_properties, result_record
 from .session import OvperfSession
 from .verdicts.budgets import Budget
-from .workers import LOCK_DIR_KEY, SESSION_ID_KEY, controller_lock_dir, setup_worker
+from .workers import (
+    LOCK_DIR_KEY,
+    SESSION_ID_KEY,
+    PartitionSlots,
+    controller_lock_dir,
+    setup_worker,
+    worker_count,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     ovperf = OvperfSession(settings, Path(config.rootpath), worker=worker)
     if workerinput is None:
         ovperf.lock_dir_for_workers = controller_lock_dir(config, settings)
+        if settings.cpu_partition and worker_count(config):
+            slots = PartitionSlots(worker_count(config))
+            config.pluginmanager.register(slots, "ovperf-partition-slots")
     elif SESSION_ID_KEY in workerinput:
         ovperf.session_id = workerinput[SESSION_ID_KEY]
     config.stash[SESSION_KEY] = ovperf

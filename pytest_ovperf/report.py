@@ -94,8 +94,9 @@ def budget_failure_message(result: PerfResult, checks: Sequence[Check]) -> str:
 
 
 def _unit_and_statistic(result: PerfResult) -> tuple[str, str]:
-    """The unit of a result's gate figure, and the name of its statistic."""
-    return ("fps", "fps") if result.higher_is_better else ("ms", result.statistic)
+    """The unit of a result's gate figure, and its name: the gate compares p50 latency (or
+    fps), whatever percentile a budget names."""
+    return ("fps", "fps") if result.higher_is_better else ("ms", "p50")
 
 
 def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
@@ -107,10 +108,14 @@ def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[s
         f"baseline {stored.statistic} = {fmt(comparison.baseline_value)} {unit} (geometric mean "
         f"of {outcome.baseline_runs} run(s), recorded {stored.recorded_at}, "
         f"commit {str(stored.git_commit)[:12]}, {stored.path})",
-        f"current  {current} = {fmt(result.gate_value)} {unit}, "
-        f"{result.interval.confidence:.0%} CI [{fmt(result.interval.low)}, "
-        f"{fmt(result.interval.high)}] (n={result.n}, {len(result.blocks)} blocks, "
-        f"{result.measure_s:.1f} s)",
+        f"current  {current} = {fmt(result.gate_value)} {unit}"
+        + (
+            f", {result.interval.confidence:.0%} CI [{fmt(result.interval.low)}, "
+            f"{fmt(result.interval.high)}]"
+            if result.statistic == current  # the headline interval is of this figure
+            else ""
+        )
+        + f" (n={result.n}, {len(result.blocks)} blocks, {result.measure_s:.1f} s)",
         ("normalized by the machine-speed probe: " if comparison.normalized else "")
         + f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.0%} CI "
         f"[{low:.3f}, {high:.3f}]; threshold {outcome.threshold:.1%} slowdown; "

@@ -22,7 +22,7 @@ import openvino as ov
 from .measure.blocks import InferPool
 from .measure.engine import measure_latency, measure_throughput
 from .measure.settings import MeasureSettings
-from .runtime.devices import hint_value_for, parse_precision_list
+from .runtime.devices import hint_value_for
 from .runtime.models import ModelError, ModelSpec, make_inputs, read_model
 from .verdicts.stats import Interval
 
@@ -42,12 +42,14 @@ class GridError(ValueError):
 class Configuration:
     hint: str
     streams: int | None
-    batch: int
+    #: the first dimension of every input; ``None``: as the model (and ``--shape``) has it
+    batch: int | None
 
     @property
     def label(self) -> str:
         streams = "auto" if self.streams is None else str(self.streams)
-        return f"hint={self.hint} streams={streams} batch={self.batch}"
+        batch = "model" if self.batch is None else str(self.batch)
+        return f"hint={self.hint} streams={streams} batch={batch}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def _positive_ints(text: str, option: str) -> list[int]:
     return list(dict.fromkeys(values))
 
 
-def parse_grid(hints: str, streams: str | None, batches: str) -> list[Configuration]:
+def parse_grid(hints: str, streams: str | None, batches: str | None) -> list[Configuration]:
     """The configurations to measure; ``GridError`` names a bad value."""
     hint_names = []
     for item in hints.split(","):
@@ -80,7 +82,7 @@ def parse_grid(hints: str, streams: str | None, batches: str) -> list[Configurat
     stream_values: list[int | None] = (
         list(_positive_ints(streams, "--streams")) if streams else [None]
     )
-    batch_values = _positive_ints(batches, "--batch")
+    batch_values: list[int | None] = list(_positive_ints(batches, "--batch")) if batches else [None]
     return [
         Configuration(h, s, b)
         for h, s, b in itertools.product(dict.fromkeys(hint_names), stream_values, batch_values)
@@ -100,18 +102,31 @@ def parse_shape(text: str | None) -> dict[str, list[int]] | None:
     return shapes
 
 
-def _batched(model: ov.Model, batch: int) -> ov.Model:
-    """The model with every input's first dimension set to ``batch``."""
-    if batch == 1 and all(i.get_partial_shape().is_static for i in model.inputs):
+def _batched(model: ov.Model, batch: int | None) -> ov.Model:
+    """The model with every input's first dimension set to ``batch`` (``GridError`` when
+    it cannot be)."""
+    if batch is None:
         return model
     shapes = {}
     for model_input in model.inputs:
         dims = list(model_input.get_partial_shape())
         if not dims:
-            raise GridError(f"input {model_input.get_any_name()} has no batch dimension")
+            raise GridError(
+                f"--batch {batch}: input {model_input.get_any_name()} has no dimensions"
+            )
         shapes[model_input.get_any_name()] = ov.PartialShape([batch, *dims[1:]])
-    model.reshape(shapes)
+    try:
+        model.reshape(shapes)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GridError(f"--batch {batch}: the model cannot take it ({first})") from None
     return model
+
+
+def _items_per_inference(model: ov.Model) -> int:
+    """Items one inference processes: the first dimension of the first input."""
+    first = model.inputs[0].get_partial_shape()
+    return first[0].get_length() if first.rank.get_length() and first[0].is_static else 1
 
 
 def sweep(
@@ -124,15 +139,18 @@ def sweep(
     precision: str | None = None,
     progress: Callable[[int, Configuration], None] | None = None,
 ) -> list[Measured]:
-    """Measure every configuration of ``grid`` (a ``ModelError`` says what failed)."""
-    if precision is not None:
-        parse_precision_list([precision])
+    """Measure every configuration of ``grid``. Every batch size is tried on the model
+    before anything compiles (``GridError``); a ``ModelError`` says what failed."""
     base_spec = ModelSpec(source=model_path, shape=_single_input(shape))
+    models = {
+        batch: _batched(read_model(core, base_spec), batch)
+        for batch in dict.fromkeys(c.batch for c in grid)
+    }
     results = []
     for index, configuration in enumerate(grid):
         if progress is not None:
             progress(index, configuration)
-        model = _batched(read_model(core, base_spec), configuration.batch)
+        model = models[configuration.batch]
         config: dict[str, Any] = {"PERFORMANCE_HINT": configuration.hint}
         if configuration.streams is not None:
             config["NUM_STREAMS"] = configuration.streams
@@ -148,7 +166,7 @@ def sweep(
         pool = InferPool(compiled, inputs)
         throughput = measure_throughput(pool, settings)
         fps = throughput.interval(settings.confidence)
-        b = configuration.batch
+        b = _items_per_inference(model)
         items = Interval(fps.estimate * b, fps.low * b, fps.high * b, fps.confidence, fps.method)
         results.append(
             Measured(
@@ -187,7 +205,7 @@ def rows(results: Sequence[Measured]) -> list[list[str]]:
         [
             m.configuration.hint.lower(),
             "auto" if m.configuration.streams is None else str(m.configuration.streams),
-            str(m.configuration.batch),
+            "model" if m.configuration.batch is None else str(m.configuration.batch),
             str(m.requests),
             cell(m.p50_ms) + (" *" if m is fastest else ""),
             cell(m.p90_ms),

@@ -23,6 +23,7 @@ from .runtime.cpu_partition import PartitionError, cpu_topology, describe, parti
 #: ``workerinput`` keys
 SESSION_ID_KEY = "ovperf_session_id"
 LOCK_DIR_KEY = "ovperf_lock_dir"
+PARTITION_SLOT_KEY = "ovperf_partition_slot"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ def setup_worker(workerinput: dict[str, Any] | None, settings: Settings) -> Work
     share = None
     if settings.cpu_partition:
         workers = int(workerinput.get("workercount", 1))
-        index = int(str(workerinput.get("workerid", "gw0")).removeprefix("gw"))
+        # the controller's slot, not the worker id: a worker that replaces a crashed one
+        # gets a new id (gw4 of -n 4) but the crashed worker's cores
+        index = int(workerinput.get(PARTITION_SLOT_KEY, 0))
         try:
             cores = partition(cpu_topology(), workers)[index]
         except (PartitionError, IndexError) as exc:
@@ -90,3 +93,24 @@ def _set_affinity(cpus: list[int]) -> None:
             os.sched_setaffinity(thread_id, cpus)
         except ProcessLookupError:  # the thread ended meanwhile
             continue
+
+
+class PartitionSlots:
+    """On the controller: which CPU share each live worker has. A worker that goes down
+    frees its share for the one xdist starts in its place."""
+
+    def __init__(self, workers: int) -> None:
+        self.free = list(range(workers))
+        self.taken: dict[str, int] = {}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        slot = self.free.pop(0) if self.free else 0
+        self.taken[node.gateway.id] = slot
+        node.workerinput[PARTITION_SLOT_KEY] = slot
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        slot = self.taken.pop(node.gateway.id, None)
+        if slot is not None:
+            self.free.insert(0, slot)

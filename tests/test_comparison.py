@@ -450,3 +450,14 @@ def test_a_tests_own_runs_outweigh_the_pool_as_they_accumulate() -> None:
     drift, _ = learned_drift(noisy_own, DEFAULTS, steady_pool)
     assert drift > 0.25
     assert drift_evidence(noisy_own, steady_pool) == (29, 40)
+
+
+def test_tests_recorded_in_the_same_jobs_lend_one_jobs_worth_of_evidence() -> None:
+    # ten tests, each recorded in the same two jobs: one degree of freedom of real evidence
+    # about day-to-day drift, not ten
+    def in_job(log_value: float, job: str, test: int) -> RunSummary:
+        return RunSummary(math.exp(log_value), log_value, 0.0, 10, f"t{test}", job)
+
+    pooled = [[in_job(0.0, "a", i), in_job(0.0, "b", i)] for i in range(10)]
+    _, df = learned_drift([], DEFAULTS, pooled)
+    assert df == DEFAULTS.prior_df + 1

@@ -12,6 +12,7 @@ from pytest_ovperf.runtime.cpu_partition import (
     parse_cpu_list,
     partition,
 )
+from pytest_ovperf.workers import PARTITION_SLOT_KEY, PartitionSlots
 
 
 def cores(nodes: int, per_node: int, threads: int = 2) -> list[PhysicalCore]:
@@ -69,3 +70,23 @@ def test_this_machine_has_at_least_one_core_and_a_description() -> None:
     cpus = [cpu for core in found for cpu in core.cpus]
     assert len(cpus) == len(set(cpus))
     assert describe(cpus, len(found)) == f"{len(found)} core(s), {len(cpus)} CPU(s)"
+
+
+class _Node:
+    """Just what the slot bookkeeping reads of an xdist node."""
+
+    def __init__(self, worker_id: str) -> None:
+        self.gateway = type("Gateway", (), {"id": worker_id})()
+        self.workerinput: dict[str, object] = {}
+
+
+def test_a_replacement_worker_takes_the_share_of_the_one_that_went_down() -> None:
+    slots = PartitionSlots(2)
+    first, second = _Node("gw0"), _Node("gw1")
+    slots.pytest_configure_node(first)
+    slots.pytest_configure_node(second)
+    assert [n.workerinput[PARTITION_SLOT_KEY] for n in (first, second)] == [0, 1]
+    slots.pytest_testnodedown(second, error="crashed")
+    replacement = _Node("gw2")  # xdist gives the replacement a new id
+    slots.pytest_configure_node(replacement)
+    assert replacement.workerinput[PARTITION_SLOT_KEY] == 1

@@ -24,6 +24,8 @@ AVAILABLE = ("CPU", "GPU.0", "GPU.1")
         ("AUTO:GPU.0", ("GPU",)),
         ("AUTO", ("CPU", "GPU")),  # bare AUTO may run on any device
         ("MULTI", ("CPU", "GPU")),
+        ("BATCH:GPU(4)", ("GPU",)),  # the auto-batched GPU is the GPU
+        ("AUTO:-CPU", ("GPU",)),  # everything but the CPU
     ],
 )
 def test_a_device_locks_every_device_family_it_may_run_on(

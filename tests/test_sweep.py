@@ -61,6 +61,8 @@ def test_a_dynamic_model_needs_a_shape(tmp_path: Path, capsys: pytest.CaptureFix
         ("--hint", "fast", "--hint 'fast': 'fast' is not one of latency, throughput"),
         ("--shape", "1,3,224", "--shape '1,3,224': write name[1,3,224,224]"),
         ("--precision", "f8", "unknown precision 'f8'"),
+        ("--precision", "int8", "--precision 'int8': give one of f32, bf16, f16"),
+        ("--precision", "f32,f16", "--precision 'f32,f16': give one of f32, bf16, f16"),
     ],
 )
 def test_a_bad_grid_is_refused_before_any_compile(

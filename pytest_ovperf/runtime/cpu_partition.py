@@ -55,7 +55,8 @@ def cpu_topology(allowed: Sequence[int] | None = None) -> list[PhysicalCore]:
     """The physical cores among the CPUs this process may use, from Linux's sysfs; where
     sysfs says nothing, each allowed CPU counts as a core of its own."""
     if allowed is None:
-        allowed = sorted(os.sched_getaffinity(0))
+        affinity = getattr(os, "sched_getaffinity", None)  # Linux only
+        allowed = sorted(affinity(0)) if affinity else list(range(os.cpu_count() or 1))
     node_of: dict[int, int] = {}
     for node_dir in sorted(_SYS_NODE.glob("node[0-9]*")):
         try:

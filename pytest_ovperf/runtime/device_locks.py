@@ -52,9 +52,14 @@ def physical_devices(device: str, available: Sequence[str]) -> tuple[str, ...]:
     use any available device. ``GPU.0`` and ``GPU.1`` share the ``GPU`` lock: ``GPU`` alone
     may mean either, and one lock per family is always safe."""
     members = member_devices(device)
+    # AUTO:-CPU excludes a device: it may still run on any other
+    if any(m.startswith("-") for m in members):
+        excluded = {m[1:].split(".", 1)[0] for m in members if m.startswith("-")}
+        members = [a for a in available if a.split(".", 1)[0] not in excluded]
     if not members and device.partition(":")[0] in META_DEVICES:
         members = list(available)
-    return tuple(sorted({m.split(".", 1)[0] for m in members}))
+    # GPU.1 and BATCH:GPU(4) run on the GPU family
+    return tuple(sorted({re.split(r"[.(]", m, maxsplit=1)[0] for m in members}))
 
 
 def _file_name(device: str) -> str:

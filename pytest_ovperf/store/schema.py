@@ -22,6 +22,7 @@ small, readable diffs. Files are parsed with ``json`` only: nothing in them is e
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +46,10 @@ class BaselineFileError(Exception):
 
 
 def _is_number(value: Any) -> bool:
-    """A JSON number (``true``/``false`` never count as numbers)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite JSON number (``true``/``false`` never count as numbers; ``NaN`` and
+    ``Infinity``, which Python's json reads, are no JSON numbers and could not be written
+    back)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 #: the numeric JSON fields of a run summary, with their types (``software`` is a string and

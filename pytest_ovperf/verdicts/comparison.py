@@ -157,11 +157,16 @@ def learned_drift(
     pool = [_between_jobs(other) for other in pooled]
     pool_ss, pool_df = sum(s for s, _ in pool), sum(d for _, d in pool)
     if pool_df > 0:
-        weight = min(float(pool_df), POOL_MAX_DF)
-        prior_variance = (prior_df * prior_variance + weight * pool_ss / pool_df) / (
-            prior_df + weight
-        )
-        prior_df += weight
+        # tests recorded in the same jobs share those jobs' machine states: the pool is
+        # worth no more degrees of freedom than it has distinct jobs (less one)
+        jobs = {r.job for other in pooled for r in other if r.job}
+        independent = len(jobs) - 1 if jobs else pool_df
+        weight = min(float(pool_df), float(max(independent, 0)), POOL_MAX_DF)
+        if weight > 0:
+            prior_variance = (prior_df * prior_variance + weight * pool_ss / pool_df) / (
+                prior_df + weight
+            )
+            prior_df += weight
     own_ss, own_df = _between_jobs(history)
     variance = (prior_df * prior_variance + own_ss) / (prior_df + own_df)
     return math.sqrt(variance), prior_df + own_df

@@ -6,7 +6,7 @@ separate regressions hides the cause, so the end of the session says it once.
 
 Method: among the results compared with stored runs (the history path; A/B and reference
 comparisons cancel machine changes and are left out), count those slower than their
-baseline. A one-sided sign test (Binomial(n, 1/2)) at ``SHIFT_ALPHA`` says whether they
+baseline. A two-sided sign test (Binomial(n, 1/2)) at ``SHIFT_ALPHA`` says whether they
 moved together beyond chance, and the median slowdown must exceed the median threshold, so
 that a real shift, not a crowd of small wiggles, is named. With no common cause (half the
 tests slower), the test fires with probability at most ``SHIFT_ALPHA``.
@@ -63,7 +63,8 @@ def suite_shift(records: Iterable[Mapping[str, Any]]) -> SuiteShift | None:
     margin = 1.0 + statistics.median(t for _, t, _ in compared)
     slower = median > 1.0
     moved = [d for s, _, d in compared if (s > 1.0) == slower and s != 1.0]
-    p_value = float(sps.binom.sf(len(moved) - 1, n, 0.5))
+    # the direction was read off the data, so the test is two-sided
+    p_value = min(1.0, 2.0 * float(sps.binom.sf(len(moved) - 1, n, 0.5)))
     beyond = median > margin if slower else median < 1.0 / margin
     if p_value >= SHIFT_ALPHA or not beyond:
         return None
