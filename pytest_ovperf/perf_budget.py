@@ -4,7 +4,6 @@ budgets and the baseline, and fail the test when a verdict says so."""
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +14,13 @@ import openvino as ov
 import pytest
 
 from .collect import Target
+from .judging import (
+    budget_guard,
+    busy_guarded,
+    calibrate_checks,
+    one_off_checks,
+    reference_checks,
+)
 from .measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from .measure.engine import (
     Partner,
@@ -28,10 +34,8 @@ from .measure.load import LoadMeter
 from .options import InconclusivePolicy
 from .report import budget_failure_message, precision_fallback_message, regression_message
 from .results import (
-    BaselineComparison,
     Check,
     LatencyResult,
-    MachineGuard,
     PerfResult,
     ThroughputResult,
 )
@@ -42,7 +46,7 @@ from .runtime.profile import attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
-from .verdicts.budgets import Budget, Drift, Metric, applicable_budgets, calibrated_interval
+from .verdicts.budgets import Budget, Metric, applicable_budgets
 from .verdicts.comparison import compare_paired
 from .verdicts.gate import (
     AB_LOOKS,
@@ -52,8 +56,7 @@ from .verdicts.gate import (
     judge_ab,
     judge_reference,
 )
-from .verdicts.kinds import CompareMode, GateMethod, GateVerdict, GuardReason, Verdict
-from .verdicts.stats import Interval
+from .verdicts.kinds import CompareMode, GateVerdict, Verdict
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
@@ -332,69 +335,6 @@ class PerfBudget:
             "config": entry.config,
         }
 
-    def _busy_guarded(
-        self, result: PerfResult, comparison: BaselineComparison
-    ) -> BaselineComparison:
-        """A paired comparison measured while other processes used the CPU is
-        inconclusive: interleaving cancels drift, not contention, which can hit two
-        multi-threaded models unequally (identical models read 3x apart on a 2-vCPU machine
-        while another process ran)."""
-        limit = self._session.settings.max_foreign_load
-        if result.foreign_load is None or result.foreign_load <= limit:
-            return comparison
-        comparison.guards.append(MachineGuard(GuardReason.BUSY, result.foreign_load, None, limit))
-        comparison.verdict = GateVerdict.INCONCLUSIVE
-        return comparison
-
-    def _reference_checks(self, result: PerfResult) -> None:
-        """``min_speedup`` / ``max_slowdown``: judged on the interval of the paired ratio to
-        the interleaved reference (the same interval as the reference comparison's)."""
-        comparison = result.baseline
-        if comparison is None or comparison.method is not GateMethod.REFERENCE:
-            return
-        outcome = comparison.outcome
-        assert outcome is not None
-        # slowdown: log of model cost / reference cost, positive = slower, for either kind
-        slowdown, (low, high) = outcome.slowdown, outcome.ci
-        method = (
-            f"paired t over {outcome.current_blocks} interleaved block pairs with the reference"
-        )
-        intervals = {
-            Metric.SPEEDUP: Interval(
-                math.exp(-slowdown), math.exp(-high), math.exp(-low), outcome.confidence, method
-            ),
-            Metric.SLOWDOWN: Interval(
-                math.exp(slowdown), math.exp(low), math.exp(high), outcome.confidence, method
-            ),
-        }
-        for budget in self.budgets:
-            for metric, limit in budget.limits().items():
-                if metric in intervals:
-                    guard = comparison.guards[0] if comparison.guards else None
-                    result.checks.append(
-                        Check.judged(
-                            metric,
-                            metric.value,
-                            intervals[metric],
-                            limit,
-                            outcome.current_blocks,
-                            guard,
-                        )
-                    )
-
-    def _one_off_checks(self, result: PerfResult, entry: CompiledEntry) -> None:
-        one_off = {
-            Metric.FIRST_INFERENCE: entry.first_inference_ms,
-            Metric.COMPILE: entry.compile_ms,
-        }
-        for budget in self.budgets:
-            for metric, limit in budget.limits().items():
-                if metric not in one_off or any(c.metric is metric for c in result.checks):
-                    continue
-                value = one_off[metric]
-                point = Interval(value, value, value, 1.0, "single observation")
-                result.checks.append(Check.judged(metric, metric.value, point, limit, 1))
-
     @property
     def regression_threshold(self) -> float:
         """The test's own threshold (first applicable budget that sets one), else the session's."""
@@ -416,7 +356,7 @@ class PerfBudget:
         gate = self._session.gate
         hib = result.higher_is_better
         if self.spec.has_reference and partner is not None:
-            result.baseline = self._busy_guarded(
+            result.baseline = busy_guarded(
                 result,
                 judge_reference(
                     partner.log_ratios,
@@ -425,12 +365,15 @@ class PerfBudget:
                     gate.settings_for(self.regression_threshold),
                     hib,
                 ),
+                self._session.settings.max_foreign_load,
             )
             return
         if plan is not None and partner is not None:
             settings = gate.ab_settings(self.regression_threshold)
-            result.baseline = self._busy_guarded(
-                result, judge_ab(partner.log_ratios, partner.value, plan, settings, hib)
+            result.baseline = busy_guarded(
+                result,
+                judge_ab(partner.log_ratios, partner.value, plan, settings, hib),
+                self._session.settings.max_foreign_load,
             )
             return
         if partner is not None:
@@ -452,24 +395,6 @@ class PerfBudget:
         self._session.model_store.put(
             prepared.fingerprint, prepared.model, self.spec.resolved_path(), self.spec.shape
         )
-
-    def _calibrate_checks(
-        self, result: PerfResult, drift: Drift, fastest_probe: float | None
-    ) -> None:
-        """Judge the latency / throughput budgets on calibrated intervals (within-run blocks
-        and run-to-run drift, ``calibrated_interval``), and never fail one measured on a
-        busy machine or in another machine state than the stored runs'."""
-        guard = self._budget_guard(result, fastest_probe)
-        confidence = self._session.settings.measure.confidence
-        for index, check in enumerate(result.checks):
-            if check.metric not in (Metric.LATENCY, Metric.THROUGHPUT):
-                continue
-            interval = calibrated_interval(check.interval, result.blocks, drift, confidence)
-            calibrated = Check.judged(
-                check.metric, check.statistic, interval, check.limit, check.sample_size, guard
-            )
-            calibrated.run_interval = check.interval
-            result.checks[index] = calibrated
 
     @property
     def strict_precision(self) -> bool:
@@ -523,20 +448,6 @@ class PerfBudget:
             return
         result.attribution = attribute(other, result.profile.by_type())
 
-    def _budget_guard(self, result: PerfResult, fastest_probe: float | None) -> MachineGuard | None:
-        """Why this run cannot fail a budget, if it cannot: other processes used the CPU,
-        or the speed probe says the machine was slower than in its fastest stored state
-        (contended, or placed on slower cores) by more than ``--ovperf-max-probe-shift``."""
-        settings = self._session.settings
-        if result.foreign_load is not None and result.foreign_load > settings.max_foreign_load:
-            return MachineGuard(
-                GuardReason.BUSY, result.foreign_load, None, settings.max_foreign_load
-            )
-        probe, limit = result.probe_value, settings.max_probe_shift
-        if probe is not None and fastest_probe and probe > fastest_probe * (1.0 + limit):
-            return MachineGuard(GuardReason.SLOW_STATE, probe, fastest_probe, limit)
-        return None
-
     def _conclude(
         self,
         result: ResultT,
@@ -545,15 +456,19 @@ class PerfBudget:
         plan: AbPlan | None,
         fallback: str,
     ) -> ResultT:
-        self._one_off_checks(result, entry)
+        settings = self._session.settings
+        one_off_checks(result, self.budgets, entry.compile_ms, entry.first_inference_ms)
         # the drift before this run is recorded: a run is not evidence about itself
         gate = self._session.gate
         drift = gate.drift_for(self.test_file, self.test_name, result.facts, result.kind)
         fastest_probe = gate.fastest_probe(self.test_file, result.facts)
         self._profile(result)  # before recording: a recorded run keeps its profile
         self._judge_baseline(result, partner, plan, fallback)
-        self._reference_checks(result)
-        self._calibrate_checks(result, drift, fastest_probe)
+        reference_checks(result, self.budgets)
+        guard = budget_guard(
+            result, fastest_probe, settings.max_foreign_load, settings.max_probe_shift
+        )
+        calibrate_checks(result, drift, guard, settings.measure.confidence)
         self._attribute(result, plan)
         self.results.append(result)
         if (

@@ -185,7 +185,7 @@ HISTORY_TEST = """
 import pytest
 from models import mobilenet_like
 
-@pytest.mark.ovperf_model(source=lambda: mobilenet_like(size=32, extra_blocks={extra}))
+@pytest.mark.ovperf_model(source=lambda: mobilenet_like(size={size}, extra_blocks={extra}))
 def test_history(perf_budget):
     perf_budget.measure_latency()
 """
@@ -195,16 +195,22 @@ def test_a_history_regression_is_attributed_against_the_stored_profile(
     ovtester: pytest.Pytester,
 ) -> None:
     ovtester.makeini("[pytest]\npythonpath = .\n")
-    ovtester.makepyfile(test_history=HISTORY_TEST.format(extra=0))
+    ovtester.makepyfile(test_history=HISTORY_TEST.format(size=32, extra=0))
     result, (data,) = run_json(ovtester, "--ovperf-update-baselines", "--ovperf-speed-probe=off")
     result.assert_outcomes(passed=1)
     stored = json.loads((ovtester.path / "baselines" / "test_history.json").read_text())
     (entry,) = [by_kind["latency"] for p in stored["entries"].values() for by_kind in p.values()]
     assert set(entry["profile"]) & ADDED_LAYER_TYPES
 
-    # the same test now runs 12 extra blocks; no A/B (history): the stored profile is compared
-    ovtester.makepyfile(test_history=HISTORY_TEST.format(extra=12))
-    args = ("--ovperf-compare=history", "--ovperf-speed-probe=off", "--ovperf-max-time=1")
+    # the same test now runs 12 extra blocks on an image four times as large (about 10x the
+    # cost, far beyond any noise); no A/B (history): the stored profile is compared
+    ovtester.makepyfile(test_history=HISTORY_TEST.format(size=64, extra=12))
+    args = (
+        "--ovperf-compare=history",
+        "--ovperf-speed-probe=off",
+        "--ovperf-min-time=0.5",
+        "--ovperf-max-time=2",
+    )
     result, (data,) = run_json(ovtester, *args)
     assert data["baseline_verdict"] == "regression", data["baseline_message"]
     assert data["attribution"][0]["type"] in ADDED_LAYER_TYPES

@@ -1,0 +1,111 @@
+"""The judging steps a result goes through after it was measured, as functions of typed
+results: machine guards, calibrated budget checks, speedup checks and one-off checks.
+``perf_budget.py`` calls them in order; the statistics are ``verdicts``'."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .results import BaselineComparison, Check, MachineGuard, PerfResult
+from .verdicts.budgets import Budget, Drift, Metric, calibrated_interval
+from .verdicts.kinds import GateMethod, GateVerdict, GuardReason
+from .verdicts.stats import Interval
+
+
+def busy_guarded(
+    result: PerfResult, comparison: BaselineComparison, max_foreign_load: float
+) -> BaselineComparison:
+    """A paired comparison measured while other processes used the CPU is inconclusive:
+    interleaving cancels drift, not contention, which can hit two multi-threaded models
+    unequally (identical models read 3x apart on a 2-vCPU machine while another process
+    ran)."""
+    if result.foreign_load is None or result.foreign_load <= max_foreign_load:
+        return comparison
+    comparison.guards.append(
+        MachineGuard(GuardReason.BUSY, result.foreign_load, None, max_foreign_load)
+    )
+    comparison.verdict = GateVerdict.INCONCLUSIVE
+    return comparison
+
+
+def budget_guard(
+    result: PerfResult,
+    fastest_probe: float | None,
+    max_foreign_load: float,
+    max_probe_shift: float,
+) -> MachineGuard | None:
+    """Why this run cannot fail a budget, if it cannot: other processes used the CPU, or
+    the speed probe says the machine was slower than in its fastest stored state (contended,
+    or placed on slower cores) by more than ``max_probe_shift``."""
+    if result.foreign_load is not None and result.foreign_load > max_foreign_load:
+        return MachineGuard(GuardReason.BUSY, result.foreign_load, None, max_foreign_load)
+    probe = result.probe_value
+    if probe is not None and fastest_probe and probe > fastest_probe * (1.0 + max_probe_shift):
+        return MachineGuard(GuardReason.SLOW_STATE, probe, fastest_probe, max_probe_shift)
+    return None
+
+
+def calibrate_checks(
+    result: PerfResult, drift: Drift, guard: MachineGuard | None, confidence: float
+) -> None:
+    """Judge the latency / throughput budgets on calibrated intervals (within-run blocks and
+    run-to-run drift, ``calibrated_interval``); under ``guard`` none fails."""
+    for index, check in enumerate(result.checks):
+        if check.metric not in (Metric.LATENCY, Metric.THROUGHPUT):
+            continue
+        interval = calibrated_interval(check.interval, result.blocks, drift, confidence)
+        calibrated = Check.judged(
+            check.metric, check.statistic, interval, check.limit, check.sample_size, guard
+        )
+        calibrated.run_interval = check.interval
+        result.checks[index] = calibrated
+
+
+def reference_checks(result: PerfResult, budgets: Sequence[Budget]) -> None:
+    """``min_speedup`` / ``max_slowdown``: judged on the interval of the paired ratio to the
+    interleaved reference (the same interval as the reference comparison's)."""
+    comparison = result.baseline
+    if comparison is None or comparison.method is not GateMethod.REFERENCE:
+        return
+    outcome = comparison.outcome
+    assert outcome is not None
+    # slowdown: log of model cost / reference cost, positive = slower, for either kind
+    slowdown, (low, high) = outcome.slowdown, outcome.ci
+    method = f"paired t over {outcome.current_blocks} interleaved block pairs with the reference"
+    intervals = {
+        Metric.SPEEDUP: Interval(
+            math.exp(-slowdown), math.exp(-high), math.exp(-low), outcome.confidence, method
+        ),
+        Metric.SLOWDOWN: Interval(
+            math.exp(slowdown), math.exp(low), math.exp(high), outcome.confidence, method
+        ),
+    }
+    guard = comparison.guards[0] if comparison.guards else None
+    for budget in budgets:
+        for metric, limit in budget.limits().items():
+            if metric in intervals:
+                result.checks.append(
+                    Check.judged(
+                        metric,
+                        metric.value,
+                        intervals[metric],
+                        limit,
+                        outcome.current_blocks,
+                        guard,
+                    )
+                )
+
+
+def one_off_checks(
+    result: PerfResult, budgets: Sequence[Budget], compile_ms: float, first_inference_ms: float
+) -> None:
+    """``compile_ms`` / ``first_inference_ms``: single observations, judged as they are."""
+    one_off = {Metric.FIRST_INFERENCE: first_inference_ms, Metric.COMPILE: compile_ms}
+    for budget in budgets:
+        for metric, limit in budget.limits().items():
+            if metric not in one_off or any(c.metric is metric for c in result.checks):
+                continue
+            value = one_off[metric]
+            point = Interval(value, value, value, 1.0, "single observation")
+            result.checks.append(Check.judged(metric, metric.value, point, limit, 1))
