@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .report import SUMMARY_HEADER, summary_rows
+from .report import SUMMARY_HEADER, shares_text, summary_rows
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -124,8 +124,7 @@ def _verdict(value: Any) -> str:
 
 def _card(index: int, record: Mapping[str, Any]) -> str:
     name = html.escape(str(record["nodeid"]))
-    shares = record.get("runtime_precisions") or {}
-    precision = ", ".join(f"{html.escape(k)} {v:.0%}" for k, v in shares.items()) or "-"
+    precision = html.escape(shares_text(record.get("runtime_precisions") or {}))
     layers = "".join(
         f"<li>{html.escape(str(layer['type']))}: {layer['time_us']:.0f} us "
         f"({html.escape(', '.join(layer.get('kernels', [])))})</li>"

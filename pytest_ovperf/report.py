@@ -307,6 +307,11 @@ def attribution_lines(changes: Sequence[LayerChange]) -> list[str]:
     return lines
 
 
+def shares_text(shares: Mapping[str, float]) -> str:
+    """Precision shares in words: ``bf16 93%, f32 7%`` (``-`` when there are none)."""
+    return ", ".join(f"{name} {share:.0%}" for name, share in shares.items()) or "-"
+
+
 #: below this share of the compute in the requested precision, the device fell back
 PRECISION_FALLBACK_SHARE = 0.5
 
@@ -319,11 +324,10 @@ def precision_fallback_message(result: PerfResult) -> str:
     shares = result.profile.precision_shares()
     if not shares or shares.get(requested, 0.0) >= PRECISION_FALLBACK_SHARE:
         return ""
-    listed = ", ".join(f"{p} {s:.0%}" for p, s in shares.items())
     return (
         f"{result.nodeid}: asked {result.device} for {requested}, but "
-        f"{shares.get(requested, 0.0):.0%} of the compute ran in it ({listed}; performance "
-        "counters): the device fell back"
+        f"{shares.get(requested, 0.0):.0%} of the compute ran in it ({shares_text(shares)}; "
+        "performance counters): the device fell back"
     )
 
 
@@ -607,8 +611,8 @@ def junit_properties(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, st
                 continue
             if isinstance(value, float):
                 text = f"{value:.6g}"
-            elif isinstance(value, dict):
-                text = ", ".join(f"{k} {v:.0%}" for k, v in value.items())
+            elif isinstance(value, dict):  # runtime_precisions
+                text = shares_text(value)
             else:
                 text = str(value)
             properties.append((f"ovperf_{data['kind']}_{name}", text))
@@ -629,8 +633,7 @@ def markdown_report(records: Sequence[Mapping[str, Any]], environment: Mapping[s
         "|" + "---|" * len(header),
     ]
     for data in records:
-        shares = data.get("runtime_precisions") or {}
-        precision_cell = ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) or "-"
+        precision_cell = shares_text(data.get("runtime_precisions") or {})
         for row in summary_rows([data]):
             cells = [c.replace("|", "\\|") for c in [*row, precision_cell]]
             lines.append("| " + " | ".join(cells) + " |")
