@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import openvino as ov
-from scipy import stats as sps
 
 from . import sweep as sweep_grid
 from .html import html_report
@@ -38,6 +37,7 @@ from .store.schema import RunSummary, history_of
 from .verdicts.comparison import GateSettings, compare
 from .verdicts.kinds import GateVerdict
 from .verdicts.limits import DEFAULT_REGRESSION_THRESHOLD, FractionError, parse_fraction
+from .verdicts.stats import Interval
 
 
 class InputError(Exception):
@@ -140,10 +140,10 @@ def _gate_figure(result: Mapping[str, Any]) -> tuple[float, float] | None:
     ci = result.get("ci") or [None, None]
     within = 0.1
     if result.get("statistic") == statistic and all(isinstance(x, (int, float)) for x in ci):
-        low, high = float(ci[0]), float(ci[1])
         confidence = float(result.get("confidence") or 0.95)
-        if 0 < low < high:
-            within = (math.log(high) - math.log(low)) / (2 * sps.norm.ppf(0.5 + confidence / 2))
+        interval = Interval(float(value), float(ci[0]), float(ci[1]), confidence, "report")
+        if 0 < interval.log_standard_error < math.inf:
+            within = interval.log_standard_error
     return float(value), within
 
 

@@ -245,11 +245,7 @@ def calibrated_interval(
     estimate = run.estimate
     if not (estimate > 0 and math.isfinite(estimate)):
         return run
-    z = float(sps.norm.ppf(0.5 + confidence / 2.0))
-    if run.low > 0 and math.isfinite(run.high):
-        run_se = (math.log(run.high) - math.log(run.low)) / (2.0 * z)
-    else:
-        run_se = math.inf
+    run_se = run.log_standard_error
     logs = np.log(np.asarray([b for b in block_values if b > 0], dtype=float))
     block_se = float(logs.std(ddof=1)) / math.sqrt(logs.size) if logs.size >= 2 else math.inf
     within = max(run_se, block_se) if logs.size >= 2 else run_se

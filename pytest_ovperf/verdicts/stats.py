@@ -31,6 +31,15 @@ class Interval:
     method: str
 
     @property
+    def log_standard_error(self) -> float:
+        """The standard error on the log scale that a normal interval this wide implies
+        (half the log width over z); ``inf`` without two positive finite bounds."""
+        if not (self.low > 0 and math.isfinite(self.high)):
+            return math.inf
+        z = float(sps.norm.ppf(0.5 + self.confidence / 2.0))
+        return (math.log(self.high) - math.log(self.low)) / (2.0 * z)
+
+    @property
     def relative_half_width(self) -> float:
         """Half the interval width over the estimate; ``inf`` when undefined."""
         if not math.isfinite(self.low) or not math.isfinite(self.high) or self.estimate == 0:
