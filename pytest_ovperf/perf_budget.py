@@ -42,7 +42,7 @@ from .results import (
 from .runtime.device_locks import DeviceLockTimeout, Hold
 from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
-from .runtime.profile import attribute
+from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
@@ -59,6 +59,9 @@ from .verdicts.gate import (
 from .verdicts.kinds import CompareMode, GateVerdict, Verdict
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
+
+#: the performance hint each kind is compiled (and profiled) with
+_HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 
 
 class OvperfInconclusiveWarning(UserWarning):
@@ -109,7 +112,7 @@ class PerfBudget:
         With ``ovperf_model(..., reference=...)`` the reference model is measured in
         interleaved blocks and the result is judged against it instead of a stored baseline.
         """
-        entry = self._entry_for("LATENCY", None)
+        entry = self._entry_for(_HINTS["latency"], None)
         compiled, inputs = self._model_and_inputs(compiled_model, entry)
         wanted = [b.percentile for b in self.budgets if b.latency_ms is not None]
         headline = percentile if percentile is not None else (wanted[0] if wanted else 50.0)
@@ -147,7 +150,7 @@ class PerfBudget:
 
     def measure_throughput(self, infer_pool: InferPool | None = None) -> ThroughputResult:
         """Keep ``infer_pool`` (default: this test's THROUGHPUT compile) busy and count fps."""
-        entry = self._entry_for("THROUGHPUT", None)
+        entry = self._entry_for(_HINTS["throughput"], None)
         if infer_pool is None:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
@@ -189,7 +192,7 @@ class PerfBudget:
         of measurement on every run.
         """
         settings = self._session.settings
-        hint = "LATENCY" if kind == "latency" else "THROUGHPUT"
+        hint = _HINTS[kind]
         if self.spec.has_reference:
             reference = self._reference_entry(hint)
             return Partner(self._runner(kind, reference), 1.0, True), None, ""
@@ -410,13 +413,16 @@ class PerfBudget:
         be made leaves the result without one."""
         if not self._session.settings.profile:
             return
-        hint = "LATENCY" if result.kind == "latency" else "THROUGHPUT"
         try:
-            result.profile = self._session.compile_cache.profile(
-                self.spec, self.target.device, self.target.precision, hint
-            )
+            result.profile = self._profile_of(self.spec, result.kind)
         except ModelError:
             return
+
+    def _profile_of(self, spec: ModelSpec, kind: str) -> RuntimeProfile:
+        """The profile of ``spec`` compiled as this test measures ``kind``."""
+        return self._session.compile_cache.profile(
+            spec, self.target.device, self.target.precision, _HINTS[kind]
+        )
 
     def _attribute(self, result: PerfResult, plan: AbPlan | None) -> None:
         """After a regression, rank the layer types by the time they gained against the
@@ -427,25 +433,19 @@ class PerfBudget:
             return
         if comparison.verdict is not GateVerdict.REGRESSION:
             return
-        cache = self._session.compile_cache
-        hint = "LATENCY" if result.kind == "latency" else "THROUGHPUT"
-        device, precision = self.target.device, self.target.precision
-        try:
-            if plan is not None:
-                spec = self._baseline_spec(plan)
-                other = cache.profile(spec, device, precision, hint).by_type()
-            elif self.spec.has_reference:
-                spec = self.spec.reference_spec()
-                other = cache.profile(spec, device, precision, hint).by_type()
-            else:
-                stored = self._session.gate.stored_profile(
-                    self.test_file, self.test_name, result.facts, result.kind
-                )
-                if stored is None:
-                    return
-                other = stored
-        except ModelError:
-            return
+        if plan is not None or self.spec.has_reference:
+            spec = self._baseline_spec(plan) if plan is not None else self.spec.reference_spec()
+            try:
+                other = self._profile_of(spec, result.kind).by_type()
+            except ModelError:
+                return
+        else:
+            stored = self._session.gate.stored_profile(
+                self.test_file, self.test_name, result.facts, result.kind
+            )
+            if stored is None:
+                return
+            other = stored
         result.attribution = attribute(other, result.profile.by_type())
 
     def _conclude(

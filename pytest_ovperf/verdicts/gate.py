@@ -105,15 +105,22 @@ class BaselineGate:
             raise cached
         return cached
 
+    def _readable(self, test_file: Path) -> BaselineFile | None:
+        """The test file's baselines, or ``None`` when they cannot be read (``check``
+        reports why)."""
+        try:
+            return self._load(self.path_for(test_file))
+        except BaselineFileError:
+            return None
+
     def will_judge(
         self, test_file: Path, test_name: str, machine_facts: Mapping[str, Any], kind: str
     ) -> bool:
         """Whether a result of this test will be recorded or compared with a baseline."""
         if self.update:
             return True
-        try:
-            stored = self._load(self.path_for(test_file))
-        except BaselineFileError:
+        stored = self._readable(test_file)
+        if stored is None:
             return False
         return stored.entry(test_name, machine_profile(machine_facts)[1], kind) is not None
 
@@ -134,9 +141,8 @@ class BaselineGate:
         if self.update or self.compare_mode is CompareMode.HISTORY:
             return None, ""
         path = self.path_for(test_file)
-        try:
-            stored = self._load(path)
-        except BaselineFileError:
+        stored = self._readable(test_file)
+        if stored is None:
             return None, ""  # reported by check()
         entry = stored.entry(test_name, machine_profile(facts)[1], kind)
         runs = history_of(entry) if entry is not None else []
@@ -271,9 +277,8 @@ class BaselineGate:
         self, test_file: Path, test_name: str, facts: Mapping[str, Any], kind: str
     ) -> dict[str, TypeTime] | None:
         """The per-layer-type profile recorded with this test's baseline, if any."""
-        try:
-            stored = self._load(self.path_for(test_file))
-        except BaselineFileError:
+        stored = self._readable(test_file)
+        if stored is None:
             return None
         entry = stored.entry(test_name, machine_profile(facts)[1], kind) or {}
         return profile_from_json(entry.get("profile"))
@@ -281,9 +286,8 @@ class BaselineGate:
     def fastest_probe(self, test_file: Path, facts: Mapping[str, Any]) -> float | None:
         """The fastest speed-probe reading (ms) of the stored runs of the file's tests on
         this machine profile (same probe, same OpenVINO): the machine's fastest state."""
-        try:
-            stored = self._load(self.path_for(test_file))
-        except BaselineFileError:
+        stored = self._readable(test_file)
+        if stored is None:
             return None
         profile, probe_id = machine_profile(facts)[1], _probe_id(facts)
         readings = [
@@ -305,10 +309,7 @@ class BaselineGate:
         profile = machine_profile(facts)[1]
         own: list[RunSummary] = []
         pooled: list[list[RunSummary]] = []
-        try:
-            stored = self._load(self.path_for(test_file))
-        except BaselineFileError:
-            stored = None
+        stored = self._readable(test_file)
         if stored is not None:
             entry = stored.entry(test_name, profile, kind)
             own = [r.summary for r in history_of(entry)] if entry is not None else []
