@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,25 @@ def absent_device(available_devices: list[str]) -> str:
         if name not in present:
             return name
     pytest.skip(f"this machine has every device a test could treat as absent: {present}")
+
+
+# -- a busy machine --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def busy_machine() -> Iterator[None]:
+    """A process spinning on every CPU for as long as the block runs: other processes'
+    load, as the foreign-load guard sees it."""
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 # -- pretending the CPU lacks a capability ------------------------------------------------

@@ -9,16 +9,13 @@ verdict comes from a percentile that the number of samples cannot bound.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import openvino as ov
 import pytest
-from conftest import FAST
+from conftest import FAST, busy_machine
 
 from pytest_ovperf.report import fmt
 from pytest_ovperf.runtime.toy_models import mlp
@@ -853,19 +850,11 @@ def test_a_budget_is_not_failed_on_a_busy_machine(
     # budget, far exceeded, is inconclusive (never failed), and the message says why
     ovtester.makepyfile(test_over=OVER_BUDGET)
     report = tmp_path / "ovperf.json"
-    spinners = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(os.cpu_count() or 1)
-    ]
-    try:
+    with busy_machine():
         result, _ = run(
             ovtester, "--ovperf-max-foreign-load=1%", "--ovperf-inconclusive=fail",
             f"--ovperf-json={report}",
         )  # fmt: skip
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
     result.assert_outcomes(failed=1)
     (data,) = json.loads(report.read_text())["results"]
     assert data["budget_verdict"] == "inconclusive"

@@ -4,13 +4,10 @@ config (``reference_config``)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
-from conftest import FAST
+from conftest import FAST, busy_machine
 
 from pytest_ovperf.verdicts.budgets import BudgetError, Metric, parse_budget
 
@@ -208,16 +205,8 @@ def test_a_paired_comparison_on_a_busy_machine_is_inconclusive(
     ovtester.makepyfile(
         test_run_speedup=SPEEDUP_TEST.format(budget="min_speedup=500", kind="latency")
     )
-    spinners = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(os.cpu_count() or 1)
-    ]
-    try:
+    with busy_machine():
         result, (data,) = run_json(ovtester, "--ovperf-max-foreign-load=1%")
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
     result.assert_outcomes(passed=1)  # inconclusive warns by default
     assert data["baseline_verdict"] == "inconclusive"
     assert speedup_check(data)["verdict"] == "inconclusive"
