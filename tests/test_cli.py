@@ -99,7 +99,7 @@ def test_merge_keeps_each_results_machine(
     assert f"merged 2 result(s) into {merged}" in capsys.readouterr().out
 
 
-def test_show_lists_recorded_baselines(ovtester: pytest.Pytester) -> None:
+def test_show_lists_recorded_baselines(ovtester: pytest.Pytester, cpu_default: str) -> None:
     ovtester.makeini("[pytest]\npythonpath = .\n")
     ovtester.makepyfile(
         test_rec="""
@@ -124,7 +124,8 @@ def test_rec(perf_budget):
     assert lines[0].split() == [
         "file", "test", "profile", "kind", "value", "runs", "recorded", "openvino",
     ]  # fmt: skip
-    assert "test_rec.json  test_rec[CPU-f32]  CPU" in lines[2]
+    # no budget names a precision: the test runs the CPU's own default (bf16 on AMX)
+    assert f"test_rec.json  test_rec[CPU-{cpu_default}]  CPU" in lines[2]
     assert " latency  p50_ms " in lines[2]
 
 
