@@ -18,6 +18,7 @@ from .report import (
     format_table,
     json_report,
     markdown_report,
+    remeasure_lines,
     suite_shift_line,
     summary_rows,
 )
@@ -108,6 +109,8 @@ class ResultCollector:
             for line in format_table(SUMMARY_HEADER, summary_rows(results)):
                 write(line)
         for line in baseline_notes(results):
+            write(line)
+        for line in remeasure_lines(results):
             write(line)
         shift = suite_shift(results)
         if shift is not None:

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import pytest
 
 from .collect import Target, TestContext, marker_budgets
+from .confirm import REMEASURE_KEY
 from .measure.blocks import InferPool
 from .measure.engine import Progress
 from .perf_budget import PerfBudget
@@ -146,6 +147,7 @@ def perf_budget(
         entry_for=_entry_getter(request, ovperf_session, ovperf_target),
         test_file=Path(str(request.node.path)),
         progress=_progress_printer(request.config),
+        remeasure=request.node.stash.get(REMEASURE_KEY, None),
     )
 
 

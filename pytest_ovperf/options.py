@@ -70,6 +70,9 @@ class Settings:
     profile: bool = True
     #: fail a test whose device ran most of its compute in another precision than asked
     strict_precision: bool = False
+    #: measure a test that failed on statistics alone again at the end of the run, and
+    #: fail it only when the re-measure fails too
+    confirm: bool = True
 
 
 _DEFAULT_MEASURE = MeasureSettings()
@@ -191,6 +194,13 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "on/off: after measuring, profile the compile with performance counters: the runtime "
         "precision of the compute in the JSON report, and the layers whose time grew in a "
         "regression message (default on)",
+    ),
+    (
+        "confirm",
+        "on",
+        "on/off: measure a test that failed on statistics alone (a regression, a broken "
+        "latency/throughput/speedup budget) again at the end of the run and fail it only "
+        "when the re-measure fails too (default on)",
     ),
 ]
 
@@ -339,4 +349,5 @@ def settings_from_config(config: pytest.Config) -> Settings:
         cpu_partition=read.switch("cpu-partition"),
         profile=read.switch("profile"),
         strict_precision=read.flag("strict-precision"),
+        confirm=read.switch("confirm"),
     )

@@ -14,6 +14,7 @@ import openvino as ov
 import pytest
 
 from .collect import Target
+from .confirm import CONFIRMABLE_METRICS, Remeasure
 from .judging import (
     budget_guard,
     busy_guarded,
@@ -32,7 +33,13 @@ from .measure.engine import (
 )
 from .measure.load import LoadMeter
 from .options import InconclusivePolicy
-from .report import budget_failure_message, precision_fallback_message, regression_message
+from .report import (
+    budget_failure_message,
+    confirmed_failure_message,
+    precision_fallback_message,
+    regression_message,
+    unconfirmed_failure_message,
+)
 from .results import (
     Check,
     LatencyResult,
@@ -89,6 +96,7 @@ class PerfBudget:
         entry_for: Callable[[str, ModelSource | None], CompiledEntry],
         test_file: Path,
         progress: ProgressCallback | None = None,
+        remeasure: Remeasure | None = None,
     ) -> None:
         self._session = session
         self.nodeid = nodeid
@@ -100,6 +108,8 @@ class PerfBudget:
         # the baseline key: the node id without its file part ("TestX::test_y[CPU-f32]")
         self.test_name = nodeid.split("::", 1)[-1]
         self._progress = progress
+        #: between this run of the test and the confirmer (``confirm.py``)
+        self._remeasure = remeasure if remeasure is not None else Remeasure()
         self.results: list[PerfResult] = []
 
     # -- measuring ---------------------------------------------------------------------
@@ -484,20 +494,25 @@ class PerfBudget:
             )
         problems: list[str] = []
         undecided: list[str] = []
+        # a failure on verdicts alone may be held for a re-measure (``confirm.py``)
+        statistical = True
         fallback_text = precision_fallback_message(result)
         if fallback_text and self.strict_precision:
             problems.append(fallback_text + " (strict_precision)")
+            statistical = False
         elif fallback_text:
             warnings.warn(OvperfPrecisionWarning(fallback_text), stacklevel=3)
         failed = [c for c in result.checks if c.verdict is Verdict.FAIL]
         unsure = [c for c in result.checks if c.verdict is Verdict.INCONCLUSIVE]
         if failed:
             problems.append(budget_failure_message(result, failed + unsure))
+            statistical &= all(c.metric in CONFIRMABLE_METRICS for c in failed)
         elif unsure:
             undecided.append(budget_failure_message(result, unsure))
         comparison = result.baseline
         if comparison is not None and comparison.verdict is GateVerdict.ERROR:
             problems.append(f"ovperf baseline error for {self.nodeid}: {comparison.error}")
+            statistical = False
         elif comparison is not None and comparison.verdict in (
             GateVerdict.REGRESSION,
             GateVerdict.INCONCLUSIVE,
@@ -505,8 +520,19 @@ class PerfBudget:
             text = regression_message(result, comparison)
             regression = comparison.verdict is GateVerdict.REGRESSION
             (problems if regression else undecided).append(text)
+        first_failure = self._remeasure.first_failure
+        if first_failure:
+            result.first_failure = first_failure
+            result.confirmed = bool(problems)
         if problems:
-            pytest.fail("\n".join(problems + undecided), pytrace=False)
+            message = "\n".join(problems + undecided)
+            if first_failure:
+                message = confirmed_failure_message(message, first_failure)
+            elif statistical and self._remeasure.enabled:
+                self._remeasure.requested = message
+            pytest.fail(message, pytrace=False)
+        if first_failure:
+            undecided.insert(0, unconfirmed_failure_message(self.nodeid, first_failure))
         if undecided:
             self._inconclusive("\n".join(undecided))
         return result

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from .collect import CollectionTracker, targets_for
+from .confirm import Confirmer
 from .controller import USER_PROPERTY, ResultCollector
 from .fixtures import (  # noqa: F401 - pytest finds the fixtures among the plugin's names
     SESSION_KEY,
@@ -66,6 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = ovperf
     collection = CollectionTracker()
     config.pluginmanager.register(collection, "ovperf-collection")
+    runs_tests = workerinput is not None or not worker_count(config)
+    if settings.confirm and runs_tests:
+        config.pluginmanager.register(Confirmer(config), "ovperf-confirm")
     if workerinput is None:  # the xdist controller, or a run without xdist
         config.pluginmanager.register(ResultCollector(ovperf, collection), "ovperf-results")
 

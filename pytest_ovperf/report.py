@@ -4,6 +4,7 @@ the JSON report (whose result records also carry results from xdist workers)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -436,6 +437,8 @@ def result_record(result: PerfResult) -> dict[str, Any]:
             }
             for c in result.attribution[:ATTRIBUTION_TOP]
         ]
+    if result.first_failure:
+        data["remeasure"] = {"first_failure": result.first_failure, "confirmed": result.confirmed}
     b = result.baseline
     if b is not None:
         data.update(
@@ -528,6 +531,36 @@ def baseline_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
             "--ovperf-update-baselines"
         )
     return notes
+
+
+def confirmed_failure_message(failure: str, first_failure: str) -> str:
+    """A statistical failure that the re-measure at the end of the run confirmed."""
+    return (
+        f"{failure}\n  confirmed by a re-measure at the end of the run; the first "
+        f"measurement said:\n{textwrap.indent(first_failure, '    ')}"
+    )
+
+
+def unconfirmed_failure_message(nodeid: str, first_failure: str) -> str:
+    """A first measurement's statistical failure that its re-measure did not repeat."""
+    return (
+        f"{nodeid}: the re-measure at the end of the run did not confirm the first "
+        f"measurement's failure (a false alarm, or a change too small to show every time); "
+        f"the first measurement said:\n{textwrap.indent(first_failure, '    ')}"
+    )
+
+
+def remeasure_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line on the tests re-measured after a statistical failure (``confirm.py``)."""
+    outcomes = [r["remeasure"]["confirmed"] for r in records if r.get("remeasure")]
+    if not outcomes:
+        return []
+    confirmed = sum(1 for o in outcomes if o)
+    return [
+        f"re-measured {len(outcomes)} result(s) that failed on statistics alone: "
+        f"{confirmed} confirmed (failed), {len(outcomes) - confirmed} not confirmed "
+        "(passed with a warning)"
+    ]
 
 
 def suite_shift_line(shift: SuiteShift) -> str:

@@ -179,6 +179,10 @@ class PerfResult:
     profile: RuntimeProfile | None = None
     #: regression against a model at hand (A/B, reference): layer types by time gained
     attribution: list[LayerChange] = field(default_factory=list)
+    #: when this result is the re-measure of a statistical failure (``confirm.py``): the
+    #: first measurement's failure message, and whether this run confirmed it
+    first_failure: str = ""
+    confirmed: bool | None = None
 
     @property
     def higher_is_better(self) -> bool:

@@ -173,15 +173,16 @@ def test_budgets_pass_and_fail_with_reports(
     result.stdout.fnmatch_lines(
         [
             f"*test_latency_ok?{tag}? PASSED*",
-            f"*test_latency_impossible?{tag}? FAILED*",
             f"*test_throughput_ok?{tag}? PASSED*",
-            f"*test_throughput_impossible?{tag}? FAILED*",
             f"*test_compiled_once?{tag}? PASSED*",
-            f"*test_one_off_costs?{tag}? FAILED*",
+            f"*test_one_off_costs?{tag}? FAILED*",  # a single observation fails at once
             # the precisions the budgets name for the device, in the order they are written
             "*test_precisions_from_budgets?CPU-f32? PASSED*",
             *(f"*test_precisions_from_budgets?CPU-{p}? PASSED*" for p in runs),
             *(f"*test_precisions_from_budgets?CPU-{p}? SKIPPED*" for p in skips),
+            # measured failures are confirmed by a re-measure after the other tests
+            f"*test_latency_impossible?{tag}? FAILED*",
+            f"*test_throughput_impossible?{tag}? FAILED*",
         ]
     )
     result.stdout.fnmatch_lines(
