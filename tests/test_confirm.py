@@ -94,9 +94,7 @@ def test_statistical_failures_are_remeasured_at_the_end(
     result.assert_outcomes(passed=3, failed=2)
     ran = runs(ovtester)
     # a repeated failure and a failure once: both measured twice; the others once
-    assert sorted(ran) == sorted(
-        ["always", "always", "once", "once", "one_off", "plain", "other"]
-    )
+    assert sorted(ran) == sorted(["always", "always", "once", "once", "one_off", "plain", "other"])
     if not workers:  # one process: the re-measures come after every other test
         assert ran[-2:] == ["always", "once"]
     text = result.stdout.str()
