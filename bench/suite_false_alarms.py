@@ -134,8 +134,8 @@ def main() -> None:
     verdict_total = sum(verdicts.values())
     print()
     print(
-        f"{args.tests} unchanged latency tests, {args.record_jobs} recorded jobs, {runs} compare runs "
-        f"({args.pytest_args}); {time.time() - started:.0f} s in all"
+        f"{args.tests} unchanged latency tests, {args.record_jobs} recorded jobs, "
+        f"{runs} compare runs ({args.pytest_args}); {time.time() - started:.0f} s in all"
     )
     print()
     print("| | runs that failed | failing tests (of all test runs) |")
