@@ -760,3 +760,60 @@ def test_a_bad_compare_mode_is_a_usage_error(ovtester: pytest.Pytester) -> None:
     outcome = ovtester.runpytest_inprocess("--ovperf-compare=maybe")
     assert outcome.ret == pytest.ExitCode.USAGE_ERROR
     assert "--ovperf-compare='maybe': choose auto, ab or history" in outcome.stderr.str()
+
+
+def test_drift_is_pooled_across_the_suites_baseline_files(tmp_path: Path) -> None:
+    """A test with nothing recorded borrows the drift of the tests of other baseline files
+    on this machine profile (never of another profile, nor of the model store's files)."""
+    profile = profile_id(MACHINE)
+
+    def runs(values: list[float]) -> list[dict[str, Any]]:
+        return [
+            {
+                "value": v,
+                "log_value": math.log(v),
+                "within_se": 0.001,
+                "blocks": 20,
+                "software": "s",
+                "job": f"job-{i}",
+            }
+            for i, v in enumerate(values)
+        ]
+
+    def write_file(relative: str, entries: dict[str, Any]) -> None:
+        path = tmp_path / "baselines" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "schema": "pytest-ovperf-baselines",
+            "schema_version": 1,
+            "profiles": {profile: MACHINE, "0123456789ab": {**MACHINE, "cpu": "other"}},
+            "entries": entries,
+        }
+        path.write_text(json.dumps(data))
+
+    drifting = runs([1.0, 1.2, 0.9, 1.15, 0.95, 1.1])
+    write_file(
+        "perf/test_other.py".replace(".py", ".json"),
+        {f"test_{i}[CPU-f32]": {profile: {"latency": {"history": drifting}}} for i in range(3)},
+    )
+    # drift on another machine profile lends nothing
+    write_file(
+        "test_far.json",
+        {"test_f[CPU-f32]": {"0123456789ab": {"latency": {"history": runs([1.0, 3.0])}}}},
+    )
+    # the model store (inside the baseline directory) holds JSON that is no baseline file
+    (tmp_path / "baselines" / "models" / "abc").mkdir(parents=True)
+    (tmp_path / "baselines" / "models" / "abc" / "manifest.json").write_text("{}")
+    gate = BaselineGate(
+        tmp_path / "baselines",
+        tmp_path,
+        GateSettings(),
+        ModelStore(tmp_path / "baselines" / "models"),
+    )
+    facts = {**MACHINE, "openvino": "x", "model_hash": "h", "config": {}}
+
+    drift = gate.drift_for(tmp_path / "test_new.py", "test_n[CPU-f32]", facts, "latency")
+    assert "0 df from this test's stored jobs" in drift.source
+    assert "15 from other tests on this machine" in drift.source  # 3 tests x 5 df
+    assert drift.df == 4 + 5  # the prior's 4, and the pool: 6 distinct jobs less one
+    assert drift.sigma > GateSettings().prior_drift  # the suite drifts ~12%, the prior says 3%

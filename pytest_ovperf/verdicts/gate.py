@@ -25,6 +25,7 @@ from ..runtime.probe import PROBE_VERSION
 from ..runtime.profile import TypeTime, profile_from_json, profile_to_json
 from ..store import baselines
 from ..store.baselines import BaselineFile, BaselineFileError
+from ..store.location import baseline_files
 from ..store.models import ModelStore, ModelStoreError, StoredModel
 from ..store.schema import BLOCK_LIMIT, ProbeReading, RunSummary, StoredRun, history_of
 from .budgets import Drift
@@ -86,6 +87,7 @@ class BaselineGate:
     max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD
     max_probe_shift: float = DEFAULT_MAX_PROBE_SHIFT
     _files: dict[Path, BaselineFile | BaselineFileError] = field(default_factory=dict)
+    _suite_paths: list[Path] | None = None
 
     def path_for(self, test_file: Path) -> Path:
         return baselines.baseline_path(self.baseline_dir, self.rootdir, test_file)
@@ -223,7 +225,7 @@ class BaselineGate:
             )
         chosen = self._comparable_runs(runs, result, normalized is not None, probe_id)
         settings = self.settings_for(threshold)
-        pooled = self._pooled(stored, test_name, profile, result.kind, chosen.normalize)
+        pooled = self._pooled(path, test_name, profile, result.kind, chosen.normalize)
         if chosen.normalize and normalized is not None:
             history = [r.normalized for r in chosen.history if r.normalized is not None]
             outcome = compare(normalized, history, settings, result.higher_is_better, pooled)
@@ -255,23 +257,42 @@ class BaselineGate:
         )
 
     def _pooled(
-        self, stored: BaselineFile, test_name: str, profile: str, kind: str, normalized: bool
+        self, path: Path, test_name: str, profile: str, kind: str, normalized: bool
     ) -> list[list[RunSummary]]:
-        """The histories of the file's other tests on this machine profile and kind, on the
-        scale of this comparison: their drift informs this test's (``learned_drift``)."""
+        """The histories of the suite's other tests on this machine profile and kind (every
+        readable baseline file, this test's own included), on the scale of this comparison:
+        their drift informs this test's (``learned_drift``)."""
         histories = []
-        for other in stored.entries:
-            entry = stored.entry(other, profile, kind) if other != test_name else None
-            if entry is None:
-                continue
-            runs = history_of(entry)
-            if normalized:
-                summaries = [r.normalized for r in runs if r.normalized is not None]
-            else:
-                summaries = [r.summary for r in runs]
-            if summaries:
-                histories.append(summaries)
+        for other_path, stored in self._suite(path):
+            for other in stored.entries:
+                if other_path == path and other == test_name:
+                    continue
+                entry = stored.entry(other, profile, kind)
+                if entry is None:
+                    continue
+                runs = history_of(entry)
+                if normalized:
+                    summaries = [r.normalized for r in runs if r.normalized is not None]
+                else:
+                    summaries = [r.summary for r in runs]
+                if summaries:
+                    histories.append(summaries)
         return histories
+
+    def _suite(self, path: Path) -> list[tuple[Path, BaselineFile]]:
+        """The suite's readable baseline files (``path`` first, even before it exists); a
+        file that cannot be read is left out here (its own tests report it)."""
+        if self._suite_paths is None:  # once a session: the files recorded later are ``path``
+            self._suite_paths = baseline_files(self.baseline_dir, self.model_store.root)
+        files: list[tuple[Path, BaselineFile]] = []
+        for candidate in [path, *self._suite_paths]:
+            if files and candidate == path:
+                continue
+            try:
+                files.append((candidate, self._load(candidate)))
+            except BaselineFileError:
+                continue
+        return files
 
     def stored_profile(
         self, test_file: Path, test_name: str, facts: Mapping[str, Any], kind: str
@@ -303,7 +324,7 @@ class BaselineGate:
         self, test_file: Path, test_name: str, facts: Mapping[str, Any], kind: str
     ) -> Drift:
         """The run-to-run drift of this test's raw figure on this machine (for budgets):
-        learned from its stored runs and the file's other tests on this profile, pooled
+        learned from its stored runs and the suite's other tests on this profile, pooled
         with the prior; the prior alone where nothing is stored (or the file is unreadable,
         which the baseline comparison reports)."""
         profile = machine_profile(facts)[1]
@@ -313,7 +334,7 @@ class BaselineGate:
         if stored is not None:
             entry = stored.entry(test_name, profile, kind)
             own = [r.summary for r in history_of(entry)] if entry is not None else []
-            pooled = self._pooled(stored, test_name, profile, kind, normalized=False)
+            pooled = self._pooled(self.path_for(test_file), test_name, profile, kind, False)
         sigma, df = learned_drift(own, self.settings, pooled)
         own_df, pool_df = drift_evidence(own, pooled)
         if own_df == 0 and pool_df == 0:
