@@ -51,7 +51,7 @@ def variants(count: int) -> list[tuple[int, int, int]]:
     """``count`` distinct (size, width, extra blocks) triples, small to moderate nets."""
     grid = [
         (size, width, extra)
-        for extra in (0, 1, 2)
+        for extra in (0, 1, 2, 3, 4)
         for width in (8, 16, 24)
         for size in (32, 48, 64, 80)
     ]
