@@ -7,7 +7,9 @@ so every run reports its calibrated interval, and the budget is placed afterward
 model's long-run value: the median p50 over all measured runs. A run "fails" when its
 interval lies wholly above that budget. The same is counted for the run's own (uncalibrated)
 interval (``run_ci`` in the JSON report: order statistics of the run's inferences), to show
-what calibration buys.
+what calibration buys. A failing run whose check carries a machine guard (busy, slow state)
+does not count: the plugin makes it inconclusive. Each process measures the model twice, as
+two tests: the second stands for the confirmation re-measure of a failure of the first.
 
     python bench/budget_error_rate.py --runs 40 --record-runs 5
 
@@ -35,10 +37,19 @@ from models import mobilenet_like
 @pytest.mark.ovperf_budget("CPU", "f32", latency_ms=1e9)
 def test_at_budget(perf_budget):
     perf_budget.measure_latency()
+
+
+# the same model again, right after: the confirmation re-measure of a failure of the first
+# (in a one-test suite the re-measure follows at once, in the same machine state: the case
+# least favourable to confirmation)
+@pytest.mark.ovperf_model(source=lambda: mobilenet_like(size={size}))
+@pytest.mark.ovperf_budget("CPU", "f32", latency_ms=1e9)
+def test_at_budget_again(perf_budget):
+    perf_budget.measure_latency()
 """
 
 
-def run(args: list[str], env: dict[str, str]) -> dict[str, object]:
+def run(args: list[str], env: dict[str, str]) -> list[dict[str, object]]:
     report = WORK / "report.json"
     report.unlink(missing_ok=True)
     completed = subprocess.run(
@@ -50,8 +61,8 @@ def run(args: list[str], env: dict[str, str]) -> dict[str, object]:
     )  # fmt: skip
     if not report.exists():
         raise RuntimeError(f"no report:\n{completed.stdout[-3000:]}")
-    result: dict[str, object] = json.loads(report.read_text())["results"][0]
-    return result
+    results: list[dict[str, object]] = json.loads(report.read_text())["results"]
+    return results
 
 
 def main() -> None:
@@ -67,14 +78,27 @@ def main() -> None:
         run(["--ovperf-update-baselines", *args.pytest_args], env)
     runs: list[tuple[float, float, float]] = []
     own: list[tuple[float, float]] = []
+    guarded: list[bool] = []
+    again: list[tuple[float, bool]] = []  # the re-measure: interval low, guarded
     for index in range(args.runs):
-        result = run(args.pytest_args, env)
-        (check,) = result["checks"]  # type: ignore[misc]
+        first, second = run(args.pytest_args, env)
+        (check,) = first["checks"]  # type: ignore[misc]
         runs.append((float(check["value"]), float(check["ci"][0]), float(check["ci"][1])))
         own.append((float(check["run_ci"][0]), float(check["run_ci"][1])))
-        print(f"run {index + 1}/{args.runs}: p50 {check['value']:.4g} ms", flush=True)
+        guarded.append(check.get("guard") is not None)
+        (check_again,) = second["checks"]  # type: ignore[misc]
+        again.append((float(check_again["ci"][0]), check_again.get("guard") is not None))
+        print(
+            f"run {index + 1}/{args.runs}: p50 {check['value']:.4g} ms, guard "
+            f"{check.get('guard')}; again {check_again['value']:.4g} ms",
+            flush=True,
+        )
     truth = statistics.median(v for v, _, _ in runs)
-    fails = sum(low > truth for _, low, _ in runs)
+    # a run fails when its interval lies wholly above the budget and no guard stopped it
+    failing = [low > truth and not g for (_, low, _), g in zip(runs, guarded, strict=True)]
+    fails = sum(failing)
+    confirmed = sum(f and low > truth and not g for f, (low, g) in zip(failing, again, strict=True))
+    unguarded_fails = sum(low > truth for _, low, _ in runs)
     passes = sum(high <= truth for _, _, high in runs)
     values = [v for v, _, _ in runs]
     cv = statistics.stdev(values) / statistics.mean(values)
@@ -88,10 +112,12 @@ def main() -> None:
     print()
     print("| interval | fail at budget | pass at budget | median half width |")
     print("|---|---|---|---|")
+    print(f"| calibrated, confirmed by a re-measure | {confirmed}/{args.runs} | | |")
     print(
-        f"| calibrated (blocks + drift) | {fails}/{args.runs} | {passes}/{args.runs} | "
+        f"| calibrated (blocks + drift), guards | {fails}/{args.runs} | {passes}/{args.runs} | "
         f"{statistics.median(widths):.1%} |"
     )
+    print(f"| calibrated, no guards | {unguarded_fails}/{args.runs} | | |")
     own_fails = sum(low > truth for low, _ in own)
     own_passes = sum(high <= truth for _, high in own)
     own_widths = [(high - low) / 2 / value for (low, high), (value, _, _) in zip(own, runs)]

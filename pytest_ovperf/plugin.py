@@ -68,7 +68,8 @@ def pytest_configure(config: pytest.Config) -> None:
     collection = CollectionTracker()
     config.pluginmanager.register(collection, "ovperf-collection")
     runs_tests = workerinput is not None or not worker_count(config)
-    if settings.confirm and runs_tests:
+    # a recording run is not re-measured: its first run is already stored
+    if settings.confirm and runs_tests and not settings.update_baselines:
         config.pluginmanager.register(Confirmer(config), "ovperf-confirm")
     if workerinput is None:  # the xdist controller, or a run without xdist
         config.pluginmanager.register(ResultCollector(ovperf, collection), "ovperf-results")

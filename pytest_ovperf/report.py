@@ -398,6 +398,8 @@ def result_record(result: PerfResult) -> dict[str, Any]:
                 "limit": c.limit,
                 "verdict": c.verdict.value,
                 "n": c.sample_size,
+                # why this check could not fail (busy machine, slow machine state)
+                "guard": c.guard.reason.value if c.guard is not None else None,
             }
             for c in result.checks
         ],

@@ -137,3 +137,13 @@ def test_a_stopped_session_reports_held_failures_as_they_were(ovtester: pytest.P
 def test_a_bad_confirm_value_names_the_option(ovtester: pytest.Pytester) -> None:
     result = ovtester.runpytest_inprocess("--ovperf-confirm=maybe")
     result.stderr.fnmatch_lines(["*--ovperf-confirm='maybe': choose on or off*"])
+
+
+def test_a_recording_run_is_not_remeasured(ovtester: pytest.Pytester) -> None:
+    """Its first run is stored already: a re-measure would record the test twice."""
+    ovtester.makepyfile(test_run_confirm=SOURCE)
+    result, records = run(ovtester, "-p", "no:randomly", "--ovperf-update-baselines")
+
+    result.assert_outcomes(passed=2, failed=3)
+    assert sorted(runs(ovtester)) == sorted(["always", "once", "one_off", "plain", "other"])
+    assert all("remeasure" not in r for r in records.values())
