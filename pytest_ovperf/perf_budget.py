@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -22,17 +22,16 @@ from .judging import (
     one_off_checks,
     reference_checks,
 )
-from .measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
+from .measure.blocks import InferPool
 from .measure.engine import (
-    Partner,
     PartnerSamples,
     ProgressCallback,
-    SequentialLooks,
     measure_latency,
     measure_throughput,
 )
 from .measure.load import LoadMeter
 from .options import InconclusivePolicy
+from .partners import HINTS, ChosenPartner, PartnerChooser, PartnerUnavailable, baseline_spec
 from .report import (
     budget_failure_message,
     confirmed_failure_message,
@@ -48,27 +47,20 @@ from .results import (
 )
 from .runtime.device_locks import DeviceLockTimeout, Hold
 from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
-from .runtime.probe import PROBE_SHARE, PROBE_SPEC
 from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
 from .verdicts.budgets import Budget, Metric, applicable_budgets
-from .verdicts.comparison import compare_paired
 from .verdicts.gate import (
-    AB_LOOKS,
     AbPlan,
-    AbUnavailable,
     baseline_error,
     judge_ab,
     judge_reference,
 )
-from .verdicts.kinds import CompareMode, GateVerdict, Verdict
+from .verdicts.kinds import GateVerdict, Verdict
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
-
-#: the performance hint each kind is compiled (and profiled) with
-_HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 
 
 class OvperfInconclusiveWarning(UserWarning):
@@ -122,17 +114,17 @@ class PerfBudget:
         With ``ovperf_model(..., reference=...)`` the reference model is measured in
         interleaved blocks and the result is judged against it instead of a stored baseline.
         """
-        entry = self._entry_for(_HINTS["latency"], None)
+        entry = self._entry_for(HINTS["latency"], None)
         compiled, inputs = self._model_and_inputs(compiled_model, entry)
         wanted = [b.percentile for b in self.budgets if b.latency_ms is not None]
         headline = percentile if percentile is not None else (wanted[0] if wanted else 50.0)
         percentiles = list(dict.fromkeys([headline, *wanted]))
         settings = self._session.settings.measure
-        partner, plan, fallback = self._partner("latency", entry)
+        chosen = self._partner("latency", entry)
         with self._measuring() as hold:
             load = LoadMeter().start()
             samples = measure_latency(
-                compiled, inputs, settings, percentiles, partner, self._progress
+                compiled, inputs, settings, percentiles, chosen.partner, self._progress
             )
             hold.release_at = time.time()
         intervals = {q: samples.interval(q, settings.confidence) for q in percentiles}
@@ -156,18 +148,18 @@ class PerfBudget:
                         result.n,
                     )
                 )
-        return self._conclude(result, entry, samples.partner, plan, fallback)
+        return self._conclude(result, entry, samples.partner, chosen.plan, chosen.fallback)
 
     def measure_throughput(self, infer_pool: InferPool | None = None) -> ThroughputResult:
         """Keep ``infer_pool`` (default: this test's THROUGHPUT compile) busy and count fps."""
-        entry = self._entry_for(_HINTS["throughput"], None)
+        entry = self._entry_for(HINTS["throughput"], None)
         if infer_pool is None:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
-        partner, plan, fallback = self._partner("throughput", entry)
+        chosen = self._partner("throughput", entry)
         with self._measuring() as hold:
             load = LoadMeter().start()
-            samples = measure_throughput(infer_pool, settings, partner, self._progress)
+            samples = measure_throughput(infer_pool, settings, chosen.partner, self._progress)
             hold.release_at = time.time()
         interval = samples.interval(settings.confidence)
         result = ThroughputResult(
@@ -186,110 +178,26 @@ class PerfBudget:
                         Metric.THROUGHPUT, "fps", interval, budget.throughput_fps, result.n
                     )
                 )
-        return self._conclude(result, entry, samples.partner, plan, fallback)
+        return self._conclude(result, entry, samples.partner, chosen.plan, chosen.fallback)
 
     # -- the partner workload ----------------------------------------------------------
 
-    def _partner(
-        self, kind: str, entry: CompiledEntry
-    ) -> tuple[Partner | None, AbPlan | None, str]:
-        """The workload interleaved with the model, the A/B plan when it is the baseline's
-        own model, and why no A/B was made when one was wanted ('' otherwise).
-
-        In order: the ``reference=`` model; the baseline's own model (A/B, see
-        ``BaselineGate.plan_ab``); else the speed probe (unless switched off). The probe is
-        chosen whether or not a baseline exists, so budgets are judged from the same kind
-        of measurement on every run.
-        """
-        settings = self._session.settings
-        hint = _HINTS[kind]
-        if self.spec.has_reference:
-            reference = self._reference_entry(hint)
-            return Partner(self._runner(kind, reference), 1.0, True), None, ""
-        plan, fallback = self._ab_plan(kind, entry)
-        if plan is not None:
-            baseline = self._baseline_entry(plan, hint)
-            if isinstance(baseline, str):
-                fallback = baseline
-            else:
-                looks = self._ab_looks(kind == "throughput")
-                return Partner(self._runner(kind, baseline), 1.0, True, looks), plan, ""
-        if not settings.speed_probe:
-            return None, None, fallback
-        # The probe runs sync for both kinds: request.latency times the inference alone,
-        # while a tiny model's fps would time Python's submission loop. For throughput it
-        # only tells the machine state (fps/probe ratios proved noisier than fps itself).
-        probe = self._probe_entry()
-        compared = kind == "latency" and self._session.gate.will_judge(
-            self.test_file, self.test_name, self._session.machine_facts(self.target.device), kind
+    def _partner(self, kind: str, entry: CompiledEntry) -> ChosenPartner:
+        """The workload interleaved with the model (``partners.py``); one that cannot be
+        had fails the test with the reason."""
+        chooser = PartnerChooser(
+            self._session,
+            self.spec,
+            self.target,
+            self.test_file,
+            self.test_name,
+            self.regression_threshold,
+            self._facts,
         )
-        runner = LatencyBlocks(probe.compiled, probe.inputs, settings.measure)
-        return Partner(runner, PROBE_SHARE, compared), None, fallback
-
-    def _runner(self, kind: str, entry: CompiledEntry) -> LatencyBlocks | ThroughputBlocks:
-        measure = self._session.settings.measure
-        if kind == "latency":
-            return LatencyBlocks(entry.compiled, entry.inputs, measure)
-        return ThroughputBlocks(InferPool(entry.compiled, entry.inputs), measure)
-
-    def _ab_plan(self, kind: str, entry: CompiledEntry) -> tuple[AbPlan | None, str]:
         try:
-            return self._session.gate.plan_ab(
-                self.test_file, self.test_name, self._facts(entry), kind
-            )
-        except AbUnavailable as exc:
+            return chooser.choose(kind, entry)
+        except PartnerUnavailable as exc:
             problem = str(exc)
-        self._fail(problem)
-
-    def _baseline_entry(self, plan: AbPlan, hint: str) -> CompiledEntry | str:
-        """The baseline's model compiled with its recorded config on this runtime, or why
-        it cannot be (a test error with ``--ovperf-compare=ab``)."""
-        try:
-            return self._session.compile_cache.get(
-                self._baseline_spec(plan), self.target.device, self.target.precision, hint
-            )
-        except ModelError as exc:
-            problem = f"the baseline's model {plan.model.fingerprint} cannot run here: {exc}"
-        if self._session.settings.compare is CompareMode.AB:
-            self._fail(problem)
-        return f"no A/B against the baseline's own model: {problem}"
-
-    def _reference_entry(self, hint: str) -> CompiledEntry:
-        """The reference compiled: ``reference=`` and/or ``reference_config=``."""
-        try:
-            return self._session.compile_cache.get(
-                self.spec.reference_spec(), self.target.device, self.target.precision, hint
-            )
-        except ModelError as exc:
-            problem = f"the reference cannot run: {exc}"
-        self._fail(problem)
-
-    def _baseline_spec(self, plan: AbPlan) -> ModelSpec:
-        """The baseline's own model, as recorded (its copy, shape and compile config)."""
-        return ModelSpec(
-            source=plan.model.path,
-            shape=plan.model.shape,
-            config=plan.config,
-            inputs=self.spec.inputs,
-            base_dir=plan.model.directory,
-        )
-
-    def _ab_looks(self, higher_is_better: bool) -> SequentialLooks:
-        settings = self._session.gate.ab_settings(self.regression_threshold)
-
-        def settled(log_ratios: Sequence[float], look: int) -> bool:
-            verdict = compare_paired(log_ratios, settings, higher_is_better).verdict
-            return verdict is not GateVerdict.INCONCLUSIVE
-
-        return SequentialLooks(AB_LOOKS, settled)
-
-    def _probe_entry(self) -> CompiledEntry:
-        try:
-            return self._session.compile_cache.get(
-                PROBE_SPEC, self.target.device, self.target.precision, "LATENCY"
-            )
-        except ModelError as exc:
-            problem = f"the speed probe cannot run (--ovperf-speed-probe=off skips it): {exc}"
         self._fail(problem)
 
     # -- helpers -----------------------------------------------------------------------
@@ -431,7 +339,7 @@ class PerfBudget:
     def _profile_of(self, spec: ModelSpec, kind: str) -> RuntimeProfile:
         """The profile of ``spec`` compiled as this test measures ``kind``."""
         return self._session.compile_cache.profile(
-            spec, self.target.device, self.target.precision, _HINTS[kind]
+            spec, self.target.device, self.target.precision, HINTS[kind]
         )
 
     def _attribute(self, result: PerfResult, plan: AbPlan | None) -> None:
@@ -444,7 +352,11 @@ class PerfBudget:
         if comparison.verdict is not GateVerdict.REGRESSION:
             return
         if plan is not None or self.spec.has_reference:
-            spec = self._baseline_spec(plan) if plan is not None else self.spec.reference_spec()
+            spec = (
+                baseline_spec(plan, self.spec.inputs)
+                if plan is not None
+                else self.spec.reference_spec()
+            )
             try:
                 other = self._profile_of(spec, result.kind).by_type()
             except ModelError:

@@ -36,8 +36,9 @@ BlockRunner = Callable[[float], float]
 
 @dataclass(frozen=True)
 class SequentialLooks:
-    """Stop at the first of ``count`` looks (evenly spread over the time budget) at which
-    ``settled(log_ratios, look)`` says the verdict is decided; else at the budget's end."""
+    """Stop at the first of ``count`` looks (due at k/count of the time budget, none before
+    the minimum time; the last is the final verdict at the budget's end) at which
+    ``settled(log_ratios, look)`` says the verdict is decided."""
 
     count: int
     settled: Callable[[Sequence[float], int], bool]
