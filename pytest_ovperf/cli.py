@@ -36,7 +36,13 @@ from .store.models import MANIFEST
 from .store.schema import RunSummary, history_of
 from .verdicts.comparison import GateSettings, compare
 from .verdicts.kinds import GateVerdict
-from .verdicts.limits import DEFAULT_REGRESSION_THRESHOLD, FractionError, parse_fraction
+from .verdicts.limits import (
+    DEFAULT_DRIFT_PRIOR,
+    DEFAULT_REGRESSION_THRESHOLD,
+    FractionError,
+    parse_fraction,
+    percent_text,
+)
 from .verdicts.stats import Interval
 
 
@@ -270,8 +276,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     compare_parser.add_argument(
         "--drift",
-        default="3%",
-        help="run-to-run drift between the two reports' runs (default 3%%, as the gate's prior)",
+        default=percent_text(DEFAULT_DRIFT_PRIOR),
+        help=(  # argparse reads % as a format: percent_text's sign is doubled
+            "run-to-run drift between the two reports' runs (default "
+            f"{percent_text(DEFAULT_DRIFT_PRIOR)}, the gate's prior)"
+        ).replace("%", "%%"),
     )
     html_parser = commands.add_parser("html", help="a JSON report as a self-contained HTML file")
     html_parser.add_argument("report", type=Path)

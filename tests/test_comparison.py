@@ -184,7 +184,9 @@ def test_a_software_change_is_not_mistaken_for_drift() -> None:
     # two versions, each perfectly steady, a factor e apart: no drift inside either
     history = [run_from_log(0.0, 0.0, "a")] * 3 + [run_from_log(1.0, 0.0, "b")] * 3
     drift, df = learned_drift(history, DEFAULTS)
-    assert drift == pytest.approx(DEFAULTS.prior_drift * math.sqrt(4 / 8))
+    assert drift == pytest.approx(
+        DEFAULTS.prior_drift * math.sqrt(DEFAULTS.prior_df / (DEFAULTS.prior_df + 4))
+    )
     assert df == DEFAULTS.prior_df + 4
 
 
@@ -194,7 +196,9 @@ def test_learned_drift_subtracts_the_within_run_noise() -> None:
     history = [run_from_log(y, 0.1) for y in logs]
     drift, df = learned_drift(history, DEFAULTS)
     assert float(np.var(logs, ddof=1)) < 0.1**2
-    assert drift == pytest.approx(DEFAULTS.prior_drift * math.sqrt(4 / 8))
+    assert drift == pytest.approx(
+        DEFAULTS.prior_drift * math.sqrt(DEFAULTS.prior_df / (DEFAULTS.prior_df + 4))
+    )
     assert df == DEFAULTS.prior_df + 4
 
 
@@ -433,7 +437,7 @@ def test_unchanged_is_a_tost_on_the_90_percent_interval() -> None:
 def test_other_tests_of_the_profile_sharpen_the_prior_with_capped_weight() -> None:
     steady_neighbours = [[run_from_log(y, 0.0, f"s{i}") for y in (0.0, 0.0)] for i in range(3)]
     drift, df = learned_drift([], DEFAULTS, steady_neighbours)
-    # three neighbours with no drift lend 3 df: the prior's 3% is pulled toward 0
+    # three neighbours with no drift lend 3 df: the prior is pulled toward 0
     prior = DEFAULTS.prior_df * DEFAULTS.prior_drift**2
     assert df == DEFAULTS.prior_df + 3
     assert drift == pytest.approx(math.sqrt(prior / (DEFAULTS.prior_df + 3)))

@@ -815,5 +815,5 @@ def test_drift_is_pooled_across_the_suites_baseline_files(tmp_path: Path) -> Non
     drift = gate.drift_for(tmp_path / "test_new.py", "test_n[CPU-f32]", facts, "latency")
     assert "0 df from this test's stored jobs" in drift.source
     assert "15 from other tests on this machine" in drift.source  # 3 tests x 5 df
-    assert drift.df == 4 + 5  # the prior's 4, and the pool: 6 distinct jobs less one
-    assert drift.sigma > GateSettings().prior_drift  # the suite drifts ~12%, the prior says 3%
+    assert drift.df == GateSettings().prior_df + 5  # the pool: 6 distinct jobs less one
+    assert drift.sigma > GateSettings().prior_drift  # the suite drifts ~12%, the prior says 2%

@@ -39,7 +39,12 @@ from scipy import stats as sps
 
 from ..store.schema import RunSummary
 from .kinds import GateVerdict
-from .limits import DEFAULT_DRIFT_PRIOR, DEFAULT_REGRESSION_THRESHOLD, PAIRED_DRIFT
+from .limits import (
+    DEFAULT_DRIFT_PRIOR,
+    DEFAULT_REGRESSION_THRESHOLD,
+    DRIFT_PRIOR_DF,
+    PAIRED_DRIFT,
+)
 
 
 def summarise_run(value: float, block_values: Sequence[float], software: str) -> RunSummary:
@@ -74,7 +79,7 @@ class GateSettings:
     equivalence_confidence: float = 0.90
     #: prior between-run drift (log scale ~ fraction) and its weight in degrees of freedom
     prior_drift: float = DEFAULT_DRIFT_PRIOR
-    prior_df: float = 4.0
+    prior_df: float = DRIFT_PRIOR_DF
     #: how many latest runs of the same software form the baseline value
     baseline_runs: int = 5
     #: paired comparisons: the between-process spread of an interleaved ratio (log scale)
