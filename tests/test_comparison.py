@@ -465,3 +465,17 @@ def test_tests_recorded_in_the_same_jobs_lend_one_jobs_worth_of_evidence() -> No
     pooled = [[in_job(0.0, "a", i), in_job(0.0, "b", i)] for i in range(10)]
     _, df = learned_drift([], DEFAULTS, pooled)
     assert df == DEFAULTS.prior_df + 1
+
+
+def test_a_noisy_recording_counts_for_little() -> None:
+    # four recordings as stored by a real run (bench/gate_error_rates.py, 2026-12-03): three
+    # quiet ones within 1%, one disturbed while it measured (within-run SE 2.9%) 8% off
+    quiet = [(0.0, 0.0015), (-0.010, 0.0015), (-0.008, 0.002)]
+    history = [run_from_log(y, w) for y, w in [*quiet, (0.075, 0.029)]]
+    drift, _ = learned_drift(history, DEFAULTS)
+    plain_spread = float(np.std([y for y, _ in [*quiet, (0.075, 0.029)]], ddof=1))
+    assert drift < DEFAULTS.prior_drift < plain_spread
+    outcome = compare(run_from_log(-0.006, 0.002), history, DEFAULTS, higher_is_better=False)
+    # the baseline sits with the quiet runs: no 2% offset from the disturbed one
+    assert abs(outcome.slowdown) < 0.005
+    assert outcome.verdict == GateVerdict.UNCHANGED

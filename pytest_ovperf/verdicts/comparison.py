@@ -9,10 +9,12 @@ Runs also differ from each other by more than ``w`` (machine drift, other tenant
 between-run variance ``s_drift^2`` is learned from the entry's stored history of runs, pooled
 with a prior (``prior_drift`` with ``prior_df`` degrees of freedom, a scaled inverse-chi^2
 prior), so that a young baseline is judged cautiously and an old one by what this machine
-really does. With the baseline ``y_B`` the mean of its latest ``M`` runs of the same software:
+really does. With the baseline ``y_B`` the mean of the jobs of its latest ``M`` runs of the
+same software, each job weighted by ``1 / (s_drift^2 + w_j^2)`` (the drift itself estimated by the
+DerSimonian-Laird moment estimator, so a noisy recording counts for little):
 
     D  = slowdown = y_cur - y_B        (latency; for throughput y_B - y_cur)
-    SE^2 = (s_drift^2 + mean w_B^2) / M + s_drift^2 + w_cur^2
+    SE^2 = 1 / sum_j 1 / (s_drift^2 + w_j^2) + s_drift^2 + w_cur^2
     CI  = D +- t(df, 1 - alpha/2) * SE,     df = prior_df + history degrees of freedom
 
 * ``regression``   the CI's lower bound is above log(1 + threshold): significant AND material;
@@ -141,12 +143,29 @@ def _between_jobs(history: Sequence[RunSummary]) -> tuple[float, int]:
         units = _job_units(runs)
         if len(units) < 2:
             continue
-        logs = np.array([u[0] for u in units])
-        within = float(np.mean([u[1] for u in units]))
-        between = float(logs.var(ddof=1)) - within
-        sum_sq += max(between, 0.0) * (len(units) - 1)
+        between = _between_variance(units)
+        sum_sq += between * (len(units) - 1)
         df += len(units) - 1
     return sum_sq, df
+
+
+#: smallest within-run variance a job is weighted with (a run that reported no noise at all)
+_WITHIN_FLOOR = 1e-10
+
+
+def _between_variance(units: Sequence[tuple[float, float]]) -> float:
+    """Between-job variance of (mean log value, within variance) units: the DerSimonian-
+    Laird moment estimator of random-effects meta-analysis. Each job is weighted by its own
+    precision, so one noisy recording (a run disturbed while it measured, with a wide
+    within-run spread) counts for little; with equal within variances it is the plain
+    ``var(job means) - within variance``."""
+    logs = np.array([u[0] for u in units])
+    weights = 1.0 / np.maximum([u[1] for u in units], _WITHIN_FLOOR)
+    total = float(weights.sum())
+    mean = float((weights * logs).sum()) / total
+    q = float((weights * (logs - mean) ** 2).sum())
+    scale = total - float((weights**2).sum()) / total
+    return max((q - (len(units) - 1)) / scale, 0.0)
 
 
 def learned_drift(
@@ -199,12 +218,13 @@ def compare(
     latest_software = history[-1].software
     same = [r for r in history if r.software == latest_software][-settings.baseline_runs :]
     m = len(same)
-    # the baseline is the mean of its jobs: runs of one job share that job's drift
+    # the baseline is the mean of its jobs (runs of one job share that job's drift), each
+    # weighted by its precision: drift plus its own within-run noise
     units = _job_units(same)
-    baseline_log = float(np.mean([u[0] for u in units]))
     drift, df = learned_drift(history, settings, pooled)
-    base_within = float(np.mean([u[1] for u in units]))
-    variance = (drift**2 + base_within) / len(units) + drift**2 + min(current.within_se, 1.0) ** 2
+    weights = 1.0 / (drift**2 + np.maximum([u[1] for u in units], _WITHIN_FLOOR))
+    baseline_log = float((weights * np.array([u[0] for u in units])).sum() / weights.sum())
+    variance = 1.0 / float(weights.sum()) + drift**2 + min(current.within_se, 1.0) ** 2
     se = math.sqrt(variance)
     slowdown = current.log_value - baseline_log
     if higher_is_better:
