@@ -3,15 +3,18 @@
 ``--record`` separate pytest processes record the same model (each its own job) into one
 baseline entry (at most the entry's ``HISTORY_LIMIT`` runs are kept). Then, offline, each
 replay draws one stored run as "the current run" and ``--baseline-runs`` other runs, in their
-recorded order, as its history, and judges them with the gate's statistics
-(``verdicts.comparison.compare``): on the raw p50 and, where the speed probe ran, on the
-model/probe ratios (the scale latency is judged on), with the probe guard (a current probe
-more than 10% off the history's makes the verdict inconclusive, as in the gate). Every run
+recorded order, as its history, and judges them as the gate does: of those runs, the ones
+recorded in the machine state the current run found (its speed probe within
+``--ovperf-max-probe-shift``, 10%, of theirs: ``BaselineGate._comparable_runs``) are the
+history; when there is none, the probe guard makes the verdict inconclusive. The history is
+judged with the gate's statistics (``verdicts.comparison.compare``) on the raw p50 and,
+where the speed probe ran, on the model/probe ratios (the scale latency is judged on). Every run
 is A/A, so any ``regression`` or ``improvement`` is a false alarm; the upper 95% bound is
 Clopper-Pearson. Replays share runs, so they are not independent: the bound is optimistic,
 and the figure to trust most is the count of false alarms among the distinct currents.
 
     cd bench && python replay_history.py --record 20 --replays 400
+    cd bench && python replay_history.py --data _work/replay/baselines/test_replayed.json
 
 Prints a markdown table.
 """
@@ -23,6 +26,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from scipy import stats as sps
@@ -30,6 +34,7 @@ from workdir import fresh_workdir
 
 from pytest_ovperf.store.schema import StoredRun, history_of
 from pytest_ovperf.verdicts.comparison import GateSettings, compare
+from pytest_ovperf.verdicts.limits import DEFAULT_MAX_PROBE_SHIFT
 
 TEST = """
 import pytest
@@ -40,9 +45,6 @@ def test_replayed(perf_budget):
     perf_budget.measure_latency()
 """
 
-#: the gate's default probe window (--ovperf-max-probe-shift)
-PROBE_SHIFT = 0.10
-
 
 def upper_bound(failures: int, trials: int, confidence: float = 0.95) -> float:
     """One-sided Clopper-Pearson upper bound of a rate."""
@@ -51,17 +53,18 @@ def upper_bound(failures: int, trials: int, confidence: float = 0.95) -> float:
     return float(sps.beta.ppf(confidence, failures + 1, trials - failures))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--record", type=int, default=20, help="recording processes")
-    parser.add_argument("--replays", type=int, default=400)
-    parser.add_argument("--baseline-runs", type=int, default=5)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+def same_state(stored: StoredRun, current: StoredRun) -> bool:
+    """Both probes within the gate's default ``--ovperf-max-probe-shift`` of each other."""
+    if not stored.probe_ms or not current.probe_ms:
+        return False
+    return abs(math.log(current.probe_ms / stored.probe_ms)) <= math.log1p(DEFAULT_MAX_PROBE_SHIFT)
+
+
+def record(processes: int, size: int) -> Path:
+    """``processes`` recording runs of one model into a fresh baseline file; its path."""
     work, env = fresh_workdir("replay")
-    (work / "test_replayed.py").write_text(TEST.format(size=args.size))
-    for index in range(args.record):
+    (work / "test_replayed.py").write_text(TEST.format(size=size))
+    for index in range(processes):
         completed = subprocess.run(
             [
                 sys.executable, "-m", "pytest", "test_replayed.py", "-q",
@@ -71,8 +74,24 @@ def main() -> None:
         )  # fmt: skip
         if completed.returncode != 0:
             raise RuntimeError(completed.stdout[-3000:])
-        print(f"recorded {index + 1}/{args.record}", flush=True)
-    stored = json.loads((work / "baselines" / "test_replayed.json").read_text())
+        print(f"recorded {index + 1}/{processes}", flush=True)
+    return work / "baselines" / "test_replayed.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--record", type=int, default=20, help="recording processes")
+    parser.add_argument("--replays", type=int, default=400)
+    parser.add_argument("--baseline-runs", type=int, default=5)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--data", type=Path, default=None, help="replay this baseline file; no recording"
+    )
+    args = parser.parse_args()
+    if args.data is None:
+        args.data = record(args.record, args.size)
+    stored = json.loads(args.data.read_text())
     (by_profile,) = stored["entries"].values()
     (by_kind,) = by_profile.values()
     runs: list[StoredRun] = history_of(by_kind["latency"])
@@ -86,9 +105,12 @@ def main() -> None:
             current = int(rng.integers(len(runs)))
             others = [i for i in range(len(runs)) if i != current]
             chosen = sorted(rng.choice(others, size=args.baseline_runs, replace=False))
-            history = [runs[i] for i in chosen]
-            probes = [r.probe_ms for r in history if r.probe_ms]
             cur = runs[current]
+            # the gate's choice: the runs of the machine state this run found, if any
+            history = [runs[i] for i in chosen if same_state(runs[i], cur)]
+            if not history:
+                verdicts.append("guarded")  # the probe guard: no run of this state
+                continue
             if scale == "raw p50":
                 outcome = compare(cur.summary, [r.summary for r in history], settings, False)
             else:
@@ -97,10 +119,6 @@ def main() -> None:
                     continue
                 outcome = compare(cur.normalized, ratios, settings, False)
             verdict = outcome.verdict.value
-            if cur.probe_ms and probes:
-                reference = math.exp(float(np.mean(np.log(probes))))
-                if abs(math.log(cur.probe_ms / reference)) > math.log1p(PROBE_SHIFT):
-                    verdict = "inconclusive"
             verdicts.append(verdict)
             if verdict in ("regression", "improvement"):
                 alarms_by_current.add(current)
@@ -115,16 +133,19 @@ def main() -> None:
     print()
     print(
         "| scale | replays | false regression | false improvement | upper 95% bound of "
-        "false alarms | unchanged | inconclusive | currents with an alarm |"
+        "false alarms | unchanged | inconclusive | of which no stored run of its state | "
+        "currents with an alarm |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for scale, (verdicts, alarmed) in table.items():
         n = len(verdicts)
         regression, improvement = verdicts.count("regression"), verdicts.count("improvement")
+        guarded = verdicts.count("guarded")
         bound = upper_bound(regression + improvement, n) if n else float("nan")
         print(
             f"| {scale} | {n} | {regression} | {improvement} | {bound:.2%} | "
-            f"{verdicts.count('unchanged')}/{n} | {verdicts.count('inconclusive')}/{n} | "
+            f"{verdicts.count('unchanged')}/{n} | "
+            f"{verdicts.count('inconclusive') + guarded}/{n} | {guarded}/{n} | "
             f"{len(alarmed)}/{len(runs)} |"
         )
 
