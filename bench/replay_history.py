@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ from workdir import fresh_workdir
 
 from pytest_ovperf.store.schema import StoredRun, history_of
 from pytest_ovperf.verdicts.comparison import GateSettings, compare
+from pytest_ovperf.verdicts.gate import same_machine_state
 from pytest_ovperf.verdicts.limits import DEFAULT_MAX_PROBE_SHIFT
 
 TEST = """
@@ -57,7 +57,7 @@ def same_state(stored: StoredRun, current: StoredRun) -> bool:
     """Both probes within the gate's default ``--ovperf-max-probe-shift`` of each other."""
     if not stored.probe_ms or not current.probe_ms:
         return False
-    return abs(math.log(current.probe_ms / stored.probe_ms)) <= math.log1p(DEFAULT_MAX_PROBE_SHIFT)
+    return same_machine_state(current.probe_ms, stored.probe_ms, DEFAULT_MAX_PROBE_SHIFT)
 
 
 def record(processes: int, size: int) -> Path:

@@ -153,6 +153,11 @@ def _between_jobs(history: Sequence[RunSummary]) -> tuple[float, int]:
 _WITHIN_FLOOR = 1e-10
 
 
+def _within_variances(units: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The units' within-run variances, floored so that each can be a weight's divisor."""
+    return np.maximum([u[1] for u in units], _WITHIN_FLOOR)
+
+
 def _between_variance(units: Sequence[tuple[float, float]]) -> float:
     """Between-job variance of (mean log value, within variance) units: the DerSimonian-
     Laird moment estimator of random-effects meta-analysis. Each job is weighted by its own
@@ -160,7 +165,7 @@ def _between_variance(units: Sequence[tuple[float, float]]) -> float:
     within-run spread) counts for little; with equal within variances it is the plain
     ``var(job means) - within variance``."""
     logs = np.array([u[0] for u in units])
-    weights = 1.0 / np.maximum([u[1] for u in units], _WITHIN_FLOOR)
+    weights = 1.0 / _within_variances(units)
     total = float(weights.sum())
     mean = float((weights * logs).sum()) / total
     q = float((weights * (logs - mean) ** 2).sum())
@@ -222,7 +227,7 @@ def compare(
     # weighted by its precision: drift plus its own within-run noise
     units = _job_units(same)
     drift, df = learned_drift(history, settings, pooled)
-    weights = 1.0 / (drift**2 + np.maximum([u[1] for u in units], _WITHIN_FLOOR))
+    weights = 1.0 / (drift**2 + _within_variances(units))
     baseline_log = float((weights * np.array([u[0] for u in units])).sum() / weights.sum())
     variance = 1.0 / float(weights.sum()) + drift**2 + min(current.within_se, 1.0) ** 2
     se = math.sqrt(variance)

@@ -424,7 +424,7 @@ class BaselineGate:
         stored = run.probe_ms
         if probe_ms is None or stored is None:
             return False
-        return abs(math.log(probe_ms / stored)) <= math.log1p(self.max_probe_shift)
+        return same_machine_state(probe_ms, stored, self.max_probe_shift)
 
     def _probe_guard(
         self, probe_ms: float | None, baseline_runs: Sequence[StoredRun]
@@ -435,7 +435,7 @@ class BaselineGate:
         if probe_ms is None or not values:
             return None
         reference = float(np.exp(np.mean(np.log(values))))
-        if abs(math.log(probe_ms / reference)) <= math.log1p(self.max_probe_shift):
+        if same_machine_state(probe_ms, reference, self.max_probe_shift):
             return None
         return MachineGuard(GuardReason.MACHINE_SPEED, probe_ms, reference, self.max_probe_shift)
 
@@ -487,6 +487,12 @@ class BaselineGate:
             history_runs=runs,
             recorded_busy=self._busy_guard(result.foreign_load, []),
         )
+
+
+def same_machine_state(probe_ms: float, reference_ms: float, max_shift: float) -> bool:
+    """Two speed-probe readings within ``max_shift`` of each other, either way (on the log
+    scale): the machine was in the same state."""
+    return abs(math.log(probe_ms / reference_ms)) <= math.log1p(max_shift)
 
 
 def _probe_id(facts: Mapping[str, Any]) -> str:
