@@ -64,7 +64,10 @@ def calibrate_checks(
 
 def reference_checks(result: PerfResult, budgets: Sequence[Budget]) -> None:
     """``min_speedup`` / ``max_slowdown``: judged on the interval of the paired ratio to the
-    interleaved reference (the same interval as the reference comparison's)."""
+    interleaved reference (the same interval as the reference comparison's). Where one
+    applies it is the only judgement against the reference: the comparison becomes
+    ``by-budget`` (its ratio and interval still reported), so a model inside its stated
+    slowdown is never failed by the regression threshold as well."""
     comparison = result.baseline
     if comparison is None or comparison.method is not GateMethod.REFERENCE:
         return
@@ -95,6 +98,7 @@ def reference_checks(result: PerfResult, budgets: Sequence[Budget]) -> None:
                         guard,
                     )
                 )
+                comparison.verdict = GateVerdict.BY_BUDGET
 
 
 def one_off_checks(

@@ -343,13 +343,16 @@ class PerfBudget:
         )
 
     def _attribute(self, result: PerfResult, plan: AbPlan | None) -> None:
-        """After a regression, rank the layer types by the time they gained against the
-        compared model: profiled here when it is at hand (A/B, reference), else the
-        profile stored with the baseline (history)."""
+        """After a regression (or a failed speedup budget), rank the layer types by the time
+        they gained against the compared model: profiled here when it is at hand (A/B,
+        reference), else the profile stored with the baseline (history)."""
         comparison = result.baseline
         if result.profile is None or comparison is None:
             return
-        if comparison.verdict is not GateVerdict.REGRESSION:
+        budget_failed = any(
+            c.verdict is Verdict.FAIL for c in result.checks if c.metric.against_reference
+        )
+        if comparison.verdict is not GateVerdict.REGRESSION and not budget_failed:
             return
         if plan is not None or self.spec.has_reference:
             spec = (

@@ -21,6 +21,10 @@ class GateVerdict(str, Enum):
     IMPROVEMENT = "improvement"
     UNCHANGED = "unchanged"
     INCONCLUSIVE = "inconclusive"
+    #: compared with the interleaved reference, and judged by the test's speedup budget
+    #: (``min_speedup`` / ``max_slowdown``) alone: the user stated how the model must compare
+    #: with its reference, so the regression threshold does not judge the same ratio again
+    BY_BUDGET = "by-budget"
     #: nothing stored for this test and machine profile: the test passes
     NO_BASELINE = "no-baseline"
     #: this run was recorded as a baseline run
