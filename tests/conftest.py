@@ -266,8 +266,15 @@ def hide_in_child_processes(add_cleanup: Callable[[Callable[[], None]], None]) -
     os.environ["PYTEST_PLUGINS"] = ",".join([*plugins, _CHILD_PLUGIN])
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [directory, saved["PYTHONPATH"]]))
     sys.path.insert(0, directory)  # for the pytest runs made in this process
+    # pytest-xdist gives the workers of a run made in this process (pytester's in-process
+    # runs with -n) the sys.path it froze when it was imported, not PYTHONPATH
+    frozen = getattr(sys.modules.get("xdist.plugin"), "_sys_path", None)
+    if isinstance(frozen, list):
+        frozen.insert(0, directory)
 
     def restore() -> None:
+        if isinstance(frozen, list) and directory in frozen:
+            frozen.remove(directory)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
