@@ -24,7 +24,7 @@ running ``run_blocks`` itself over the recorded pairs on a clock that replays th
 block end times (about 24 pairs of 2 x 0.1 s; 12 windows in 60 s; the counts are printed).
 Each window is then judged as the plugin judges an A/B run: ``run_blocks`` again on the
 replayed clock, with the looks the plugin's ``_ab_looks`` builds (``AB_LOOKS`` looks, each
-``compare_paired`` at the gate's ``ab_settings``: the Bonferroni per-look levels, 5%
+``compare_paired`` at the gate's ``ab_settings``: the O'Brien-Fleming level of each look, 5%
 threshold), stopping at the first settled look, then the final verdict from
 ``compare_paired`` over the pairs it took (what ``judge_ab`` decides on),
 ``higher_is_better=False``. The +10% and +25% rows replay the same windows with every model
@@ -315,10 +315,9 @@ def ab_looks(gate: BaselineGate, threshold: float) -> SequentialLooks:
     when ``compare_paired`` at the per-look levels says anything but inconclusive. A copy of
     the plugin's ``_ab_looks`` (``PerfBudget``, or ``PartnerChooser`` in ``partners.py``),
     made of the same public pieces, since that private method has moved."""
-    settings = gate.ab_settings(threshold)
 
     def settled(log_ratios: Sequence[float], look: int) -> bool:
-        verdict = compare_paired(log_ratios, settings, False).verdict
+        verdict = compare_paired(log_ratios, gate.ab_settings(threshold, look), False).verdict
         return verdict is not GateVerdict.INCONCLUSIVE
 
     return SequentialLooks(AB_LOOKS, settled)
@@ -345,8 +344,8 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         ),
         model_store=ModelStore(Path()),
     )
-    settings = gate.ab_settings(threshold)
     looks = ab_looks(gate, threshold)
+    settings = gate.ab_settings(threshold, looks.count - 1)  # the final look's, printed
     never = SequentialLooks(looks.count, lambda ratios, look: False)
     look_times = [max_time * (k + 1) / looks.count for k in range(looks.count)]
     rows = {name: Row() for name, _ in SCENARIOS}
@@ -361,7 +360,8 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
                 run = replay_engine(recording, start, measure, looks, slowdown, pairs)
                 if run is None:
                     raise RuntimeError(f"{recording.name}: a window ran out of its pairs")
-                outcome = compare_paired(run.log_ratios, settings, False)
+                final = run.look if run.look is not None else looks.count - 1
+                outcome = compare_paired(run.log_ratios, gate.ab_settings(threshold, final), False)
                 used = len(run.log_ratios)
                 reached = sum(1 for t in look_times if run.measure_s >= t)
                 row = rows[name]
@@ -395,7 +395,7 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         f"{looks.count} looks at {', '.join(f'{t:g}' for t in look_times)} s "
         f"(the engine looks first at its min time, {measure.min_time_s * 2:g} s of both sides, "
         f"and the last look is the final verdict at the budget's end); threshold "
-        f"{threshold:.0%}, per-look "
+        f"{threshold:.0%}, O'Brien-Fleming levels, at the last look "
         f"confidence {settings.confidence:.4g} / equivalence {settings.equivalence_confidence:.4g}"
     )
     print()

@@ -141,9 +141,10 @@ class PartnerChooser:
             raise PartnerUnavailable(f"the reference cannot run: {exc}") from None
 
     def _ab_looks(self, higher_is_better: bool) -> SequentialLooks:
-        settings = self._session.gate.ab_settings(self.regression_threshold)
+        gate, threshold = self._session.gate, self.regression_threshold
 
         def settled(log_ratios: Sequence[float], look: int) -> bool:
+            settings = gate.ab_settings(threshold, look)
             verdict = compare_paired(log_ratios, settings, higher_is_better).verdict
             return verdict is not GateVerdict.INCONCLUSIVE
 

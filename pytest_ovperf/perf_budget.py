@@ -53,6 +53,7 @@ from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
 from .verdicts.budgets import Budget, Metric, applicable_budgets
 from .verdicts.gate import (
+    AB_LOOKS,
     AbPlan,
     baseline_error,
     judge_ab,
@@ -290,7 +291,8 @@ class PerfBudget:
             )
             return
         if plan is not None and partner is not None:
-            settings = gate.ab_settings(self.regression_threshold)
+            look = partner.look if partner.look is not None else AB_LOOKS - 1
+            settings = gate.ab_settings(self.regression_threshold, look)
             result.baseline = busy_guarded(
                 result,
                 judge_ab(partner.log_ratios, partner.value, plan, settings, hib),

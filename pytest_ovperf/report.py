@@ -173,7 +173,7 @@ def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
         f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; threshold "
         f"{outcome.threshold:.1%}; p(slowdown <= threshold) = {outcome.p_value:.2g} "
         f"(paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added; "
-        f"sequential test, error rates split among {comparison.looks} looks)",
+        f"sequential test over {comparison.looks} looks, O'Brien-Fleming boundaries)",
     ]
 
 
@@ -258,6 +258,14 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
             f"{outcome.threshold:.0%} change from drift; measure longer (--ovperf-max-time), "
             "use a quieter machine, or record more baseline runs (--ovperf-update-baselines "
             "appends to the history)"
+        )
+    if verdict is GateVerdict.NOTHING_CHANGED:
+        lines.append(
+            "nothing the gate fingerprints changed since the baseline (model, config, "
+            "OpenVINO, Python, pytest-ovperf): this run checked the machine, and could not tell "
+            f"its noise from a {outcome.threshold:.0%} change; not a warning (a confident "
+            "slowdown would be a regression); more baseline runs (--ovperf-update-baselines "
+            "appends to the history) narrow the interval"
         )
     lines.extend(_guard_line(guard) for guard in comparison.guards)
     if comparison.guards and verdict is not GateVerdict.BY_BUDGET:

@@ -14,7 +14,7 @@ import openvino as ov
 from .options import Settings
 from .runtime.device_locks import DeviceLocks
 from .runtime.devices import DeviceCatalog
-from .runtime.facts import git_commit, job_id, machine_facts
+from .runtime.facts import git_commit, job_id, machine_facts, plugin_version
 from .runtime.models import CompileCache
 from .store.models import ModelStore
 from .verdicts.comparison import GateSettings
@@ -65,6 +65,7 @@ class OvperfSession:
         return {
             "openvino": ov.get_version(),
             "python": platform.python_version(),
+            "pytest_ovperf": plugin_version(),
             "git_commit": git_commit(self.rootdir),
             "job": job_id(self.session_id),
         }

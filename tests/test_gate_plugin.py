@@ -170,7 +170,7 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     _, results = run(ovtester, *GATE, "--ovperf-regression-threshold=900%", "-k", "strict")
     strict = results[("test_strict", "latency")]
     assert strict["regression_threshold"] == pytest.approx(0.01)
-    assert strict["baseline_verdict"] in ("inconclusive", "regression", "improvement")
+    assert strict["baseline_verdict"] in ("nothing-changed", "regression", "improvement")
 
     # 4. the same test ids now run a model about ten times slower, judged against the
     #    stored runs (--ovperf-compare=history; step 5 does the A/B comparison)
@@ -216,7 +216,7 @@ def test_record_compare_and_catch_a_regression(ovtester: pytest.Pytester) -> Non
     assert results[("test_latency", "latency")]["ratio"] > 2.0
     assert results[("test_throughput", "throughput")]["ratio"] < 0.5
     assert "A/B against the baseline's model" in out
-    assert "sequential test, error rates split among 4 looks" in out
+    assert "sequential test over 4 looks, O'Brien-Fleming boundaries" in out
     models = ovtester.path / "baselines" / "models"
     assert len([d for d in models.iterdir() if (d / "manifest.json").is_file()]) == 1
     assert baseline.read_bytes() == recorded
@@ -271,9 +271,32 @@ def test_other_machine_profile_and_busy_baseline(ovtester: pytest.Pytester) -> N
     assert "baselines of other machine profiles are not comparable" in out
     assert f"profile {other} differs in cpu 'Imaginary CPU 9000'" in out
     busy = results[("test_busy", "throughput")]
-    assert busy["baseline_verdict"] == "inconclusive"
+    # nothing changed since the baseline: a check of the machine, which is not a warning
+    assert busy["baseline_verdict"] == "nothing-changed"
     assert "machine busy" in busy["baseline_message"]
     assert "the baseline's runs (up to 90%)" in busy["baseline_message"]
+
+
+# -- nothing changed -----------------------------------------------------------------------
+
+
+def test_a_run_right_after_recording_does_not_warn(ovtester: pytest.Pytester) -> None:
+    """The newcomer's first experience: record, run again, nothing changed. Whatever the
+    machine did in between, the comparison is no warning (even with inconclusive verdicts
+    made failures); only a confident slowdown could fail it."""
+    setup_project(ovtester)
+    write(ovtester, "perf/test_once.py", ONE_TEST.format(name="once"))
+    run(ovtester, *GATE, "--ovperf-update-baselines")
+    outcome, results = run(ovtester, *GATE, "--ovperf-inconclusive=fail", "-W", "error")
+    data = results[("test_once", "throughput")]
+    assert data["baseline_method"] == "history"
+    assert data["what_changed"] == {}
+    verdict = data["baseline_verdict"]
+    assert verdict in ("unchanged", "improvement", "nothing-changed", "regression"), verdict
+    if verdict != "regression":  # a confident slowdown of the machine fails, confirmed
+        outcome.assert_outcomes(passed=1)
+    if verdict == "nothing-changed":
+        assert "nothing the gate fingerprints changed" in data["baseline_message"]
 
 
 # -- corrupt baseline files ----------------------------------------------------------------

@@ -95,6 +95,8 @@ def test_sequential_looks_stop_at_the_first_settled_verdict(settle_at: int | Non
         steady_model, noisy_runner(), SETTINGS, steady_precision, compare_partner=True, looks=looks
     )
     assert seen == sorted(set(seen))  # each look is taken once, in order
+    # the look whose levels judge the final verdict: the one that stopped, else the last
+    assert samples.look == (3 if settle_at is None else settle_at)
     if settle_at is None:
         assert samples.measure_s > SETTINGS.max_time_s * 0.75
         assert seen and seen[-1] <= 2  # the last look is the budget's end itself

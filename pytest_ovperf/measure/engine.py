@@ -10,8 +10,8 @@ precision only, never at a verdict, so it does not inflate the error rate of any
 
 A partner compared by a group-sequential test (``SequentialLooks``: the baseline's own model
 in an A/B comparison) stops instead at the first of a fixed number of looks, evenly spread
-over ``max_time_s``, at which its verdict is settled; the test's error rate is split among the
-looks, so looking early costs no false alarms.
+over ``max_time_s``, at which its verdict is settled; each look is judged at its
+O'Brien-Fleming level (``verdicts/sequential.py``), so looking early costs no false alarms.
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ class PartnerSamples:
     value: float
     #: log(model block / partner block) of each adjacent pair
     log_ratios: tuple[float, ...]
+    #: with sequential looks: the look (0-based) whose verdict is the final one: the look
+    #: that stopped the measurement, else the last (the time budget ended it)
+    look: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ class Interleaved:
     partner_blocks: tuple[float, ...]
     log_ratios: tuple[float, ...]
     measure_s: float
+    #: see ``PartnerSamples.look``
+    look: int | None = None
 
 
 def run_blocks(
@@ -156,6 +161,7 @@ def run_blocks(
         else []
     )
     looks_passed = 0
+    final_look = sequential.count - 1 if sequential is not None else None
     started = clock()
     while True:
         if partner is None:
@@ -203,8 +209,11 @@ def run_blocks(
         if reached > looks_passed:
             looks_passed = reached
             if sequential.settled(ratios, reached - 1):
+                final_look = reached - 1
                 break
-    return Interleaved(tuple(model_blocks), tuple(partner_blocks), tuple(ratios), clock() - started)
+    return Interleaved(
+        tuple(model_blocks), tuple(partner_blocks), tuple(ratios), clock() - started, final_look
+    )
 
 
 def _run_with(
@@ -231,7 +240,8 @@ def _run_with(
     )
     if partner is None:
         return run, None
-    return run, PartnerSamples(run.partner_blocks, partner.runner.value, run.log_ratios)
+    samples = PartnerSamples(run.partner_blocks, partner.runner.value, run.log_ratios, run.look)
+    return run, samples
 
 
 def measure_latency(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -28,7 +29,7 @@ MACHINE_FACTS = (
     "cpu_partition",
 )
 #: software facts shown as "what changed" beside a verdict; they never stop a comparison
-SOFTWARE_FACTS = ("openvino", "model_hash", "config", "python")
+SOFTWARE_FACTS = ("openvino", "model_hash", "config", "python", "pytest_ovperf")
 #: the software facts whose change makes runs belong to another software version
 SOFTWARE_KEY_FACTS = ("openvino", "model_hash", "config")
 
@@ -43,6 +44,15 @@ def machine_profile(facts: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """The hardware facts among ``facts`` and the id of the profile they make."""
     machine = {k: facts[k] for k in MACHINE_FACTS if k in facts}
     return machine, facts_id(machine)
+
+
+@functools.cache
+def plugin_version() -> str:
+    """This plugin's installed version (a software fact: a new plugin may measure otherwise)."""
+    try:
+        return importlib.metadata.version("pytest-ovperf")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown"
 
 
 def software_key(facts: Mapping[str, Any]) -> str:

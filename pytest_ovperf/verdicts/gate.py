@@ -40,6 +40,7 @@ from .comparison import (
 )
 from .kinds import CompareMode, GateMethod, GateVerdict, GuardReason
 from .limits import DEFAULT_MAX_FOREIGN_LOAD, DEFAULT_MAX_PROBE_SHIFT
+from .sequential import look_confidence
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class ComparableRuns:
     normalize: bool
 
 
-#: looks of the group-sequential A/B test; the error rates are split evenly among them
+#: looks of the group-sequential A/B test (O'Brien-Fleming boundaries, ``sequential.py``)
 AB_LOOKS = 4
 
 
@@ -181,14 +182,16 @@ class BaselineGate:
         )
         return plan, ""
 
-    def ab_settings(self, threshold: float) -> GateSettings:
-        """The per-look levels of the sequential A/B test: the error rates split evenly
-        among ``AB_LOOKS`` looks (Bonferroni), so the whole test keeps the stated rates."""
+    def ab_settings(self, threshold: float, look: int) -> GateSettings:
+        """The levels of the sequential A/B test at ``look`` (0-based; the last,
+        ``AB_LOOKS - 1``, also judges a measurement that ran to its time budget):
+        O'Brien-Fleming boundaries (``sequential.py``), so the whole test keeps the stated
+        rates whatever look it stops at."""
         base = self.settings_for(threshold)
         return dataclasses.replace(
             base,
-            confidence=1.0 - (1.0 - base.confidence) / AB_LOOKS,
-            equivalence_confidence=1.0 - (1.0 - base.equivalence_confidence) / AB_LOOKS,
+            confidence=look_confidence(base.confidence, look, AB_LOOKS),
+            equivalence_confidence=look_confidence(base.equivalence_confidence, look, AB_LOOKS),
         )
 
     def check(
@@ -237,9 +240,13 @@ class BaselineGate:
             guards.append(self._probe_guard(result.probe_value, chosen.reference))
         found = [g for g in guards if g is not None]
         stored_software = entry.get("software", {})
+        what_changed = {
+            k: (stored_software.get(k), software.get(k))
+            for k in SOFTWARE_FACTS
+            if stored_software.get(k) != software.get(k)
+        }
         return BaselineComparison(
-            # the statistics may have decided, but not about the model: the machine changed
-            GateVerdict.INCONCLUSIVE if found else outcome.verdict,
+            history_verdict(outcome.verdict, bool(found), bool(what_changed)),
             method=GateMethod.HISTORY,
             fallback=fallback,
             higher_is_better=result.higher_is_better,
@@ -249,11 +256,7 @@ class BaselineGate:
             stored=_stored_baseline(path, entry, runs),
             normalized=chosen.normalize,
             guards=found,
-            what_changed={
-                k: (stored_software.get(k), software.get(k))
-                for k in SOFTWARE_FACTS
-                if stored_software.get(k) != software.get(k)
-            },
+            what_changed=what_changed,
         )
 
     def _pooled(
@@ -489,6 +492,16 @@ class BaselineGate:
         )
 
 
+def history_verdict(statistical: GateVerdict, guarded: bool, changed: bool) -> GateVerdict:
+    """The verdict of a comparison with the stored runs: the statistics' own, unless a
+    machine guard withholds it (``inconclusive``: the statistics may have decided, but not
+    about the model); an undecided comparison where nothing fingerprinted changed is
+    ``nothing-changed``, unless the statistics saw a confident slowdown."""
+    verdict = GateVerdict.INCONCLUSIVE if guarded else statistical
+    undecided = verdict is GateVerdict.INCONCLUSIVE and statistical is not GateVerdict.REGRESSION
+    return GateVerdict.NOTHING_CHANGED if undecided and not changed else verdict
+
+
 def same_machine_state(probe_ms: float, reference_ms: float, max_shift: float) -> bool:
     """Two speed-probe readings within ``max_shift`` of each other, either way (on the log
     scale): the machine was in the same state."""
@@ -521,7 +534,8 @@ def judge_ab(
     higher_is_better: bool,
 ) -> BaselineComparison:
     """The verdict of the current model against the baseline's own model, measured
-    interleaved (paired), at the per-look levels of the sequential test."""
+    interleaved (paired), at the levels of the sequential test's look that stopped it
+    (``settings``: ``BaselineGate.ab_settings``)."""
     return _judge_paired(
         log_ratios,
         baseline_value,

@@ -25,6 +25,12 @@ class GateVerdict(str, Enum):
     #: (``min_speedup`` / ``max_slowdown``) alone: the user stated how the model must compare
     #: with its reference, so the regression threshold does not judge the same ratio again
     BY_BUDGET = "by-budget"
+    #: history, and nothing the gate fingerprints changed since the baseline (model, config,
+    #: OpenVINO, Python, this plugin; the machine profile is the same by construction): the
+    #: run was a check of the machine, which could not tell its noise from a change. Not a
+    #: warning: a confident slowdown is still a ``regression``, and a slowdown only the
+    #: machine guards withheld stays ``inconclusive``
+    NOTHING_CHANGED = "nothing-changed"
     #: nothing stored for this test and machine profile: the test passes
     NO_BASELINE = "no-baseline"
     #: this run was recorded as a baseline run
