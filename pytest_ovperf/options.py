@@ -57,6 +57,8 @@ class Settings:
     prior_drift: float = DEFAULT_DRIFT_PRIOR
     #: interleave the machine-speed probe with every measurement
     speed_probe: bool = True
+    #: on the CPU, measure the model with one inference thread too (``partners.py``)
+    companion: bool = True
     #: above this foreign CPU load (fraction) a baseline comparison is inconclusive
     max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD
     #: above this change of the speed probe (fraction) a baseline comparison is inconclusive
@@ -174,6 +176,14 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "on/off: interleave a small fixed workload with every measurement; the regression "
         "gate uses it to tell the machine's state and to compare model/probe latency "
         "ratios (default on)",
+    ),
+    (
+        "companion",
+        "on",
+        "on/off: on the CPU, measure each model also with one inference thread within the "
+        "same time cap and judge both figures against the stored runs; one thread stays "
+        "within a few percent across processes on a shared machine where two threads do not "
+        "(default on)",
     ),
     (
         "device-lock",
@@ -343,6 +353,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         prune_stale=read.flag("prune-baselines"),
         prior_drift=read.fraction("drift-prior"),
         speed_probe=read.switch("speed-probe"),
+        companion=read.switch("companion"),
         max_foreign_load=read.fraction("max-foreign-load"),
         max_probe_shift=read.fraction("max-probe-shift"),
         device_lock=read.switch("device-lock"),

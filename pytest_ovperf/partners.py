@@ -10,7 +10,8 @@ from typing import Any
 
 from .collect import Target
 from .measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
-from .measure.engine import Partner, SequentialLooks
+from .measure.engine import Companion, Partner, SequentialLooks
+from .runtime.companion import COMPANION_DEVICE, COMPANION_SHARE, COMPANION_THREADS, companion_spec
 from .runtime.models import CompiledEntry, ModelError, ModelSpec
 from .runtime.probe import PROBE_SHARE, PROBE_SPEC
 from .session import OvperfSession
@@ -47,6 +48,8 @@ class ChosenPartner:
     partner: Partner | None
     plan: AbPlan | None = None
     fallback: str = ""
+    #: the one-thread compute companion (history comparisons and recordings on the CPU)
+    companion: Companion | None = None
 
 
 class PartnerChooser:
@@ -89,17 +92,39 @@ class PartnerChooser:
             else:
                 looks = self._ab_looks(kind == "throughput")
                 return ChosenPartner(Partner(self._runner(kind, baseline), 1.0, True, looks), plan)
+        judged = self._session.gate.will_judge(
+            self.test_file, self.test_name, self._session.machine_facts(self.target.device), kind
+        )
+        companion = self._companion(kind) if judged else None
         if not settings.speed_probe:
-            return ChosenPartner(None, None, fallback)
+            return ChosenPartner(None, None, fallback, companion)
         # The probe runs sync for both kinds: request.latency times the inference alone,
         # while a tiny model's fps would time Python's submission loop. For throughput it
         # only tells the machine state (fps/probe ratios proved noisier than fps itself).
         probe = self._probe_entry()
-        compared = kind == "latency" and self._session.gate.will_judge(
-            self.test_file, self.test_name, self._session.machine_facts(self.target.device), kind
-        )
         runner = LatencyBlocks(probe.compiled, probe.inputs, settings.measure)
-        return ChosenPartner(Partner(runner, PROBE_SHARE, compared), None, fallback)
+        partner = Partner(runner, PROBE_SHARE, kind == "latency" and judged)
+        return ChosenPartner(partner, None, fallback, companion)
+
+    def _companion(self, kind: str) -> Companion | None:
+        """The one-thread compute companion of a history comparison or a recording: on the
+        CPU only, unless switched off, and not where the test's latency is one thread
+        already. A companion that cannot be compiled is left out (the test goes on)."""
+        settings = self._session.settings
+        if not settings.companion or self.target.device != COMPANION_DEVICE:
+            return None
+        threads = self.spec.config.get("INFERENCE_NUM_THREADS")
+        if kind == "latency" and str(threads) == str(COMPANION_THREADS):
+            return None
+        try:
+            entry = self._session.compile_cache.get(
+                companion_spec(self.spec), self.target.device, self.target.precision, "LATENCY"
+            )
+        except ModelError:
+            return None
+        return Companion(
+            LatencyBlocks(entry.compiled, entry.inputs, settings.measure), COMPANION_SHARE
+        )
 
     def _runner(self, kind: str, entry: CompiledEntry) -> LatencyBlocks | ThroughputBlocks:
         measure = self._session.settings.measure

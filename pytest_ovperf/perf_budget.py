@@ -24,6 +24,7 @@ from .judging import (
 )
 from .measure.blocks import InferPool
 from .measure.engine import (
+    CompanionSamples,
     PartnerSamples,
     ProgressCallback,
     measure_latency,
@@ -41,10 +42,12 @@ from .report import (
 )
 from .results import (
     Check,
+    CompanionFigure,
     LatencyResult,
     PerfResult,
     ThroughputResult,
 )
+from .runtime.companion import COMPANION_THREADS
 from .runtime.device_locks import DeviceLockTimeout, Hold
 from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
 from .runtime.profile import RuntimeProfile, attribute
@@ -70,6 +73,13 @@ class OvperfInconclusiveWarning(UserWarning):
 
 class OvperfPrecisionWarning(UserWarning):
     """The device ran another precision than the one asked for."""
+
+
+def companion_figure(samples: CompanionSamples | None) -> CompanionFigure | None:
+    """The companion's figure of a result, where it ran."""
+    if samples is None:
+        return None
+    return CompanionFigure(samples.value, samples.blocks, COMPANION_THREADS)
 
 
 class PerfBudget:
@@ -125,7 +135,13 @@ class PerfBudget:
         with self._measuring() as hold:
             load = LoadMeter().start()
             samples = measure_latency(
-                compiled, inputs, settings, percentiles, chosen.partner, self._progress
+                compiled,
+                inputs,
+                settings,
+                percentiles,
+                chosen.partner,
+                self._progress,
+                chosen.companion,
             )
             hold.release_at = time.time()
         intervals = {q: samples.interval(q, settings.confidence) for q in percentiles}
@@ -137,6 +153,7 @@ class PerfBudget:
             latencies_ms=samples.latencies_ms,
             percentile=headline,
             foreign_load=load.foreign_load(),
+            companion=companion_figure(samples.companion),
         )
         for budget in self.budgets:
             if budget.latency_ms is not None:
@@ -160,7 +177,9 @@ class PerfBudget:
         chosen = self._partner("throughput", entry)
         with self._measuring() as hold:
             load = LoadMeter().start()
-            samples = measure_throughput(infer_pool, settings, chosen.partner, self._progress)
+            samples = measure_throughput(
+                infer_pool, settings, chosen.partner, self._progress, chosen.companion
+            )
             hold.release_at = time.time()
         interval = samples.interval(settings.confidence)
         result = ThroughputResult(
@@ -171,6 +190,7 @@ class PerfBudget:
             completed=samples.completed,
             requests=infer_pool.size,
             foreign_load=load.foreign_load(),
+            companion=companion_figure(samples.companion),
         )
         for budget in self.budgets:
             if budget.throughput_fps is not None:

@@ -19,8 +19,10 @@ from .results import (
     PerfResult,
     ThroughputResult,
 )
+from .runtime.companion import COMPANION_DEVICE
 from .runtime.profile import LayerChange
 from .verdicts.budgets import Metric, excess_percent
+from .verdicts.companion import Figure
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.suite import SuiteShift, suite_shift
 
@@ -100,6 +102,11 @@ def budget_failure_message(result: PerfResult, checks: Sequence[Check]) -> str:
 # -- baseline comparisons --------------------------------------------------------------
 
 
+def _level(confidence: float) -> str:
+    """An interval's confidence, as printed: 95%, 97.5%, 95.71%."""
+    return f"{confidence * 100:.4g}%"
+
+
 def _unit_and_statistic(result: PerfResult) -> tuple[str, str]:
     """The unit of a result's gate figure, and its name: the gate compares p50 latency (or
     fps), whatever percentile a budget names."""
@@ -124,7 +131,7 @@ def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[s
         )
         + f" (n={result.n}, {len(result.blocks)} blocks, {result.measure_s:.1f} s)",
         ("normalized by the machine-speed probe: " if comparison.normalized else "")
-        + f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.0%} CI "
+        + f"ratio current/baseline = {ratio:.3f}, {_level(outcome.confidence)} CI "
         f"[{low:.3f}, {high:.3f}]; threshold {outcome.threshold:.1%} slowdown; "
         f"p(slowdown <= threshold) = {outcome.p_value:.2g} (t, df={outcome.df:.0f})",
         f"noise: run-to-run drift {outcome.drift:.1%} (learned from {stored.stored_runs} "
@@ -134,6 +141,62 @@ def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[s
         f"openvino {result.facts.get('openvino')} model {result.facts.get('model_hash')} on "
         f"{result.facts.get('device_name')}",
     ]
+
+
+def _companion_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
+    """The one-thread compute companion of a history comparison, and which figure the
+    verdict rests on (``verdicts/companion.py``)."""
+    if result.device != COMPANION_DEVICE:
+        return [
+            f"no compute companion on {result.device}: one inference thread is a CPU setting, "
+            "so the user-facing figure alone is judged"
+        ]
+    figure, judged = result.companion, comparison.companion
+    if figure is None:
+        return []
+    if judged is None:
+        why = (
+            "the machine was busy"
+            if any(g.reason is GuardReason.BUSY for g in comparison.guards)
+            else "the baseline's runs have none (recorded before it, or with "
+            "--ovperf-companion=off; --ovperf-update-baselines adds runs that have one)"
+        )
+        return [
+            f"compute companion ({figure.threads} inference thread): p50 = "
+            f"{fmt(figure.p50_ms)} ms, not judged: {why}"
+        ]
+    ratio, (low, high) = judged.ratio(False)
+    user = comparison.outcome
+    assert user is not None
+    lines = [
+        f"compute companion ({figure.threads} inference thread, sync): p50 = "
+        f"{fmt(figure.p50_ms)} ms against {fmt(judged.baseline_value)} ms "
+        f"({judged.baseline_runs} run(s)); ratio {ratio:.3f}, {_level(judged.confidence)} CI "
+        f"[{low:.3f}, {high:.3f}]; run-to-run drift {judged.drift:.1%}, df={judged.df:.0f}: "
+        f"{judged.verdict.value} (each figure's regression test at half the gate's rate)"
+    ]
+    user_ratio, (user_low, user_high) = user.ratio(result.higher_is_better)
+    user_text = (
+        f"the user-facing figure (ratio {user_ratio:.3f}, CI [{user_low:.3f}, {user_high:.3f}])"
+    )
+    verdict, by = comparison.verdict, comparison.decided_by
+    if verdict is GateVerdict.REGRESSION and by is Figure.COMPANION:
+        lines.append(
+            f"the regression rests on the one-thread companion: {user_text} could not show it "
+            + ("(a machine guard withheld it)" if comparison.guards else "(machine noise)")
+        )
+    elif verdict is GateVerdict.REGRESSION and judged.verdict is not GateVerdict.REGRESSION:
+        lines.append(
+            f"the regression rests on {user_text}; the one-thread companion did not show it "
+            f"({judged.verdict.value}): the time was lost in parallel execution (threads, "
+            "streams), not in the computation"
+        )
+    elif verdict is GateVerdict.UNCHANGED and by is Figure.COMPANION:
+        lines.append(
+            f"unchanged rests on the one-thread companion: {user_text} was undecided only "
+            f"from machine noise (its estimate lies within +-{user.threshold:.0%})"
+        )
+    return lines
 
 
 def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
@@ -169,7 +232,7 @@ def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
         f"baseline {'fps' if result.higher_is_better else 'p50'} = "
         f"{fmt(comparison.baseline_value)} {unit}; current {current} = "
         f"{fmt(result.gate_value)} {unit} (n={result.n}, {result.measure_s:.1f} s in all)",
-        f"ratio current/baseline = {ratio:.3f}, {outcome.confidence:.2%} CI "
+        f"ratio current/baseline = {ratio:.3f}, {_level(outcome.confidence)} CI "
         f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; threshold "
         f"{outcome.threshold:.1%}; p(slowdown <= threshold) = {outcome.p_value:.2g} "
         f"(paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added; "
@@ -250,6 +313,7 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
         lines = _history_lines(result, comparison)
         if comparison.fallback:
             lines.append(comparison.fallback + "; judged against the stored runs instead")
+        lines.extend(_companion_lines(result, comparison))
     outcome = comparison.outcome
     assert outcome is not None
     if not comparison.guards and verdict is GateVerdict.INCONCLUSIVE:
@@ -473,7 +537,25 @@ def result_record(result: PerfResult) -> dict[str, Any]:
             baseline_message=comparison_text(result, b),
             baseline_other_profiles=[o.profile for o in b.other_profiles],
             what_changed={k: list(v) for k, v in b.what_changed.items()},
+            decided_by=b.decided_by.value if b.decided_by is not None else None,
         )
+        if b.companion is not None:
+            ratio, (low, high) = b.companion.ratio(False)
+            data.update(
+                companion_verdict=b.companion.verdict.value,
+                companion_ratio=_num(ratio),
+                companion_ratio_ci=[_num(low), _num(high)],
+            )
+    companion = result.companion
+    data["companion"] = (
+        {
+            "p50_ms": _num(companion.p50_ms),
+            "blocks": len(companion.blocks),
+            "threads": companion.threads,
+        }
+        if companion is not None
+        else None
+    )
     return data
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .runtime.profile import LayerChange, RuntimeProfile
 from .verdicts.budgets import Metric, judge
+from .verdicts.companion import Figure
 from .verdicts.comparison import GateResult
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.stats import Interval
@@ -60,6 +61,18 @@ class Check:
         if guard is not None and verdict is Verdict.FAIL:
             verdict = Verdict.INCONCLUSIVE
         return cls(metric, statistic, interval, limit, verdict, sample_size, guard)
+
+
+@dataclass(frozen=True)
+class CompanionFigure:
+    """The one-thread compute companion of a result (``partners.py``): the same model,
+    one inference thread, sync, measured beside it."""
+
+    #: median latency (ms) over all its inferences
+    p50_ms: float
+    #: median latency of each of its blocks (ms)
+    blocks: tuple[float, ...]
+    threads: int
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,10 @@ class BaselineComparison:
     history_runs: int = 0
     #: updated: the foreign load while recording was over the limit
     recorded_busy: MachineGuard | None = None
+    #: history on the CPU: the one-thread compute companion against its stored runs
+    companion: GateResult | None = None
+    #: history with a companion: the figure the verdict rests on (``None``: neither decided)
+    decided_by: Figure | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -168,6 +185,8 @@ class PerfResult:
     probe_log_ratios: list[float] = field(default_factory=list)
     #: the probe's median latency (ms) in this run (it runs sync for both kinds)
     probe_value: float | None = None
+    #: the one-thread compute companion, where it was measured
+    companion: CompanionFigure | None = None
     #: fraction of the machine's CPU used by other processes while measuring
     foreign_load: float | None = None
     #: when the measurement started and ended (epoch seconds, this machine's clock)

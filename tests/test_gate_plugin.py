@@ -606,7 +606,7 @@ def test_malformed_profile_is_a_baseline_file_error(tmp_path: Path) -> None:
         gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
 
 
-def _probe_run(ratio_log: float, probe_ms: float) -> dict[str, Any]:
+def _probe_run(ratio_log: float, probe_ms: float, raw_log: float = 0.0) -> dict[str, Any]:
     """A stored run with a model/probe ratio, as _record writes it."""
     from pytest_ovperf.runtime.facts import software_key
     from pytest_ovperf.runtime.probe import PROBE_VERSION
@@ -620,8 +620,8 @@ def _probe_run(ratio_log: float, probe_ms: float) -> dict[str, Any]:
         "software": software,
     }
     return {
-        "value": 1.0,
-        "log_value": 0.0,
+        "value": math.exp(raw_log),
+        "log_value": raw_log,
         "within_se": 0.001,
         "blocks": 20,
         "software": software,
@@ -639,8 +639,9 @@ def test_probe_shift_makes_a_comparison_inconclusive(
     tmp_path: Path, probe_ms: float, expected: str
 ) -> None:
     """A machine in another state (the probe itself ran at another speed) never yields a
-    decided verdict; at the same speed the normalized ratio decides."""
-    runs = [_probe_run(0.0, 0.100) for _ in range(6)]
+    decided verdict; at the same speed the normalized ratio decides (the stored raw figure
+    moved from job to job, its ratio to the probe did not)."""
+    runs = [_probe_run(0.0, 0.100, raw_log=0.05 * (-1) ** i) for i in range(6)]
     gate = _gate_with_entry(tmp_path, {"latency": {"history": runs, "statistic": "p50_ms"}})
     result = _result()
     result.probe_log_ratios = [math.log(2.0)] * 20  # twice as slow relative to the probe
@@ -661,8 +662,8 @@ def test_runs_of_the_machine_state_found_are_the_baseline(
 ) -> None:
     """With stored runs in two machine states, a run is judged against those recorded in
     the state its probe found, where the model/probe ratio is another than in the other."""
-    fast = [_probe_run(0.0, 0.100) for _ in range(4)]
-    slow = [_probe_run(0.2, 0.150) for _ in range(4)]
+    fast = [_probe_run(0.0, 0.100, raw_log=0.05 * (-1) ** i) for i in range(4)]
+    slow = [_probe_run(0.2, 0.150, raw_log=0.3 + 0.05 * (-1) ** i) for i in range(4)]
     gate = _gate_with_entry(
         tmp_path, {"latency": {"history": fast + slow + fast, "statistic": "p50_ms"}}
     )
@@ -704,6 +705,30 @@ def test_raw_comparison_is_guarded_by_the_probe_state(
         assert comparison.verdict == expected, comparison_text(result, comparison)
     if expected == "inconclusive":
         assert "machine speed differs" in comparison_text(result, comparison)
+
+
+@pytest.mark.parametrize(
+    ("raw_spread", "ratio_spread", "normalized"),
+    [(0.05, 0.0, True), (0.0, 0.05, False), (0.05, 0.05, False)],
+    ids=["probe-steadies", "probe-adds-noise", "no-gain"],
+)
+def test_the_probe_normalizes_only_where_it_lowered_the_stored_spread(
+    tmp_path: Path, raw_spread: float, ratio_spread: float, normalized: bool
+) -> None:
+    """A figure is judged as model/probe ratios only where the ratios of this test's stored
+    jobs spread less than its raw figures did; a probe that adds noise is left out."""
+    runs = [
+        _probe_run(ratio_spread * (-1) ** i, 0.100, raw_log=raw_spread * (-1) ** i)
+        for i in range(6)
+    ]
+    gate = _gate_with_entry(tmp_path, {"latency": {"history": runs, "statistic": "p50_ms"}})
+    result = _result()
+    result.probe_log_ratios = [0.0] * 20
+    result.probe_value = 0.100
+    comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
+    assert comparison.normalized is normalized
+    text = comparison_text(result, comparison)
+    assert ("normalized by the machine-speed probe" in text) is normalized
 
 
 def test_stored_probe_must_be_valid(tmp_path: Path) -> None:

@@ -77,7 +77,9 @@ def test_a_max_slowdown_holds_when_the_model_is_faster(ovtester: pytest.Pytester
 
 # The same layers, one more of them: compute-bound matmuls (batch 64) whose weights stay in
 # cache, so the cost grows with the layer count on any CPU and at any precision: 11 layers
-# against 10 measured 1.10-1.11x (bf16, f32, one thread), 5 against 4 1.22-1.24x
+# against 10 measured 1.10-1.11x (bf16, f32, one thread), 5 against 4 1.22-1.24x. One
+# inference thread each: two-thread block pairs on a shared 2-vCPU machine (and beside this
+# test run's own work) read 1.00-1.39 for the 1.10 pair, one thread within a few percent
 SLOWDOWN_TEST = """
 import pytest
 from models import mlp
@@ -85,6 +87,7 @@ from models import mlp
 @pytest.mark.ovperf_model(
     source=lambda: mlp(256, 256, depth={depth}, batch=64),
     reference=lambda: mlp(256, 256, depth={reference_depth}, batch=64),
+    config={{"INFERENCE_NUM_THREADS": 1}},
 )
 @pytest.mark.ovperf_budget("CPU", max_slowdown="{slowdown}")
 def test_slower(perf_budget):
@@ -101,10 +104,10 @@ def test_a_model_within_its_max_slowdown_passes_whatever_the_regression_threshol
     ovtester.makepyfile(
         test_slower=SLOWDOWN_TEST.format(depth=11, reference_depth=10, slowdown="20%", kind=kind)
     )
-    result, (data,) = run_json(ovtester, "--ovperf-regression-threshold=5%")
+    result, (data,) = run_json(ovtester, "--ovperf-regression-threshold=5%", "--ovperf-max-time=3")
     result.assert_outcomes(passed=1)
     check = speedup_check(data)
-    assert check["verdict"] == "pass" and check["ci"][1] < 1.2
+    assert check["verdict"] == "pass" and check["ci"][1] < 1.2, check
     assert data["baseline_verdict"] == "by-budget"
     slowdown = data["ratio"] if kind == "latency" else 1 / data["ratio"]
     assert slowdown > 1.0  # the ratio is reported, not judged
@@ -118,10 +121,10 @@ def test_a_model_beyond_its_max_slowdown_fails_on_the_budget_alone(
     ovtester.makepyfile(
         test_slower=SLOWDOWN_TEST.format(depth=5, reference_depth=4, slowdown="10%", kind="latency")
     )
-    result, (data,) = run_json(ovtester)
+    result, (data,) = run_json(ovtester, "--ovperf-max-time=3")
     result.assert_outcomes(failed=1)
     check = speedup_check(data)
-    assert check["verdict"] == "fail" and check["ci"][0] > 1.1
+    assert check["verdict"] == "fail" and check["ci"][0] > 1.1, check
     assert data["baseline_verdict"] == "by-budget"
     out = result.stdout.str()
     assert "ovperf budget FAILED" in out and "budget <= 1.1 x: over budget by" in out

@@ -58,6 +58,25 @@ class Partner:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A second figure of the same model measured within the same time cap, in blocks
+    beside the model's (the one-thread compute companion, ``partners.py``): not paired
+    with the model, only summarised and stored."""
+
+    runner: LatencyBlocks
+    #: a companion block lasts this fraction of a model block
+    share: float
+
+
+@dataclass(frozen=True)
+class CompanionSamples:
+    """What the companion measured: its block medians (ms) and its median latency (ms)."""
+
+    blocks: tuple[float, ...]
+    value: float
+
+
+@dataclass(frozen=True)
 class Progress:
     """Where a measurement stands, for a live progress line."""
 
@@ -91,6 +110,7 @@ class LatencySamples:
     block_medians: tuple[float, ...]
     measure_s: float
     partner: PartnerSamples | None
+    companion: CompanionSamples | None = None
 
     def interval(self, q: float, confidence: float) -> Interval:
         return percentile_interval(self.latencies_ms, q, confidence)
@@ -102,6 +122,7 @@ class ThroughputSamples:
     block_seconds: tuple[float, ...]
     measure_s: float
     partner: PartnerSamples | None
+    companion: CompanionSamples | None = None
 
     @property
     def completed(self) -> int:
@@ -125,6 +146,7 @@ class Interleaved:
     measure_s: float
     #: see ``PartnerSamples.look``
     look: int | None = None
+    companion_blocks: tuple[float, ...] = ()
 
 
 def run_blocks(
@@ -139,21 +161,30 @@ def run_blocks(
     block_s: float | None = None,
     kind: str = "",
     progress: ProgressCallback | None = None,
+    companion: BlockRunner | None = None,
+    companion_share: float = 0.0,
 ) -> Interleaved:
     """Run blocks of ``model`` (ABBA-interleaved with ``partner``) until precise enough.
 
     ``model_precision()`` gives the intervals of the model's statistics so far; with
     ``compare_partner`` the interval of the mean log ratio model/partner must be precise too.
     With ``looks`` (and a partner) it stops at the first look whose verdict is settled.
-    ``block_s`` overrides the settings' model block length.
+    ``block_s`` overrides the settings' model block length. A ``companion`` runs a block of
+    ``companion_share`` of the model's in every round, on the far side of the partner
+    (model, partner, companion; then companion, partner, model), so that the model and its
+    partner stay adjacent.
     """
     clock = time.perf_counter
     model_blocks: list[float] = []
     partner_blocks: list[float] = []
+    companion_blocks: list[float] = []
     ratios: list[float] = []
     model_s = settings.block_s if block_s is None else block_s
     partner_s = model_s * partner_share
-    min_time_s = settings.min_time_s * (1.0 + (partner_share if partner else 0.0))
+    companion_s = model_s * companion_share
+    min_time_s = settings.min_time_s * (
+        1.0 + (partner_share if partner else 0.0) + (companion_share if companion else 0.0)
+    )
     sequential = looks if partner is not None else None
     look_times = (
         [settings.max_time_s * (k + 1) / sequential.count for k in range(sequential.count)]
@@ -164,6 +195,9 @@ def run_blocks(
     final_look = sequential.count - 1 if sequential is not None else None
     started = clock()
     while True:
+        companion_first = companion is not None and len(model_blocks) % 2 == 1
+        if companion is not None and companion_first:
+            companion_blocks.append(companion(companion_s))
         if partner is None:
             model_blocks.append(model(model_s))
         else:
@@ -176,6 +210,8 @@ def run_blocks(
             model_blocks.append(a)
             partner_blocks.append(b)
             ratios.append(math.log(a / b))
+        if companion is not None and not companion_first:
+            companion_blocks.append(companion(companion_s))
         elapsed = clock() - started
         if elapsed < min_time_s or len(model_blocks) < MIN_BLOCKS:
             continue
@@ -212,7 +248,12 @@ def run_blocks(
                 final_look = reached - 1
                 break
     return Interleaved(
-        tuple(model_blocks), tuple(partner_blocks), tuple(ratios), clock() - started, final_look
+        tuple(model_blocks),
+        tuple(partner_blocks),
+        tuple(ratios),
+        clock() - started,
+        final_look,
+        tuple(companion_blocks),
     )
 
 
@@ -224,8 +265,10 @@ def _run_with(
     kind: str,
     progress: ProgressCallback | None,
     block_s: float | None = None,
-) -> tuple[Interleaved, PartnerSamples | None]:
-    """``run_blocks`` for a model and its (optional) partner, and what the partner measured."""
+    companion: Companion | None = None,
+) -> tuple[Interleaved, PartnerSamples | None, CompanionSamples | None]:
+    """``run_blocks`` for a model, its (optional) partner and companion, and what those
+    measured."""
     run = run_blocks(
         model,
         partner.runner if partner else None,
@@ -237,11 +280,18 @@ def _run_with(
         block_s=block_s,
         kind=kind,
         progress=progress,
+        companion=companion.runner if companion else None,
+        companion_share=companion.share if companion else 0.0,
+    )
+    companion_samples = (
+        CompanionSamples(run.companion_blocks, companion.runner.value)
+        if companion is not None and run.companion_blocks
+        else None
     )
     if partner is None:
-        return run, None
+        return run, None, companion_samples
     samples = PartnerSamples(run.partner_blocks, partner.runner.value, run.log_ratios, run.look)
-    return run, samples
+    return run, samples, companion_samples
 
 
 def measure_latency(
@@ -251,6 +301,7 @@ def measure_latency(
     percentiles: Sequence[float] = (50.0,),
     partner: Partner | None = None,
     progress: ProgressCallback | None = None,
+    companion: Companion | None = None,
 ) -> LatencySamples:
     """Sync inference until every percentile in ``percentiles`` is known precisely enough."""
     model = LatencyBlocks(compiled, inputs, settings)
@@ -261,9 +312,15 @@ def measure_latency(
             for q in percentiles
         }
 
-    run, partner_samples = _run_with(model, partner, settings, precision, "latency", progress)
+    run, partner_samples, companion_samples = _run_with(
+        model, partner, settings, precision, "latency", progress, companion=companion
+    )
     return LatencySamples(
-        np.asarray(model.latencies, dtype=float), run.model_blocks, run.measure_s, partner_samples
+        np.asarray(model.latencies, dtype=float),
+        run.model_blocks,
+        run.measure_s,
+        partner_samples,
+        companion_samples,
     )
 
 
@@ -272,6 +329,7 @@ def measure_throughput(
     settings: MeasureSettings,
     partner: Partner | None = None,
     progress: ProgressCallback | None = None,
+    companion: Companion | None = None,
 ) -> ThroughputSamples:
     """Keep every request of ``pool`` busy, block by block, until fps is known precisely
     enough."""
@@ -280,9 +338,13 @@ def measure_throughput(
     def precision() -> dict[str, Interval]:
         return {"fps": rate_interval(model.block_counts, model.block_seconds, settings.confidence)}
 
-    run, partner_samples = _run_with(
-        model, partner, settings, precision, "throughput", progress, model.block_s
+    run, partner_samples, companion_samples = _run_with(
+        model, partner, settings, precision, "throughput", progress, model.block_s, companion
     )
     return ThroughputSamples(
-        tuple(model.block_counts), tuple(model.block_seconds), run.measure_s, partner_samples
+        tuple(model.block_counts),
+        tuple(model.block_seconds),
+        run.measure_s,
+        partner_samples,
+        companion_samples,
     )

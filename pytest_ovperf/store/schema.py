@@ -13,7 +13,9 @@ One JSON file per test file::
              "history": [RUN, ...]}   (oldest first, the last HISTORY_LIMIT runs)
     RUN   = {RunSummary fields, "recorded_at", "git_commit", "job", "foreign_load",
              "probe": {"id", "ms"} (when the speed probe ran),
-             "normalized": {RunSummary fields} (latency: model/probe ratios)}
+             "normalized": {RunSummary fields} (latency: model/probe ratios),
+             "companion": {RunSummary fields} (CPU: p50 ms of the model with one
+             inference thread, the compute companion; optional)}
 
 Keys are sorted and floats rounded to 6 significant digits so that re-recording gives
 small, readable diffs. Files are parsed with ``json`` only: nothing in them is executed.
@@ -143,6 +145,8 @@ class StoredRun:
     probe: ProbeReading | None = None
     #: latency: the summary of model/probe ratios
     normalized: RunSummary | None = None
+    #: CPU: the summary of the one-thread compute companion's latency (p50 ms)
+    companion: RunSummary | None = None
 
     @property
     def software(self) -> str:
@@ -167,6 +171,8 @@ class StoredRun:
             data["probe"] = self.probe.to_json()
         if self.normalized is not None:
             data["normalized"] = self.normalized.to_json()
+        if self.companion is not None:
+            data["companion"] = self.companion.to_json()
         return data
 
     @staticmethod
@@ -176,8 +182,10 @@ class StoredRun:
         if not isinstance(data, dict):
             return "is not an object"
         problem = RunSummary.problem(data)
-        if not problem and data.get("normalized") is not None:
-            problem = RunSummary.problem(data["normalized"])
+        for part in ("normalized", "companion"):
+            if not problem and data.get(part) is not None:
+                inner = RunSummary.problem(data[part])
+                problem = f"has an invalid {part!r}: it {inner}" if inner else ""
         if not problem and data.get("probe") is not None:
             problem = ProbeReading.problem(data["probe"])
         load = data.get("foreign_load")
@@ -188,6 +196,7 @@ class StoredRun:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StoredRun:
         probe, normalized = data.get("probe"), data.get("normalized")
+        companion = data.get("companion")
         load = data.get("foreign_load")
         return cls(
             summary=RunSummary.from_json(data),
@@ -196,6 +205,7 @@ class StoredRun:
             foreign_load=float(load) if load is not None else None,
             probe=ProbeReading(str(probe["id"]), float(probe["ms"])) if probe else None,
             normalized=RunSummary.from_json(normalized) if normalized is not None else None,
+            companion=RunSummary.from_json(companion) if companion is not None else None,
         )
 
 

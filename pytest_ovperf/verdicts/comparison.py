@@ -132,7 +132,7 @@ def _job_units(runs: Sequence[RunSummary]) -> list[tuple[float, float]]:
 POOL_MAX_DF = 8.0
 
 
-def _between_jobs(history: Sequence[RunSummary]) -> tuple[float, int]:
+def between_job_spread(history: Sequence[RunSummary]) -> tuple[float, int]:
     """(sum of squares, degrees of freedom) of the between-job spread within each software
     version of one test's history."""
     groups: dict[str, list[RunSummary]] = {}
@@ -183,7 +183,7 @@ def learned_drift(
     the other tests of the same machine profile (``pooled``: their histories), which lend
     at most ``POOL_MAX_DF`` degrees of freedom."""
     prior_variance, prior_df = settings.prior_drift**2, settings.prior_df
-    pool = [_between_jobs(other) for other in pooled]
+    pool = [between_job_spread(other) for other in pooled]
     pool_ss, pool_df = sum(s for s, _ in pool), sum(d for _, d in pool)
     if pool_df > 0:
         # tests recorded in the same jobs share those jobs' machine states: the pool is
@@ -196,7 +196,7 @@ def learned_drift(
                 prior_df + weight
             )
             prior_df += weight
-    own_ss, own_df = _between_jobs(history)
+    own_ss, own_df = between_job_spread(history)
     variance = (prior_df * prior_variance + own_ss) / (prior_df + own_df)
     return math.sqrt(variance), prior_df + own_df
 
@@ -206,7 +206,7 @@ def drift_evidence(
 ) -> tuple[int, int]:
     """(this test's, the other tests') degrees of freedom of drift evidence: 0 and 0 mean
     the drift is the prior alone."""
-    return _between_jobs(history)[1], sum(_between_jobs(other)[1] for other in pooled)
+    return between_job_spread(history)[1], sum(between_job_spread(other)[1] for other in pooled)
 
 
 def compare(

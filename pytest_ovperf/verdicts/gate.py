@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,11 @@ from ..store.location import baseline_files
 from ..store.models import ModelStore, ModelStoreError, StoredModel
 from ..store.schema import BLOCK_LIMIT, ProbeReading, RunSummary, StoredRun, history_of
 from .budgets import Drift
+from .companion import Figure, combine, split_settings
 from .comparison import (
+    GateResult,
     GateSettings,
+    between_job_spread,
     compare,
     compare_paired,
     drift_evidence,
@@ -212,10 +215,22 @@ class BaselineGate:
         normalized = (
             summarise_log_ratios(result.probe_log_ratios, key) if result.probe_log_ratios else None
         )
+        companion = (
+            summarise_run(result.companion.p50_ms, result.companion.blocks, key)
+            if result.companion is not None
+            else None
+        )
         probe_id = _probe_id(result.facts)
         if self.update:
             return self._record(
-                path, test_name, profile, machine, software, result, current, normalized, probe_id
+                path,
+                test_name,
+                profile,
+                machine,
+                software,
+                result,
+                RecordedSummaries(current, normalized, companion),
+                probe_id,
             )
         stored = self._load(path)
         entry = stored.entry(test_name, profile, result.kind)
@@ -227,15 +242,22 @@ class BaselineGate:
                 GateVerdict.NO_BASELINE, path=path, profile=profile, empty_entry=True
             )
         chosen = self._comparable_runs(runs, result, normalized is not None, probe_id)
+        # the companion is judged beside the user-facing figure where both runs have one;
+        # then each figure's regression test spends half the error rate
+        companion_history = _companion_history(runs) if companion is not None else []
         settings = self.settings_for(threshold)
-        pooled = self._pooled(path, test_name, profile, result.kind, chosen.normalize)
+        if companion_history:
+            settings = split_settings(settings)
         if chosen.normalize and normalized is not None:
             history = [r.normalized for r in chosen.history if r.normalized is not None]
+            pooled = self._pooled(path, test_name, profile, result.kind, _normalized_summary)
             outcome = compare(normalized, history, settings, result.higher_is_better, pooled)
         else:
             history = [r.summary for r in chosen.history]
+            pooled = self._pooled(path, test_name, profile, result.kind, _raw_summary)
             outcome = compare(current, history, settings, result.higher_is_better, pooled)
-        guards = [self._busy_guard(result.foreign_load, chosen.reference)]
+        busy = self._busy_guard(result.foreign_load, chosen.reference)
+        guards = [busy]
         if chosen.use_probe:
             guards.append(self._probe_guard(result.probe_value, chosen.reference))
         found = [g for g in guards if g is not None]
@@ -245,8 +267,20 @@ class BaselineGate:
             for k in SOFTWARE_FACTS
             if stored_software.get(k) != software.get(k)
         }
+        verdict = history_verdict(outcome.verdict, bool(found), bool(what_changed))
+        companion_outcome: GateResult | None = None
+        decided_by: Figure | None = None
+        if companion is not None and companion_history and busy is None:
+            companion_pooled = self._pooled(
+                path, test_name, profile, result.kind, _companion_summary
+            )
+            companion_outcome = compare(
+                companion, companion_history, settings, False, companion_pooled
+            )
+            combined = combine(verdict, outcome, companion_outcome)
+            verdict, decided_by = combined.verdict, combined.decided_by
         return BaselineComparison(
-            history_verdict(outcome.verdict, bool(found), bool(what_changed)),
+            verdict,
             method=GateMethod.HISTORY,
             fallback=fallback,
             higher_is_better=result.higher_is_better,
@@ -257,14 +291,22 @@ class BaselineGate:
             normalized=chosen.normalize,
             guards=found,
             what_changed=what_changed,
+            companion=companion_outcome,
+            decided_by=decided_by,
         )
 
     def _pooled(
-        self, path: Path, test_name: str, profile: str, kind: str, normalized: bool
+        self,
+        path: Path,
+        test_name: str,
+        profile: str,
+        kind: str,
+        scale: Callable[[StoredRun], RunSummary | None],
     ) -> list[list[RunSummary]]:
         """The histories of the suite's other tests on this machine profile and kind (every
-        readable baseline file, this test's own included), on the scale of this comparison:
-        their drift informs this test's (``learned_drift``)."""
+        readable baseline file, this test's own included), on the scale of this comparison
+        (``scale`` picks a stored run's summary): their drift informs this test's
+        (``learned_drift``)."""
         histories = []
         for other_path, stored in self._suite(path):
             for other in stored.entries:
@@ -273,11 +315,7 @@ class BaselineGate:
                 entry = stored.entry(other, profile, kind)
                 if entry is None:
                     continue
-                runs = history_of(entry)
-                if normalized:
-                    summaries = [r.normalized for r in runs if r.normalized is not None]
-                else:
-                    summaries = [r.summary for r in runs]
+                summaries = [x for x in map(scale, history_of(entry)) if x is not None]
                 if summaries:
                     histories.append(summaries)
         return histories
@@ -337,7 +375,7 @@ class BaselineGate:
         if stored is not None:
             entry = stored.entry(test_name, profile, kind)
             own = [r.summary for r in history_of(entry)] if entry is not None else []
-            pooled = self._pooled(self.path_for(test_file), test_name, profile, kind, False)
+            pooled = self._pooled(self.path_for(test_file), test_name, profile, kind, _raw_summary)
         sigma, df = learned_drift(own, self.settings, pooled)
         own_df, pool_df = drift_evidence(own, pooled)
         if own_df == 0 and pool_df == 0:
@@ -396,12 +434,14 @@ class BaselineGate:
         use_probe = result.probe_value is not None and all(
             r.probe_id == probe_id for r in latest_runs
         )
-        # latency is judged as model/probe ratios; throughput as raw fps, because its
-        # ratios to the sync probe proved noisier than fps itself (BENCHMARKS.md)
+        # latency may be judged as model/probe ratios, where that lowered the spread of this
+        # test's stored runs; throughput as raw fps, because its ratios to the sync probe
+        # proved noisier than fps itself (BENCHMARKS.md)
         normalize = use_probe and has_ratios and all(r.normalized for r in latest_runs)
         if not use_probe:
             return ComparableRuns(runs, latest_runs[-self.settings.baseline_runs :], False, False)
         probed = [r for r in runs if r.probe_id == probe_id]
+        normalize = normalize and probe_lowers_spread(probed)
         same_state = [r for r in probed if self._same_state(r, result.probe_value)]
         if same_state and same_state[-1].software == latest:
             probed = same_state
@@ -450,15 +490,15 @@ class BaselineGate:
         machine: dict[str, Any],
         software: dict[str, Any],
         result: PerfResult,
-        current: RunSummary,
-        normalized: RunSummary | None,
+        summaries: RecordedSummaries,
         probe_id: str,
     ) -> BaselineComparison:
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         commit = result.facts.get("git_commit")
         job = str(result.facts.get("job") or "")
+        normalized, companion = summaries.normalized, summaries.companion
         run = StoredRun(
-            summary=dataclasses.replace(current, job=job),
+            summary=dataclasses.replace(summaries.current, job=job),
             recorded_at=now,
             git_commit=commit,
             foreign_load=result.foreign_load,
@@ -466,6 +506,7 @@ class BaselineGate:
             if result.probe_value is not None
             else None,
             normalized=dataclasses.replace(normalized, job=job) if normalized else None,
+            companion=dataclasses.replace(companion, job=job) if companion else None,
         )
         fields = {
             "device": result.device,
@@ -490,6 +531,57 @@ class BaselineGate:
             history_runs=runs,
             recorded_busy=self._busy_guard(result.foreign_load, []),
         )
+
+
+#: jobs of stored runs (less one) each scale needs before the probe may normalize a figure
+NORMALIZE_MIN_DF = 2
+
+
+def probe_lowers_spread(runs: Sequence[StoredRun]) -> bool:
+    """Whether dividing by the speed probe lowered the spread between the jobs of these
+    stored runs (one test, one machine profile): only then is a figure judged as
+    model/probe ratios. The probe is a model of its own, with noise of its own: on a
+    machine whose slow and fast states hit it unlike the model, normalizing moves a stable
+    figure by the probe's noise. Without evidence (fewer than ``NORMALIZE_MIN_DF`` + 1 jobs
+    on each scale) the raw figure is judged."""
+    raw_ss, raw_df = between_job_spread([r.summary for r in runs])
+    ratio_ss, ratio_df = between_job_spread([r.normalized for r in runs if r.normalized])
+    if min(raw_df, ratio_df) < NORMALIZE_MIN_DF:
+        return False
+    return ratio_ss / ratio_df < raw_ss / raw_df
+
+
+@dataclass(frozen=True)
+class RecordedSummaries:
+    """The summaries of one run that a recording stores."""
+
+    current: RunSummary
+    #: model/probe ratios (latency, with the probe)
+    normalized: RunSummary | None
+    #: the one-thread compute companion (CPU)
+    companion: RunSummary | None
+
+
+def _raw_summary(run: StoredRun) -> RunSummary | None:
+    return run.summary
+
+
+def _normalized_summary(run: StoredRun) -> RunSummary | None:
+    return run.normalized
+
+
+def _companion_summary(run: StoredRun) -> RunSummary | None:
+    return run.companion
+
+
+def _companion_history(runs: Sequence[StoredRun]) -> list[RunSummary]:
+    """The stored companion summaries, where the latest software's runs have one (a
+    baseline recorded before the companion existed is judged on its user-facing figure)."""
+    latest = runs[-1].software
+    history = [r.companion for r in runs if r.companion is not None]
+    if not any(run.software == latest for run in history):
+        return []
+    return history
 
 
 def history_verdict(statistical: GateVerdict, guarded: bool, changed: bool) -> GateVerdict:
