@@ -103,3 +103,54 @@ def test_sequential_looks_stop_at_the_first_settled_verdict(settle_at: int | Non
     else:
         assert seen[-1] == settle_at
         assert samples.measure_s < SETTINGS.max_time_s * (settle_at + 1) / 4 + 0.05
+
+
+# -- throughput blocks: the steady window --------------------------------------------------
+
+
+class ClockedPool:
+    """A stand-in ``InferPool`` on a fake clock: ``size`` requests of ``latency`` seconds
+    each, but the first cycle after a drain takes twice as long (the pipeline refills
+    slowly); a submission to a full queue waits for the earliest completion, and the drain
+    for the last."""
+
+    def __init__(self, clock: list[float], size: int, latency: float) -> None:
+        self.clock, self.size, self.latency = clock, size, latency
+        self.finishes: list[float] = []
+
+    def start(self) -> None:
+        cold = len(self.finishes) < self.size
+        if not cold:
+            self.finishes.sort()
+            self.clock[0] = max(self.clock[0], self.finishes.pop(0))
+        self.finishes.append(self.clock[0] + self.latency * (2.0 if cold else 1.0))
+
+    def wait_all(self) -> None:
+        self.clock[0] = max([self.clock[0], *self.finishes])
+        self.finishes = []
+
+
+@pytest.mark.parametrize("block_latencies", [20, 40])
+def test_a_throughput_block_counts_its_steady_window(
+    monkeypatch: pytest.MonkeyPatch, block_latencies: int
+) -> None:
+    """The fill and the drain of a block do not bias its fps, however short the block:
+    the steady window's rate is the queue's rate, size / latency."""
+    from pytest_ovperf.measure import blocks
+
+    clock = [0.0]
+    monkeypatch.setattr(blocks.time, "perf_counter", lambda: clock[0])
+    pool = ClockedPool(clock, size=4, latency=0.01)
+    runner = blocks.ThroughputBlocks(pool, MeasureSettings(warmup_s=0.1, block_s=0.01))  # type: ignore[arg-type]
+    rate = runner(block_latencies * 0.01)
+    # (completions come in bursts of one per request here: a window that ends in a burst
+    # counts part of it)
+    assert rate == pytest.approx(4 / 0.01, rel=0.05)
+    assert runner.submitted[-1] > runner.block_counts[-1]  # the fill is left out
+    # counted whole, the same block reads low by its fill and drain
+    assert runner.submitted[-1] / (block_latencies * 0.01 + 0.02) < rate
+    # a block of a few latencies has no steady window: counted whole, drain included
+    short = runner(0.01)
+    assert short < 0.8 * 4 / 0.01
+    # the block length leaves room for the window
+    assert runner.block_s >= (blocks.STEADY_SKIP + blocks.STEADY_LATENCIES) * 0.01

@@ -2,14 +2,16 @@
 
 Latency follows benchmark_app's latency mode (one request, ``InferRequest.latency`` per
 inference, inputs bound once). Throughput keeps an ``AsyncInferQueue`` of
-``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` full, counts inferences at submission and drains the
-queue at the end of every block, so a block's fps = submitted / (block time + drain). With
-``n`` requests of latency ``L`` in flight that is ``n (1 + T/L) / (T + L) = n / L`` in
-theory; in practice the streams finish out of step and the pipeline refills slowly, which
-cost a quarter of ``L`` per block (the PP-OCR detector at 2 x 17 ms: 0.1 s blocks read 4-5%
-below continuous submission, 0.3 s blocks 1%). So a throughput block lasts at least
-``DRAIN_LATENCIES`` request latencies. Draining lets another workload run between blocks
-without contention.
+``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` full and drains it at the end of every block, so that
+another workload can run between blocks without contention. A block's fps is its steady
+rate: once the queue is full, every submission returns when a request completes, so the
+completions between the ``STEADY_SKIP``-th request latency's submission and the last one,
+over the time between them, leave out the fill at the block's start (streams started in
+lockstep, refilling slowly) and the drain at its end. Counting the whole block instead
+(submitted / (block time + drain)) read a quarter of a request latency per block low (the
+PP-OCR detector at 2 x 17 ms: 0.1 s blocks 4-5% below continuous submission, 0.3 s blocks
+1%), which forced blocks of 25 request latencies and so few block pairs in an A/B
+comparison. A block too short for a steady window is counted whole.
 """
 
 from __future__ import annotations
@@ -92,50 +94,73 @@ class LatencyBlocks:
         return float(np.median(self.latencies))
 
 
-#: a throughput block lasts at least this many latencies of one request, so that the drain
-#: at its end costs under 1% of the block's fps (see the module docstring)
-DRAIN_LATENCIES = 25
+#: request latencies (cycles of the whole queue) left out at the start of a block before its
+#: steady window opens
+STEADY_SKIP = 2
+#: request latencies a block's steady window must span at least (else the block is counted
+#: whole); a block lasts ``STEADY_SKIP + STEADY_LATENCIES`` request latencies at least
+STEADY_LATENCIES = 6
 
 
 class ThroughputBlocks:
     """Blocks of a full ``InferPool``, drained at the end of every block; a block's summary
-    is its fps."""
+    is its steady fps (module docstring)."""
 
     def __init__(self, pool: InferPool, settings: MeasureSettings) -> None:
         self.pool = pool
+        #: completions and seconds of each block's steady window (the rate's evidence)
         self.block_counts: list[int] = []
         self.block_seconds: list[float] = []
+        #: inferences submitted in each block, the window's and the rest
+        self.submitted: list[int] = []
         # warm up with one block of the same kind, then forget it
         self(max(settings.warmup_s, 1e-3))
-        while self.completed < max(settings.warmup_iterations, pool.size):
+        while sum(self.submitted) < max(settings.warmup_iterations, pool.size):
             self(1e-3)
-        request_latency_s = pool.size / self.value
+        #: one request's latency: the whole queue completes once in it
+        self.request_latency_s = pool.size / self.value
         #: the length of this model's blocks
-        self.block_s = max(settings.block_s, DRAIN_LATENCIES * request_latency_s)
+        self.block_s = max(
+            settings.block_s, (STEADY_SKIP + STEADY_LATENCIES) * self.request_latency_s
+        )
         self.block_counts.clear()
         self.block_seconds.clear()
+        self.submitted.clear()
 
     def __call__(self, seconds: float) -> float:
-        started = time.perf_counter()
+        clock = time.perf_counter
+        started = clock()
         deadline = started + seconds
-        count = 0
+        # the k-th submission returns when the (k - size)-th request completes
+        opens_at = (1 + STEADY_SKIP) * self.pool.size
+        count, opened = 0, 0.0
         while True:
             self.pool.start()
             count += 1
-            if time.perf_counter() >= deadline:
+            now = clock()
+            if count == opens_at:
+                opened = now
+            if now >= deadline:
                 break
         self.pool.wait_all()
-        elapsed = time.perf_counter() - started
-        self.block_counts.append(count)
-        self.block_seconds.append(elapsed)
-        return count / elapsed
+        elapsed = clock() - started
+        steady = count - opens_at
+        if steady >= STEADY_LATENCIES * self.pool.size and now > opened:
+            completions, window = steady, now - opened
+        else:  # too short for a steady window: the whole block, fill and drain included
+            completions, window = count, elapsed
+        self.block_counts.append(completions)
+        self.block_seconds.append(window)
+        self.submitted.append(count)
+        return completions / window
 
     @property
     def completed(self) -> int:
-        return sum(self.block_counts)
+        """Inferences submitted (and completed) in the measured blocks."""
+        return sum(self.submitted)
 
     @property
     def value(self) -> float:
-        """The headline figure: every inference over all measured wall time (fps)."""
+        """The headline figure: the steady windows' completions over their time (fps)."""
         seconds = sum(self.block_seconds)
-        return self.completed / seconds if seconds > 0 else float("nan")
+        return sum(self.block_counts) / seconds if seconds > 0 else float("nan")

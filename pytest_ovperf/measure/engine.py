@@ -118,21 +118,21 @@ class LatencySamples:
 
 @dataclass(frozen=True)
 class ThroughputSamples:
+    #: completions and seconds of each block's steady window (``blocks.ThroughputBlocks``)
     block_counts: tuple[int, ...]
     block_seconds: tuple[float, ...]
     measure_s: float
     partner: PartnerSamples | None
     companion: CompanionSamples | None = None
-
-    @property
-    def completed(self) -> int:
-        return sum(self.block_counts)
+    #: inferences submitted in all blocks
+    completed: int = 0
 
     def block_rates(self) -> list[float]:
         return [c / s for c, s in zip(self.block_counts, self.block_seconds) if s > 0]
 
     def interval(self, confidence: float) -> Interval:
-        """fps = every inference over all measured time, with the t-interval of the blocks."""
+        """fps = the steady windows' completions over their time, with the t-interval of the
+        blocks."""
         return rate_interval(self.block_counts, self.block_seconds, confidence)
 
 
@@ -338,8 +338,13 @@ def measure_throughput(
     def precision() -> dict[str, Interval]:
         return {"fps": rate_interval(model.block_counts, model.block_seconds, settings.confidence)}
 
+    # a throughput partner's blocks are as long as the model's: both long enough for a
+    # steady window
+    block_s = model.block_s
+    if partner is not None and isinstance(partner.runner, ThroughputBlocks):
+        block_s = max(block_s, partner.runner.block_s / partner.share)
     run, partner_samples, companion_samples = _run_with(
-        model, partner, settings, precision, "throughput", progress, model.block_s, companion
+        model, partner, settings, precision, "throughput", progress, block_s, companion
     )
     return ThroughputSamples(
         tuple(model.block_counts),
@@ -347,4 +352,5 @@ def measure_throughput(
         run.measure_s,
         partner_samples,
         companion_samples,
+        model.completed,
     )

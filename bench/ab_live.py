@@ -1,0 +1,128 @@
+"""Live series of the A/B path on a real third-party model, latency and throughput: the
+current model measured interleaved with the baseline's own copy, every verdict a separate
+pytest process.
+
+Model: a PP-OCR model from the pinned ``rapidocr-onnxruntime`` wheel (``wheel_models.py``)
+at the CPU's default precision. One recording job stores the baseline (and the model's copy
+in the model store); then ``--runs`` processes per scenario run with
+``--ovperf-compare=ab``: the same model (A/A: any ``regression`` is a false alarm), and the
+input made wider by each ``--slowdowns`` factor (more computation in this convolutional
+recogniser; the true ratio at one thread is measured and printed), judged against the
+baseline's own model at its recorded shape. Each run's foreign CPU load and pair count are
+printed beside its verdict.
+
+    cd bench && python ab_live.py --model rec --runs 20 --slowdowns 1.10 1.25
+
+Prints a markdown table per kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from collections import Counter
+from typing import Any
+
+from companion_history import KINDS, one_thread_ratio, pytest_run
+from wheel_models import MODELS, model_path
+from workdir import fresh_workdir
+
+TEST = """
+import os
+import pytest
+
+WIDTH = int(os.environ.get("OVPERF_BENCH_WIDTH", "{base_width}"))
+SHAPE = {{"{input}": [{batch}, {channels}, {height}, WIDTH]}}
+
+@pytest.mark.ovperf_model({path!r}, shape=SHAPE)
+def test_latency(perf_budget):
+    perf_budget.measure_latency()
+
+@pytest.mark.ovperf_model({path!r}, shape=SHAPE)
+def test_throughput(perf_budget):
+    perf_budget.measure_throughput()
+"""
+
+
+def pairs_of(data: dict[str, Any]) -> str:
+    """The block pairs the verdict rests on, from its message."""
+    message = data.get("baseline_message") or ""
+    marker = " block pairs"
+    if marker not in message:
+        return "-"
+    return message.split(marker)[0].rsplit(" ", 1)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="rec")
+    parser.add_argument("--runs", type=int, default=20, help="processes per scenario")
+    parser.add_argument("--slowdowns", type=float, nargs="*", default=[1.10, 1.25])
+    parser.add_argument("--max-time", type=float, default=5.0, help="--ovperf-max-time")
+    args = parser.parse_args()
+
+    bench_model = MODELS[args.model]
+    path = model_path(bench_model)
+    batch, channels, height, width = bench_model.shape
+    work, env = fresh_workdir("ab_live")
+    (work / "test_bench.py").write_text(
+        TEST.format(
+            path=str(path),
+            input=bench_model.input_name,
+            batch=batch,
+            channels=channels,
+            height=height,
+            base_width=width,
+        )
+    )
+    common = (f"--ovperf-max-time={args.max_time:g}",)
+    scenarios: list[tuple[str, int]] = [("A/A", width)]
+    for factor in args.slowdowns:
+        wider = round(width * factor / 8.0) * 8
+        ratio = one_thread_ratio(path, list(bench_model.shape), [batch, channels, height, wider])
+        scenarios.append((f"width {wider} ({ratio:.3f}x at one thread)", wider))
+    print(f"model {bench_model.description}, input {bench_model.shape}", flush=True)
+    pytest_run(work, env, "record", *common, "--ovperf-update-baselines")
+    runs: list[tuple[str, dict[str, Any]]] = []
+    for index in range(args.runs):
+        # the scenarios take turns, so that a noisy spell hits them alike
+        for name, scenario_width in scenarios:
+            run_env = {**env, "OVPERF_BENCH_WIDTH": str(scenario_width)}
+            run = pytest_run(
+                work, run_env, f"{index}-{scenario_width}", *common, "--ovperf-compare=ab"
+            )
+            runs.append((name, run))
+        print(f"round {index + 1}/{args.runs}", flush=True)
+
+    for kind in KINDS:
+        print()
+        print(f"### {kind}")
+        print()
+        print("| scenario | runs | regression | unchanged | inconclusive | improvement | "
+              "median pairs | median ratio | busy (load > 15%) |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name, _ in scenarios:
+            verdicts: Counter[str] = Counter()
+            pairs, ratios, busy = [], [], 0
+            for scenario, run in runs:
+                if scenario != name:
+                    continue
+                data = run["results"][kind]
+                verdicts[data["baseline_verdict"]] += 1
+                if pairs_of(data).isdigit():
+                    pairs.append(int(pairs_of(data)))
+                if data.get("ratio") is not None:
+                    ratios.append(data["ratio"])
+                busy += (data.get("foreign_load") or 0) > 0.15
+            total = sum(verdicts.values())
+            print(
+                f"| {name} | {total} | {verdicts['regression']} | {verdicts['unchanged']} | "
+                f"{verdicts['inconclusive']} | {verdicts['improvement']} | "
+                f"{statistics.median(pairs) if pairs else '-'} | "
+                f"{statistics.median(ratios) if ratios else math.nan:.3f} | {busy} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
