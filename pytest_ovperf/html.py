@@ -28,6 +28,7 @@ th { background: #f3f3f3; }
 .verdict-fail, .verdict-regression, .verdict-error { color: #b00020; font-weight: bold; }
 .verdict-pass, .verdict-unchanged, .verdict-improvement { color: #1b5e20; font-weight: bold; }
 .verdict-inconclusive { color: #8a6d00; font-weight: bold; }
+.verdict-nothing-changed, .verdict-by-budget { color: #555; }
 pre { white-space: pre-wrap; font-size: 0.8em; background: #fafafa; padding: 0.5em; }
 svg.ovperf-plot { background: #fff; border: 1px solid #eee; }
 """

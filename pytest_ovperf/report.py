@@ -156,8 +156,8 @@ def _companion_lines(result: PerfResult, comparison: BaselineComparison) -> list
         return []
     if judged is None:
         why = (
-            "the machine was busy"
-            if any(g.reason is GuardReason.BUSY for g in comparison.guards)
+            _guard_line(comparison.companion_guard)
+            if comparison.companion_guard is not None
             else "the baseline's runs have none (recorded before it, or with "
             "--ovperf-companion=off; --ovperf-update-baselines adds runs that have one)"
         )
@@ -181,15 +181,24 @@ def _companion_lines(result: PerfResult, comparison: BaselineComparison) -> list
     )
     verdict, by = comparison.verdict, comparison.decided_by
     if verdict is GateVerdict.REGRESSION and by is Figure.COMPANION:
+        if comparison.guards:
+            why = "a machine guard withheld its verdict"
+        elif user.verdict is GateVerdict.INCONCLUSIVE:
+            why = "its interval straddles the threshold: machine noise"
+        else:  # it decided otherwise: the computation slowed, the parallel part did not
+            why = f"it says {user.verdict.value}: threads and streams made up for it"
         lines.append(
-            f"the regression rests on the one-thread companion: {user_text} could not show it "
-            + ("(a machine guard withheld it)" if comparison.guards else "(machine noise)")
+            f"the regression rests on the one-thread companion; {user_text} did not show it ({why})"
+        )
+    elif verdict is GateVerdict.REGRESSION and judged.verdict is GateVerdict.UNCHANGED:
+        lines.append(
+            f"the regression rests on {user_text}; the one-thread companion is unchanged: "
+            "the time was lost in parallel execution (threads, streams), not in the computation"
         )
     elif verdict is GateVerdict.REGRESSION and judged.verdict is not GateVerdict.REGRESSION:
         lines.append(
-            f"the regression rests on {user_text}; the one-thread companion did not show it "
-            f"({judged.verdict.value}): the time was lost in parallel execution (threads, "
-            "streams), not in the computation"
+            f"the regression rests on {user_text}; the one-thread companion could not tell "
+            f"({judged.verdict.value})"
         )
     elif verdict is GateVerdict.UNCHANGED and by is Figure.COMPANION:
         lines.append(

@@ -139,6 +139,8 @@ class BaselineComparison:
     companion: GateResult | None = None
     #: history with a companion: the figure the verdict rests on (``None``: neither decided)
     decided_by: Figure | None = None
+    #: history: why the companion, measured and stored, was not judged (a busy machine)
+    companion_guard: MachineGuard | None = None
 
     @property
     def ratio(self) -> float | None:

@@ -196,7 +196,7 @@ def test_a_slower_computation_is_a_regression_on_the_companion(tmp_path: Path) -
     assert comparison.decided_by is Figure.COMPANION
     text = comparison_text(result, comparison)
     assert "the regression rests on the one-thread companion" in text
-    assert "could not show it" in text
+    assert "did not show it" in text
 
 
 def test_without_stored_companions_the_user_facing_figure_alone_is_judged(

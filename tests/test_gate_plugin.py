@@ -299,6 +299,14 @@ def test_a_run_right_after_recording_does_not_warn(ovtester: pytest.Pytester) ->
         assert "nothing the gate fingerprints changed" in data["baseline_message"]
 
 
+def test_a_fact_the_baseline_did_not_record_is_unknown_not_changed() -> None:
+    from pytest_ovperf.runtime.facts import software_changes
+
+    stored = {"openvino": "2025.4", "model_hash": "a", "config": {}, "python": "3.11"}
+    current = {**stored, "openvino": "2026.4", "pytest_ovperf": "0.2.0"}
+    assert software_changes(stored, current) == {"openvino": ("2025.4", "2026.4")}
+
+
 # -- corrupt baseline files ----------------------------------------------------------------
 
 ONE_TEST = f"""\
@@ -575,7 +583,8 @@ def test_gate_compares_a_hand_written_entry(tmp_path: Path) -> None:
     run_ = {"value": 1.0, "log_value": 0.0, "within_se": 0.01, "blocks": 5, "software": "s"}
     gate = _gate_with_entry(tmp_path, {"latency": {"history": [run_], "statistic": "p50_ms"}})
     comparison = gate.check(_result(), tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
-    assert comparison.verdict in ("unchanged", "inconclusive")
+    # the entry names no software: nothing is known to have changed
+    assert comparison.verdict in ("unchanged", "nothing-changed")
     assert comparison.baseline_value == pytest.approx(1.0)
     assert comparison.ratio is not None and math.isfinite(comparison.ratio)
 

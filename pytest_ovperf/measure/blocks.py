@@ -97,9 +97,13 @@ class LatencyBlocks:
 #: request latencies (cycles of the whole queue) left out at the start of a block before its
 #: steady window opens
 STEADY_SKIP = 2
-#: request latencies a block's steady window must span at least (else the block is counted
-#: whole); a block lasts ``STEADY_SKIP + STEADY_LATENCIES`` request latencies at least
+#: request latencies a block's steady window spans (at least): a block lasts
+#: ``STEADY_SKIP + STEADY_LATENCIES`` request latencies at least
 STEADY_LATENCIES = 6
+#: fewest whole-queue cycles a steady window must hold, else the block is counted whole
+#: (well below ``STEADY_LATENCIES``: a block of the planned length always keeps its window,
+#: whether its last cycle ends just before or just after the deadline)
+STEADY_MIN_CYCLES = 2
 
 
 class ThroughputBlocks:
@@ -145,7 +149,7 @@ class ThroughputBlocks:
         self.pool.wait_all()
         elapsed = clock() - started
         steady = count - opens_at
-        if steady >= STEADY_LATENCIES * self.pool.size and now > opened:
+        if steady >= STEADY_MIN_CYCLES * self.pool.size and now > opened:
             completions, window = steady, now - opened
         else:  # too short for a steady window: the whole block, fill and drain included
             completions, window = count, elapsed

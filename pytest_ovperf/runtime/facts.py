@@ -46,6 +46,18 @@ def machine_profile(facts: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     return machine, facts_id(machine)
 
 
+def software_changes(
+    stored: Mapping[str, Any], current: Mapping[str, Any]
+) -> dict[str, tuple[Any, Any]]:
+    """fact -> (stored, current) for the software facts that differ; a fact the stored
+    software does not hold (recorded before it was a fact) is unknown, not changed."""
+    return {
+        k: (stored.get(k), current.get(k))
+        for k in SOFTWARE_FACTS
+        if k in stored and stored.get(k) != current.get(k)
+    }
+
+
 @functools.cache
 def plugin_version() -> str:
     """This plugin's installed version (a software fact: a new plugin may measure otherwise)."""

@@ -20,7 +20,7 @@ from ..results import (
     ProfileDifference,
     StoredBaseline,
 )
-from ..runtime.facts import SOFTWARE_FACTS, machine_profile, software_key
+from ..runtime.facts import SOFTWARE_FACTS, machine_profile, software_changes, software_key
 from ..runtime.probe import PROBE_VERSION
 from ..runtime.profile import TypeTime, profile_from_json, profile_to_json
 from ..store import baselines
@@ -156,11 +156,7 @@ class BaselineGate:
             return None, ""
         baseline_software = entry.get("software", {})
         current = {k: facts.get(k) for k in SOFTWARE_FACTS}
-        changed = {
-            k: (baseline_software.get(k), current.get(k))
-            for k in SOFTWARE_FACTS
-            if baseline_software.get(k) != current.get(k)
-        }
+        changed = software_changes(baseline_software, current)
         if self.compare_mode is CompareMode.AUTO and not (
             "model_hash" in changed or "config" in changed
         ):
@@ -244,9 +240,9 @@ class BaselineGate:
         chosen = self._comparable_runs(runs, result, normalized is not None, probe_id)
         # the companion is judged beside the user-facing figure where both runs have one;
         # then each figure's regression test spends half the error rate
-        companion_history = _companion_history(runs) if companion is not None else []
+        companion_runs = _companion_runs(runs) if companion is not None else []
         settings = self.settings_for(threshold)
-        if companion_history:
+        if companion_runs:
             settings = split_settings(settings)
         if chosen.normalize and normalized is not None:
             history = [r.normalized for r in chosen.history if r.normalized is not None]
@@ -262,18 +258,21 @@ class BaselineGate:
             guards.append(self._probe_guard(result.probe_value, chosen.reference))
         found = [g for g in guards if g is not None]
         stored_software = entry.get("software", {})
-        what_changed = {
-            k: (stored_software.get(k), software.get(k))
-            for k in SOFTWARE_FACTS
-            if stored_software.get(k) != software.get(k)
-        }
+        what_changed = software_changes(stored_software, software)
         verdict = history_verdict(outcome.verdict, bool(found), bool(what_changed))
         companion_outcome: GateResult | None = None
         decided_by: Figure | None = None
-        if companion is not None and companion_history and busy is None:
+        # the companion's baseline runs were chosen apart from the user-facing figure's:
+        # the load guard looks at them too
+        companion_reference = [r for r in companion_runs if r.software == runs[-1].software]
+        companion_busy = self._busy_guard(
+            result.foreign_load, companion_reference[-self.settings.baseline_runs :]
+        )
+        if companion is not None and companion_runs and busy is None and companion_busy is None:
             companion_pooled = self._pooled(
                 path, test_name, profile, result.kind, _companion_summary
             )
+            companion_history = [r.companion for r in companion_runs if r.companion is not None]
             companion_outcome = compare(
                 companion, companion_history, settings, False, companion_pooled
             )
@@ -293,6 +292,7 @@ class BaselineGate:
             what_changed=what_changed,
             companion=companion_outcome,
             decided_by=decided_by,
+            companion_guard=(busy or companion_busy) if companion_runs else None,
         )
 
     def _pooled(
@@ -533,22 +533,27 @@ class BaselineGate:
         )
 
 
-#: jobs of stored runs (less one) each scale needs before the probe may normalize a figure
-NORMALIZE_MIN_DF = 2
+#: jobs of stored runs (less one) before the probe may normalize a figure
+NORMALIZE_MIN_DF = 3
+#: the share of the raw figure's between-job variance the ratios must stay under: picking
+#: the smaller of two noisy variances favours whichever happened to read low, so the probe
+#: must clearly help (its ratios' spread under 0.71 of the raw figure's) to be chosen
+NORMALIZE_MAX_VARIANCE_SHARE = 0.5
 
 
 def probe_lowers_spread(runs: Sequence[StoredRun]) -> bool:
-    """Whether dividing by the speed probe lowered the spread between the jobs of these
-    stored runs (one test, one machine profile): only then is a figure judged as
-    model/probe ratios. The probe is a model of its own, with noise of its own: on a
-    machine whose slow and fast states hit it unlike the model, normalizing moves a stable
-    figure by the probe's noise. Without evidence (fewer than ``NORMALIZE_MIN_DF`` + 1 jobs
-    on each scale) the raw figure is judged."""
-    raw_ss, raw_df = between_job_spread([r.summary for r in runs])
-    ratio_ss, ratio_df = between_job_spread([r.normalized for r in runs if r.normalized])
+    """Whether dividing by the speed probe clearly lowered the spread between the jobs of
+    these stored runs (one test, one machine profile; the runs that have both scales):
+    only then is a figure judged as model/probe ratios. The probe is a model of its own,
+    with noise of its own: on a machine whose slow and fast states hit it unlike the model,
+    normalizing moves a stable figure by the probe's noise. Without evidence (fewer than
+    ``NORMALIZE_MIN_DF`` + 1 jobs) the raw figure is judged."""
+    both = [r for r in runs if r.normalized is not None]
+    raw_ss, raw_df = between_job_spread([r.summary for r in both])
+    ratio_ss, ratio_df = between_job_spread([r.normalized for r in both if r.normalized])
     if min(raw_df, ratio_df) < NORMALIZE_MIN_DF:
         return False
-    return ratio_ss / ratio_df < raw_ss / raw_df
+    return ratio_ss / ratio_df < NORMALIZE_MAX_VARIANCE_SHARE * raw_ss / raw_df
 
 
 @dataclass(frozen=True)
@@ -574,14 +579,14 @@ def _companion_summary(run: StoredRun) -> RunSummary | None:
     return run.companion
 
 
-def _companion_history(runs: Sequence[StoredRun]) -> list[RunSummary]:
-    """The stored companion summaries, where the latest software's runs have one (a
+def _companion_runs(runs: Sequence[StoredRun]) -> list[StoredRun]:
+    """The stored runs that have a companion, where some of the latest software's do (a
     baseline recorded before the companion existed is judged on its user-facing figure)."""
     latest = runs[-1].software
-    history = [r.companion for r in runs if r.companion is not None]
-    if not any(run.software == latest for run in history):
+    found = [r for r in runs if r.companion is not None]
+    if not any(run.software == latest for run in found):
         return []
-    return history
+    return found
 
 
 def history_verdict(statistical: GateVerdict, guarded: bool, changed: bool) -> GateVerdict:
