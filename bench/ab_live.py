@@ -24,25 +24,9 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from companion_history import KINDS, one_thread_ratio, pytest_run
+from companion_history import KINDS, WIDTH_ENV, one_thread_ratio, pytest_run, write_test_file
 from wheel_models import MODELS, model_path
 from workdir import fresh_workdir
-
-TEST = """
-import os
-import pytest
-
-WIDTH = int(os.environ.get("OVPERF_BENCH_WIDTH", "{base_width}"))
-SHAPE = {{"{input}": [{batch}, {channels}, {height}, WIDTH]}}
-
-@pytest.mark.ovperf_model({path!r}, shape=SHAPE)
-def test_latency(perf_budget):
-    perf_budget.measure_latency()
-
-@pytest.mark.ovperf_model({path!r}, shape=SHAPE)
-def test_throughput(perf_budget):
-    perf_budget.measure_throughput()
-"""
 
 
 def pairs_of(data: dict[str, Any]) -> str:
@@ -66,16 +50,7 @@ def main() -> None:
     path = model_path(bench_model)
     batch, channels, height, width = bench_model.shape
     work, env = fresh_workdir("ab_live")
-    (work / "test_bench.py").write_text(
-        TEST.format(
-            path=str(path),
-            input=bench_model.input_name,
-            batch=batch,
-            channels=channels,
-            height=height,
-            base_width=width,
-        )
-    )
+    write_test_file(work, bench_model)
     common = (f"--ovperf-max-time={args.max_time:g}",)
     scenarios: list[tuple[str, int]] = [("A/A", width)]
     for factor in args.slowdowns:
@@ -88,7 +63,7 @@ def main() -> None:
     for index in range(args.runs):
         # the scenarios take turns, so that a noisy spell hits them alike
         for name, scenario_width in scenarios:
-            run_env = {**env, "OVPERF_BENCH_WIDTH": str(scenario_width)}
+            run_env = {**env, WIDTH_ENV: str(scenario_width)}
             run = pytest_run(
                 work, run_env, f"{index}-{scenario_width}", *common, "--ovperf-compare=ab"
             )

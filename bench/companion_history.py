@@ -38,14 +38,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from wheel_models import MODELS, model_path
+from wheel_models import MODELS, BenchModel, model_path
 from workdir import fresh_workdir
 
+#: a latency and a throughput test of the wheel model; the input width comes from
+#: ``WIDTH_ENV`` (a wider input is more computation for these convolutional models)
+WIDTH_ENV = "OVPERF_BENCH_WIDTH"
 TEST = """
 import os
 import pytest
 
-WIDTH = {width} if os.environ.get("OVPERF_BENCH_SLOW") else {base_width}
+WIDTH = int(os.environ.get("OVPERF_BENCH_WIDTH", "{base_width}"))
 SHAPE = {{"{input}": [{batch}, {channels}, {height}, WIDTH]}}
 
 @pytest.mark.ovperf_model({path!r}, shape=SHAPE)
@@ -58,6 +61,21 @@ def test_throughput(perf_budget):
 """
 
 KINDS = ("latency", "throughput")
+
+
+def write_test_file(work: Path, bench_model: BenchModel) -> None:
+    """``TEST`` for ``bench_model``, as ``test_bench.py`` in ``work``."""
+    batch, channels, height, width = bench_model.shape
+    (work / "test_bench.py").write_text(
+        TEST.format(
+            path=str(model_path(bench_model)),
+            input=bench_model.input_name,
+            batch=batch,
+            channels=channels,
+            height=height,
+            base_width=width,
+        )
+    )
 
 
 def pytest_run(work: Path, env: dict[str, str], name: str, *args: str) -> dict[str, Any]:
@@ -139,17 +157,7 @@ def main() -> None:
     batch, channels, height, width = bench_model.shape
     slow_width = round(width * args.slowdown / 8.0) * 8
     work, env = fresh_workdir("companion_history")
-    (work / "test_bench.py").write_text(
-        TEST.format(
-            path=str(path),
-            input=bench_model.input_name,
-            batch=batch,
-            channels=channels,
-            height=height,
-            base_width=width,
-            width=slow_width,
-        )
-    )
+    write_test_file(work, bench_model)
     true_ratio = one_thread_ratio(
         path, list(bench_model.shape), [batch, channels, height, slow_width]
     )
@@ -171,7 +179,7 @@ def main() -> None:
     for index in range(args.runs):
         runs.append(("unchanged", pytest_run(work, env, f"same-{index}", *common)))
         print(f"unchanged run {index + 1}/{args.runs}", flush=True)
-    slow_env = {**env, "OVPERF_BENCH_SLOW": "1"}
+    slow_env = {**env, WIDTH_ENV: str(slow_width)}
     for index in range(args.slow_runs):
         run = pytest_run(work, slow_env, f"slow-{index}", *common, "--ovperf-compare=history")
         runs.append((f"+{args.slowdown - 1:.0%}", run))

@@ -11,8 +11,12 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openvino as ov
 import pytest
+
+from pytest_ovperf.results import LatencyResult
+from pytest_ovperf.verdicts.stats import Interval
 
 pytest_plugins = ["pytester"]
 
@@ -48,6 +52,41 @@ def ovtester(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(models=EXAMPLE_MODELS.read_text())
     pytester.syspathinsert()
     return pytester
+
+
+#: the machine facts of hand-written baseline entries (tests of the gate without measuring)
+EXAMPLE_MACHINE = {
+    "cpu": "Example CPU",
+    "logical_cpus": 2,
+    "machine": "x86_64",
+    "system": "Linux",
+    "device": "CPU",
+    "device_name": "Example CPU",
+}
+
+
+def example_result(blocks: Sequence[float], **fields: Any) -> LatencyResult:
+    """A latency result of a test of ``test_x.py`` on ``EXAMPLE_MACHINE``, made by hand from
+    its block medians (``fields`` override any field), for tests of the gate."""
+    low, high = min(blocks), max(blocks)
+    middle = float(np.median(blocks))
+    values: dict[str, Any] = {
+        "nodeid": "test_x.py::test_a[CPU-f32]",
+        "device": "CPU",
+        "precision": "f32",
+        "requested_precision": "f32",
+        "kind": "latency",
+        "compile_ms": 1.0,
+        "first_inference_ms": 1.0,
+        "measure_s": 1.0,
+        "interval": Interval(middle, low, high, 0.95, "test"),
+        "statistic": "p50",
+        "blocks": list(blocks),
+        "latencies_ms": np.array(blocks, dtype=float),
+        "facts": {**EXAMPLE_MACHINE, "openvino": "x", "model_hash": "h", "config": {}},
+    }
+    values.update(fields)
+    return LatencyResult(**values)
 
 
 # -- what this machine can run: tests that need a capability pick it here ----------------

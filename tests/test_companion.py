@@ -7,9 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from conftest import EXAMPLE_MODELS
+from conftest import EXAMPLE_MACHINE, EXAMPLE_MODELS, example_result
 
 from pytest_ovperf.report import comparison_text
 from pytest_ovperf.results import CompanionFigure, LatencyResult
@@ -92,14 +91,7 @@ def test_the_companion_is_the_users_model_with_one_thread() -> None:
 
 # -- the gate with hand-written runs --------------------------------------------------------
 
-MACHINE = {
-    "cpu": "Example CPU",
-    "logical_cpus": 2,
-    "machine": "x86_64",
-    "system": "Linux",
-    "device": "CPU",
-    "device_name": "Example CPU",
-}
+MACHINE = EXAMPLE_MACHINE
 SOFTWARE = {"openvino": "x", "model_hash": "h", "config": {}, "python": "3", "pytest_ovperf": "1"}
 
 
@@ -141,20 +133,10 @@ def gate_with(
 
 def result_with(raw: float, companion: float | None, device: str = "CPU") -> LatencyResult:
     """A result whose two-thread blocks are noisy and whose companion blocks are steady."""
-    blocks = [raw * f for f in (0.8, 1.25, 0.9, 1.15, 0.85, 1.2)]
-    return LatencyResult(
-        nodeid="test_x.py::test_a[CPU-f32]",
+    return example_result(
+        [raw * f for f in (0.8, 1.25, 0.9, 1.15, 0.85, 1.2)],
         device=device,
-        precision="f32",
-        requested_precision="f32",
-        kind="latency",
-        compile_ms=1.0,
-        first_inference_ms=1.0,
-        measure_s=1.0,
         interval=Interval(raw, 0.8 * raw, 1.2 * raw, 0.95, "test"),
-        statistic="p50",
-        blocks=blocks,
-        latencies_ms=np.array(blocks),
         facts={**MACHINE, "device": device, **SOFTWARE},
         companion=(
             CompanionFigure(companion, tuple(companion * f for f in (0.99, 1.01) * 3), 1)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE_MACHINE, example_result
 
 from pytest_ovperf.report import comparison_text, fmt
 from pytest_ovperf.results import LatencyResult
@@ -531,32 +532,14 @@ def test_interleaved_reference(ovtester: pytest.Pytester) -> None:
 
 # -- the gate on a malformed entry (no measurement needed) -------------------------------
 
-MACHINE = {
-    "cpu": "Example CPU",
-    "logical_cpus": 2,
-    "machine": "x86_64",
-    "system": "Linux",
-    "device": "CPU",
-    "device_name": "Example CPU",
-}
+MACHINE = EXAMPLE_MACHINE
 
 
 def _result() -> LatencyResult:
-    latencies = np.array([1.0, 1.1, 0.9, 1.0])
-    return LatencyResult(
-        nodeid="test_x.py::test_a[CPU-f32]",
-        device="CPU",
-        precision="f32",
-        requested_precision="f32",
-        kind="latency",
-        compile_ms=1.0,
-        first_inference_ms=1.0,
-        measure_s=1.0,
+    return example_result(
+        [1.0, 1.1, 0.9],
         interval=Interval(1.0, 0.9, 1.1, 0.95, "test"),
-        statistic="p50",
-        blocks=[1.0, 1.1, 0.9],
-        latencies_ms=latencies,
-        facts={**MACHINE, "openvino": "x", "model_hash": "h", "config": {}},
+        latencies_ms=np.array([1.0, 1.1, 0.9, 1.0]),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE_MACHINE, example_result
 
 from pytest_ovperf.results import LatencyResult
 from pytest_ovperf.runtime.facts import machine_profile
@@ -29,29 +30,13 @@ from pytest_ovperf.verdicts.stats import Interval
 RECORDERS = 4
 #: how long each read of the baseline file takes: far longer than the recorders' start skew
 SLOW_READ_S = 0.3
-MACHINE = {
-    "cpu": "Example CPU",
-    "logical_cpus": 2,
-    "machine": "x86_64",
-    "system": "Linux",
-    "device": "CPU",
-    "device_name": "Example CPU",
-}
+MACHINE = EXAMPLE_MACHINE
 
 
 def _result(value: float, job: str) -> LatencyResult:
-    return LatencyResult(
-        nodeid="test_x.py::test_a[CPU-f32]",
-        device="CPU",
-        precision="f32",
-        requested_precision="f32",
-        kind="latency",
-        compile_ms=1.0,
-        first_inference_ms=1.0,
-        measure_s=1.0,
+    return example_result(
+        [value, value * 1.01, value * 0.99],
         interval=Interval(value, value * 0.9, value * 1.1, 0.95, "test"),
-        statistic="p50",
-        blocks=[value, value * 1.01, value * 0.99],
         latencies_ms=np.array([value] * 4),
         facts={**MACHINE, "openvino": "x", "model_hash": "h", "config": {}, "job": job},
     )
