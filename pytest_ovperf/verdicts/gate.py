@@ -245,7 +245,7 @@ class BaselineGate:
         if companion_runs:
             settings = split_settings(settings)
         if chosen.normalize and normalized is not None:
-            history = [r.normalized for r in chosen.history if r.normalized is not None]
+            history = summaries_on(chosen.history, _normalized_summary)
             pooled = self._pooled(path, test_name, profile, result.kind, _normalized_summary)
             outcome = compare(normalized, history, settings, result.higher_is_better, pooled)
         else:
@@ -262,22 +262,20 @@ class BaselineGate:
         verdict = history_verdict(outcome.verdict, bool(found), bool(what_changed))
         companion_outcome: GateResult | None = None
         decided_by: Figure | None = None
-        # the companion's baseline runs were chosen apart from the user-facing figure's:
-        # the load guard looks at them too
-        companion_reference = [r for r in companion_runs if r.software == runs[-1].software]
-        companion_busy = self._busy_guard(
-            result.foreign_load, companion_reference[-self.settings.baseline_runs :]
-        )
-        if companion is not None and companion_runs and busy is None and companion_busy is None:
-            companion_pooled = self._pooled(
-                path, test_name, profile, result.kind, _companion_summary
+        companion_guard: MachineGuard | None = None
+        if companion is not None and companion_runs:
+            # the companion's baseline runs were chosen apart from the user-facing figure's:
+            # the load guard looks at them too
+            latest = [r for r in companion_runs if r.software == runs[-1].software]
+            companion_guard = busy or self._busy_guard(
+                result.foreign_load, latest[-self.settings.baseline_runs :]
             )
-            companion_history = [r.companion for r in companion_runs if r.companion is not None]
-            companion_outcome = compare(
-                companion, companion_history, settings, False, companion_pooled
-            )
-            combined = combine(verdict, outcome, companion_outcome)
-            verdict, decided_by = combined.verdict, combined.decided_by
+            if companion_guard is None:
+                pooled = self._pooled(path, test_name, profile, result.kind, _companion_summary)
+                history = summaries_on(companion_runs, _companion_summary)
+                companion_outcome = compare(companion, history, settings, False, pooled)
+                combined = combine(verdict, outcome, companion_outcome)
+                verdict, decided_by = combined.verdict, combined.decided_by
         return BaselineComparison(
             verdict,
             method=GateMethod.HISTORY,
@@ -292,7 +290,7 @@ class BaselineGate:
             what_changed=what_changed,
             companion=companion_outcome,
             decided_by=decided_by,
-            companion_guard=(busy or companion_busy) if companion_runs else None,
+            companion_guard=companion_guard,
         )
 
     def _pooled(
@@ -315,7 +313,7 @@ class BaselineGate:
                 entry = stored.entry(other, profile, kind)
                 if entry is None:
                     continue
-                summaries = [x for x in map(scale, history_of(entry)) if x is not None]
+                summaries = summaries_on(history_of(entry), scale)
                 if summaries:
                     histories.append(summaries)
         return histories
@@ -549,8 +547,8 @@ def probe_lowers_spread(runs: Sequence[StoredRun]) -> bool:
     normalizing moves a stable figure by the probe's noise. Without evidence (fewer than
     ``NORMALIZE_MIN_DF`` + 1 jobs) the raw figure is judged."""
     both = [r for r in runs if r.normalized is not None]
-    raw_ss, raw_df = between_job_spread([r.summary for r in both])
-    ratio_ss, ratio_df = between_job_spread([r.normalized for r in both if r.normalized])
+    raw_ss, raw_df = between_job_spread(summaries_on(both, _raw_summary))
+    ratio_ss, ratio_df = between_job_spread(summaries_on(both, _normalized_summary))
     if min(raw_df, ratio_df) < NORMALIZE_MIN_DF:
         return False
     return ratio_ss / ratio_df < NORMALIZE_MAX_VARIANCE_SHARE * raw_ss / raw_df
@@ -577,6 +575,14 @@ def _normalized_summary(run: StoredRun) -> RunSummary | None:
 
 def _companion_summary(run: StoredRun) -> RunSummary | None:
     return run.companion
+
+
+def summaries_on(
+    runs: Sequence[StoredRun], scale: Callable[[StoredRun], RunSummary | None]
+) -> list[RunSummary]:
+    """The runs' summaries on one scale (raw, model/probe ratios, companion), where they
+    have one."""
+    return [summary for summary in map(scale, runs) if summary is not None]
 
 
 def _companion_runs(runs: Sequence[StoredRun]) -> list[StoredRun]:
