@@ -24,6 +24,7 @@ import openvino as ov
 
 from . import sweep as sweep_grid
 from .html import html_report
+from .identity import TestIdentity
 from .measure.settings import MeasureSettings
 from .report import SCHEMA_VERSION, SUMMARY_HEADER, format_table, json_report, summary_rows
 from .runtime.devices import parse_precision_list
@@ -170,7 +171,8 @@ def compare_reports(
         key = (result["nodeid"], result["kind"], result.get("device"))
         before = old_results.pop(key, None)
         current, baseline = _gate_figure(result), _gate_figure(before) if before else None
-        name = [result["nodeid"].split("::")[-1], str(result.get("device")), result["kind"]]
+        test = TestIdentity.from_nodeid(result["nodeid"]).name
+        name = [test, str(result.get("device")), result["kind"]]
         if current is None or baseline is None:
             rows.append([*name, "-", _cell(current), "-", "no-baseline"])
             continue
@@ -193,7 +195,8 @@ def compare_reports(
             ]
         )
     for nodeid, kind, device in old_results:
-        rows.append([nodeid.split("::")[-1], str(device), kind, "-", "-", "-", "not in new"])
+        test = TestIdentity.from_nodeid(nodeid).name
+        rows.append([test, str(device), kind, "-", "-", "-", "not in new"])
     return rows, regression
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .identity import TestIdentity
 from .options import Settings
-from .runtime.devices import DeviceCatalog
-from .runtime.models import ModelSpec
 from .verdicts.budgets import Budget, BudgetError, parse_budget, precisions_named
+
+if TYPE_CHECKING:
+    from .runtime.devices import DeviceCatalog
+    from .runtime.models import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class CollectionTracker:
         for item in items:
             if "ovperf_target" in getattr(item, "fixturenames", ()):
                 names = self.collected.setdefault(Path(str(item.path)), set())
-                names.add(item.nodeid.split("::", 1)[-1])
+                names.add(TestIdentity.from_nodeid(item.nodeid).name)
         self.partial_files.update(_partly_selected_files(config))
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:

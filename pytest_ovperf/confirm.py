@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
-from .verdicts.budgets import Metric
+from .verdicts.kinds import Metric
 
 #: the budget metrics whose failure a re-measure can confirm (measured, not single
 #: observations such as compile_ms, which a re-run takes from the compile cache)

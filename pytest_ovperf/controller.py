@@ -1,5 +1,9 @@
 """The end of a session, on the controller (the only process under pytest-xdist): gather
-every worker's result records, find stale baselines, write the JSON report and summary."""
+every worker's result records, find stale baselines, write the JSON report and summary.
+
+The reports (numpy, scipy) and the baseline store (file locks) are imported only by a
+session with something to report.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +15,9 @@ from typing import Any
 import pytest
 
 from .collect import WORKER_OUTPUT_KEY, CollectionTracker
-from .html import html_report
-from .report import (
-    SUMMARY_HEADER,
-    baseline_notes,
-    format_table,
-    json_report,
-    markdown_report,
-    remeasure_lines,
-    suite_shift_line,
-    summary_rows,
-)
 from .session import OvperfSession
-from .store.baselines import BaselineFileError, prune, stale_entries
-from .store.baselines import load as load_baselines
 from .store.files import write_json_atomic, write_text_atomic
-from .verdicts.suite import suite_shift
+from .store.location import baseline_path
 
 #: name of the test report's user property that carries a test's result records
 USER_PROPERTY = "ovperf_results"
@@ -60,6 +51,13 @@ class ResultCollector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._find_stale_baselines()
         settings = self.ovperf.settings
+        wanted = (settings.json_path, settings.html_path, settings.markdown_path)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if all(path is None for path in wanted) and not (self.ovperf.results and summary):
+            return
+        from .html import html_report
+        from .report import json_report, markdown_report
+
         environment = {**self.ovperf.software_facts, **self.ovperf.machine_facts("CPU")}
         for device_fact in ("device", "device_name"):
             environment.pop(device_fact)
@@ -67,7 +65,6 @@ class ResultCollector:
             write_json_atomic(settings.json_path, json_report(self.ovperf.results, environment))
         if settings.html_path is not None:
             write_text_atomic(settings.html_path, html_report(self.ovperf.results, environment))
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if self.ovperf.results and (settings.markdown_path is not None or summary):
             text = markdown_report(self.ovperf.results, environment)
             if settings.markdown_path is not None:
@@ -80,29 +77,42 @@ class ResultCollector:
                     self.output_errors.append(f"cannot append to $GITHUB_STEP_SUMMARY: {exc}")
 
     def _find_stale_baselines(self) -> None:
-        if not self.collection.complete:
+        if not (self.collection.complete and self.collection.collected):
             return
-        gate = self.ovperf.gate
+        from .store.baselines import BaselineFileError, prune, stale_entries
+        from .store.baselines import load as load_baselines
+
+        settings = self.ovperf.settings
         for test_file, names in self.collection.collected.items():
             if test_file in self.collection.partial_files:
                 continue
-            path = gate.path_for(test_file)
+            path = baseline_path(settings.baseline_dir, self.ovperf.rootdir, test_file)
             try:
                 stored = load_baselines(path)
             except BaselineFileError as exc:
                 self.baseline_errors.append(str(exc))
                 continue
-            stale = stale_entries(stored, names, self.ovperf.settings.devices)
+            stale = stale_entries(stored, names, settings.devices)
             if not stale:
                 continue
             self.stale[path] = stale
-            if self.ovperf.settings.prune_stale:
+            if settings.prune_stale:
                 self.pruned[path] = prune(path, stale)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         results = self.ovperf.results
         if not (results or self.stale or self.baseline_errors or self.output_errors):
             return
+        from .report import (
+            SUMMARY_HEADER,
+            baseline_notes,
+            format_table,
+            remeasure_lines,
+            suite_shift_line,
+            summary_rows,
+        )
+        from .verdicts.suite import suite_shift
+
         write = terminalreporter.write_line
         terminalreporter.section("ovperf summary")
         if results:

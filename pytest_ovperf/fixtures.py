@@ -1,25 +1,29 @@
-"""The fixtures of pytest-ovperf: thin, they validate markers and hand work to the engines."""
+"""The fixtures of pytest-ovperf: thin, they validate markers and hand work to the engines.
+
+pytest imports this module with the plugin in every run, so what loads OpenVINO, numpy or
+scipy is imported inside the fixtures, which only perf tests request.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from .collect import Target, TestContext, marker_budgets
 from .confirm import REMEASURE_KEY
-from .measure.blocks import InferPool
-from .measure.engine import Progress
-from .perf_budget import PerfBudget
-from .report import progress_line
-from .runtime.device_locks import DeviceLockTimeout
 from .runtime.devices import PRECISIONS, precision_label
-from .runtime.models import CompiledEntry, ModelError, ModelSource, parse_model_marker
 from .session import OvperfSession
 from .verdicts.budgets import BudgetError
+
+if TYPE_CHECKING:
+    from .measure.blocks import InferPool
+    from .measure.engine import Progress
+    from .perf_budget import PerfBudget
+    from .runtime.models import CompiledEntry, ModelSource
 
 SESSION_KEY = pytest.StashKey[OvperfSession]()
 CONTEXT_KEY = pytest.StashKey[TestContext]()
@@ -39,6 +43,8 @@ def ovperf_session(pytestconfig: pytest.Config) -> OvperfSession:
 @pytest.fixture
 def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession) -> Target:
     """The device and precision this instance of the test runs on."""
+    from .runtime.models import ModelError, parse_model_marker
+
     node = request.node
     model_marker = node.get_closest_marker("ovperf_model")
     if model_marker is None:
@@ -93,6 +99,9 @@ def _entry_getter(
 ) -> Callable[[str, ModelSource | None], CompiledEntry]:
     """Compiles (once per session) the test's model, or another source of its marker, with
     a hint; a model that cannot be compiled fails the test with the reason."""
+    from .runtime.device_locks import DeviceLockTimeout
+    from .runtime.models import ModelError
+
     context = request.node.stash[CONTEXT_KEY]
 
     def entry_for(hint: str, source: ModelSource | None = None) -> CompiledEntry:
@@ -120,6 +129,8 @@ def infer_pool(
     request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
 ) -> InferPool:
     """The test's model compiled with the THROUGHPUT hint, in an ``AsyncInferQueue``."""
+    from .measure.blocks import InferPool
+
     entry = _entry_getter(request, ovperf_session, ovperf_target)("THROUGHPUT", None)
     return InferPool(entry.compiled, entry.inputs)
 
@@ -129,6 +140,9 @@ def perf_budget(
     request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
 ) -> PerfBudget:
     """Measures latency / throughput and checks the test's ``ovperf_budget`` markers."""
+    from .perf_budget import PerfBudget
+    from .runtime.models import ModelError
+
     context = request.node.stash[CONTEXT_KEY]
     # read the model now, so that a bad one is a setup error whichever fixture asked for it
     problem = ""
@@ -159,6 +173,8 @@ def _progress_printer(config: pytest.Config) -> Callable[[Progress], None] | Non
     capture = config.pluginmanager.get_plugin("capturemanager")
     if reporter is None:
         return None
+
+    from .report import progress_line
 
     last_shown = [0.0]
 

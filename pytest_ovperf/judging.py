@@ -8,8 +8,9 @@ import math
 from collections.abc import Sequence
 
 from .results import BaselineComparison, Check, MachineGuard, PerfResult
-from .verdicts.budgets import Budget, Drift, Metric, calibrated_interval
-from .verdicts.kinds import GateMethod, GateVerdict, GuardReason
+from .verdicts.budgets import Budget
+from .verdicts.drift import Drift, calibrated_interval
+from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric
 from .verdicts.stats import Interval
 
 

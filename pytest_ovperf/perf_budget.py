@@ -15,6 +15,7 @@ import pytest
 
 from .collect import Target
 from .confirm import CONFIRMABLE_METRICS, Remeasure
+from .identity import TestIdentity
 from .judging import (
     budget_guard,
     busy_guarded,
@@ -54,7 +55,7 @@ from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
-from .verdicts.budgets import Budget, Metric, applicable_budgets
+from .verdicts.budgets import Budget, applicable_budgets
 from .verdicts.gate import (
     AB_LOOKS,
     AbPlan,
@@ -62,7 +63,7 @@ from .verdicts.gate import (
     judge_ab,
     judge_reference,
 )
-from .verdicts.kinds import GateVerdict, Verdict
+from .verdicts.kinds import GateVerdict, Metric, Verdict
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
@@ -109,7 +110,7 @@ class PerfBudget:
         self._entry_for_source = entry_for
         self.test_file = test_file
         # the baseline key: the node id without its file part ("TestX::test_y[CPU-f32]")
-        self.test_name = nodeid.split("::", 1)[-1]
+        self.test_name = TestIdentity.from_nodeid(nodeid).name
         self._progress = progress
         #: between this run of the test and the confirmer (``confirm.py``)
         self._remeasure = remeasure if remeasure is not None else Remeasure()

@@ -1,5 +1,10 @@
 """pytest hooks of pytest-ovperf (the entry point); options, collection, fixtures and the
-end-of-session report each live in a module of their own."""
+end-of-session report each live in a module of their own.
+
+pytest imports this module in every run of an environment that has the plugin: it and what
+it imports load no OpenVINO, numpy or scipy (``tests/test_plugin.py`` checks), so a run
+without perf tests costs what it did without the plugin.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,6 @@ from .fixtures import (  # noqa: F401 - pytest finds the fixtures among the plug
     perf_budget,
 )
 from .options import add_options, settings_from_config
-from .perf_budget import PerfBudget
-from .report import junit_properties, result_record
 from .session import OvperfSession
 from .verdicts.budgets import Budget
 from .workers import (
@@ -101,7 +104,12 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     budget = getattr(item, "funcargs", {}).get("perf_budget")
-    if call.when == "call" and isinstance(budget, PerfBudget) and budget.results:
+    if call.when != "call" or budget is None:
+        return report
+    from .perf_budget import PerfBudget
+    from .report import junit_properties, result_record
+
+    if isinstance(budget, PerfBudget) and budget.results:
         # user_properties travel with the report to the xdist controller
         records = [result_record(r) for r in budget.results]
         report.user_properties.append((USER_PROPERTY, json.dumps(records)))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .identity import TestIdentity
 from .measure.engine import Progress
 from .results import (
     BaselineComparison,
@@ -21,9 +22,9 @@ from .results import (
 )
 from .runtime.companion import COMPANION_DEVICE
 from .runtime.profile import LayerChange
-from .verdicts.budgets import Metric, excess_percent
+from .verdicts.budgets import excess_percent
 from .verdicts.companion import Figure
-from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
+from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric, Verdict
 from .verdicts.suite import SuiteShift, suite_shift
 
 #: version of the JSON report's layout
@@ -600,7 +601,7 @@ def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[list[str]]:
                 measured += f" [{_cell(ci[0])}, {_cell(ci[1])}]"
             rows.append(
                 [
-                    data["nodeid"].split("::")[-1],
+                    TestIdentity.from_nodeid(data["nodeid"]).name,
                     data["device"],
                     data["precision"],
                     metric,
@@ -635,7 +636,7 @@ def baseline_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
         if verdict == GateVerdict.NO_BASELINE.value and not data.get("baseline_other_profiles"):
             plain_missing += 1  # nothing recorded at all: one line for all of them
         elif verdict in (GateVerdict.NO_BASELINE.value, GateVerdict.ERROR.value) and message:
-            name = data["nodeid"].split("::")[-1]
+            name = TestIdentity.from_nodeid(data["nodeid"]).name
             notes.append(f"{name} ({data['kind']}): {message}")
     if plain_missing:
         notes.append(

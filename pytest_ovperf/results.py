@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from .runtime.profile import LayerChange, RuntimeProfile
-from .verdicts.budgets import Metric, judge
+from .verdicts.budgets import judge
 from .verdicts.companion import Figure
 from .verdicts.comparison import GateResult
-from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
+from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric, Verdict
 from .verdicts.stats import Interval
 
 

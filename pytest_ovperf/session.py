@@ -1,4 +1,8 @@
-"""Session-wide state: the OpenVINO core, compiled models, the baseline gate, the results."""
+"""Session-wide state: the OpenVINO core, compiled models, the baseline gate, the results.
+
+Everything that loads OpenVINO, numpy or scipy is made on first use: a session that
+collects no perf test never touches it.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,20 @@ import platform
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import openvino as ov
+from typing import TYPE_CHECKING, Any
 
 from .options import Settings
-from .runtime.device_locks import DeviceLocks
-from .runtime.devices import DeviceCatalog
 from .runtime.facts import git_commit, job_id, machine_facts, plugin_version
-from .runtime.models import CompileCache
-from .store.models import ModelStore
-from .verdicts.comparison import GateSettings
-from .verdicts.gate import BaselineGate
 from .workers import WorkerSetup
+
+if TYPE_CHECKING:
+    import openvino as ov
+
+    from .runtime.device_locks import DeviceLocks
+    from .runtime.devices import DeviceCatalog
+    from .runtime.models import CompileCache
+    from .store.models import ModelStore
+    from .verdicts.gate import BaselineGate
 
 
 @dataclass
@@ -30,22 +35,51 @@ class OvperfSession:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     #: how this process shares the machine with other xdist workers
     worker: WorkerSetup = field(default_factory=WorkerSetup)
-    core: ov.Core = field(default_factory=ov.Core)
     #: result records (``report.result_record``), gathered from test reports so xdist works
     results: list[dict[str, Any]] = field(default_factory=list)
     #: on the xdist controller: the device-lock directory handed to the workers
     lock_dir_for_workers: Path | None = None
 
-    def __post_init__(self) -> None:
-        self.catalog = DeviceCatalog(self.core)
-        self.locks = DeviceLocks(
+    @functools.cached_property
+    def core(self) -> ov.Core:
+        import openvino as ov
+
+        return ov.Core()
+
+    @functools.cached_property
+    def catalog(self) -> DeviceCatalog:
+        from .runtime.devices import DeviceCatalog
+
+        return DeviceCatalog(self.core)
+
+    @functools.cached_property
+    def locks(self) -> DeviceLocks:
+        from .runtime.device_locks import DeviceLocks
+
+        return DeviceLocks(
             self.worker.lock_dir,
             lambda: self.catalog.available,
             cpu_is_private=self.worker.cpu_partition is not None,
         )
-        self.compile_cache = CompileCache(self.core, self.locks)
-        self.model_store = ModelStore(self.settings.model_store)
-        self.gate = BaselineGate(
+
+    @functools.cached_property
+    def compile_cache(self) -> CompileCache:
+        from .runtime.models import CompileCache
+
+        return CompileCache(self.core, self.locks)
+
+    @functools.cached_property
+    def model_store(self) -> ModelStore:
+        from .store.models import ModelStore
+
+        return ModelStore(self.settings.model_store)
+
+    @functools.cached_property
+    def gate(self) -> BaselineGate:
+        from .verdicts.comparison import GateSettings
+        from .verdicts.gate import BaselineGate
+
+        return BaselineGate(
             baseline_dir=self.settings.baseline_dir,
             rootdir=self.rootdir,
             model_store=self.model_store,
@@ -62,6 +96,8 @@ class OvperfSession:
 
     @functools.cached_property
     def software_facts(self) -> dict[str, Any]:
+        import openvino as ov
+
         return {
             "openvino": ov.get_version(),
             "python": platform.python_version(),

@@ -12,17 +12,15 @@ from pytest_ovperf.results import Check, MachineGuard
 from pytest_ovperf.verdicts.budgets import (
     Budget,
     BudgetError,
-    Drift,
-    Metric,
     Verdict,
     applicable_budgets,
-    calibrated_interval,
     excess_percent,
     judge,
     parse_budget,
     precisions_named,
 )
-from pytest_ovperf.verdicts.kinds import GuardReason
+from pytest_ovperf.verdicts.drift import Drift, calibrated_interval
+from pytest_ovperf.verdicts.kinds import GuardReason, Metric
 from pytest_ovperf.verdicts.stats import Interval
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from conftest import EXAMPLE_MACHINE, example_result
 
+from pytest_ovperf.identity import TestIdentity
 from pytest_ovperf.report import comparison_text, fmt
 from pytest_ovperf.results import LatencyResult
 from pytest_ovperf.runtime.facts import facts_id as profile_id
@@ -857,3 +858,54 @@ def test_drift_is_pooled_across_the_suites_baseline_files(tmp_path: Path) -> Non
     assert "15 from other tests on this machine" in drift.source  # 3 tests x 5 df
     assert drift.df == GateSettings().prior_df + 5  # the pool: 6 distinct jobs less one
     assert drift.sigma > GateSettings().prior_drift  # the suite drifts ~12%, the prior says 2%
+
+
+SAME_NAMES_FILE = """\
+import pytest
+from models import mlp
+
+def model():
+    return mlp(features=16, hidden=16, depth=1)
+
+class TestA:
+    @pytest.mark.ovperf_model(source=model)
+    def test_x(self, perf_budget):
+        perf_budget.measure_latency()
+
+class TestB:
+    @pytest.mark.ovperf_model(source=model)
+    def test_x(self, perf_budget):
+        perf_budget.measure_latency()
+"""
+
+
+def test_same_named_tests_of_two_classes_are_two_tests_everywhere(
+    ovtester: pytest.Pytester,
+) -> None:
+    """``TestA::test_x`` and ``TestB::test_x`` of one file: two baseline entries, two rows in
+    the terminal summary and the markdown report, and no stale entry for either."""
+    setup_project(ovtester)
+    write(ovtester, "perf/test_same.py", SAME_NAMES_FILE)
+    markdown = ovtester.path / "summary.md"
+    outcome, _ = run(ovtester, *QUICK, "--ovperf-update-baselines", f"--ovperf-markdown={markdown}")
+    assert outcome.ret == 0, outcome.stdout.str()
+    entries = stored(ovtester.path / "baselines" / "perf" / "test_same.json")["entries"]
+    assert {name.split("[")[0] for name in entries} == {"TestA::test_x", "TestB::test_x"}
+    summary = outcome.stdout.str()
+    for name in ("TestA::test_x[CPU-", "TestB::test_x[CPU-"):
+        assert name in summary
+        assert name in markdown.read_text()
+    outcome, _ = run(ovtester, *QUICK)
+    assert "stale baselines" not in outcome.stdout.str()
+
+
+def test_a_test_identity_names_the_test_within_its_file() -> None:
+    identity = TestIdentity.from_nodeid("perf/a[1]/test_f.py::TestA::TestIn::test_x[CPU-a::b[c]]")
+    assert identity.file == "perf/a[1]/test_f.py"
+    assert identity.classes == "TestA::TestIn"
+    assert identity.function == "test_x"
+    assert identity.params == "CPU-a::b[c]"
+    assert identity.name == "TestA::TestIn::test_x[CPU-a::b[c]]"
+    assert identity.test == "TestA::TestIn::test_x"
+    plain = TestIdentity.from_nodeid("test_f.py::test_y")
+    assert (plain.classes, plain.params, plain.name) == ("", "", "test_y")

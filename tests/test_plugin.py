@@ -863,3 +863,26 @@ def test_a_budget_is_not_failed_on_a_busy_machine(
     out = result.stdout.str()
     assert "ovperf budget INCONCLUSIVE" in out
     assert "not judged: machine busy: other processes used the CPU during this run" in out
+
+
+def test_a_session_without_perf_tests_loads_no_openvino_numpy_or_scipy(
+    pytester: pytest.Pytester,
+) -> None:
+    """The plugin is imported by every pytest run of an environment that has it: a run that
+    collects no perf test (a project's unit tests) must not pay for OpenVINO, numpy or
+    scipy. A fresh process, as a user's run is (this suite's process has them all)."""
+    pytester.makeconftest(
+        """
+import sys
+
+def pytest_sessionfinish(session):
+    heavy = sorted(m for m in ("openvino", "numpy", "scipy") if m in sys.modules)
+    print("heavy modules:", ",".join(heavy) or "none")
+"""
+    )
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-s", "-p", "no:xdist", "--ovperf-device=CPU")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*heavy modules: none*"])
+    # the plugin was active: its option was accepted, and a plain test stays plain
+    assert "ovperf summary" not in result.stdout.str()

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from conftest import FAST, busy_machine
 
-from pytest_ovperf.verdicts.budgets import BudgetError, Metric, parse_budget
+from pytest_ovperf.verdicts.budgets import BudgetError, parse_budget
+from pytest_ovperf.verdicts.kinds import Metric
 
 # a model several times cheaper than its reference: the same net on an image a quarter the
 # size, against twelve extra blocks; every verdict below holds on a noisy machine

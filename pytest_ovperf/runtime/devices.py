@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openvino as ov
+if TYPE_CHECKING:  # the plugin loads OpenVINO only once a perf test is collected
+    import openvino as ov
 
 #: Meta devices whose ``NAME:`` prefix takes a comma separated list of devices.
 META_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")

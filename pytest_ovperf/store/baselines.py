@@ -16,6 +16,7 @@ from typing import Any
 
 import filelock
 
+from ..identity import TestIdentity
 from .files import write_json_atomic
 from .location import baseline_path, lock_path
 from .schema import (
@@ -156,15 +157,20 @@ def stale_entries(
     this session ran and its parametrized name (device-precision) was not collected.
     """
     names = set(collected_names)
-    functions = {n.split("[", 1)[0] for n in names}
+    functions = {_test_of(n) for n in names}
     devices = set(session_devices)
     stale: dict[str, list[str]] = {}
     for test, by_profile in stored.entries.items():
         if test in names:
             continue
-        gone = test.split("[", 1)[0] not in functions
+        gone = _test_of(test) not in functions
         for profile, kinds in by_profile.items():
             device = next((k.get("device") for k in kinds.values() if isinstance(k, dict)), None)
             if gone or device in devices:
                 stale.setdefault(test, []).append(profile)
     return stale
+
+
+def _test_of(name: str) -> str:
+    """The test of an entry's name (``TestA::test_x`` of ``TestA::test_x[CPU-f32]``)."""
+    return TestIdentity.from_nodeid(f"::{name}").test

@@ -3,51 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from enum import Enum
-from typing import Any
-
-import numpy as np
-from scipy import stats as sps
+from typing import TYPE_CHECKING, Any
 
 from ..runtime.devices import PRECISIONS, split_device_list
-from .kinds import Verdict
+from .kinds import Metric, Verdict
 from .limits import FractionError, parse_fraction
-from .stats import Interval
 
-
-class Metric(str, Enum):
-    LATENCY = "latency_ms"
-    THROUGHPUT = "throughput_fps"
-    FIRST_INFERENCE = "first_inference_ms"
-    COMPILE = "compile_ms"
-    #: how many times as fast as the reference (latency: reference / model; throughput:
-    #: model / reference), at least
-    SPEEDUP = "min_speedup"
-    #: how much slower than the reference (the inverse speedup), at most (a factor in the
-    #: checks; the marker takes a fraction, 0.10 = 10% slower)
-    SLOWDOWN = "max_slowdown"
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self in (Metric.THROUGHPUT, Metric.SPEEDUP)
-
-    @property
-    def unit(self) -> str:
-        if self in (Metric.SPEEDUP, Metric.SLOWDOWN):
-            return "x"
-        return "fps" if self is Metric.THROUGHPUT else "ms"
-
-    @property
-    def against_reference(self) -> bool:
-        """Judged on the interleaved ratio to the reference, not on the model alone."""
-        return self in (Metric.SPEEDUP, Metric.SLOWDOWN)
-
-    @property
-    def has_interval(self) -> bool:
-        """Judged on an interval (the one-off costs are single observations)."""
-        return self not in (Metric.FIRST_INFERENCE, Metric.COMPILE)
+if TYPE_CHECKING:  # numpy and scipy load only where a statistic is computed
+    from .stats import Interval
 
 
 class BudgetError(ValueError):
@@ -209,54 +174,3 @@ def excess_percent(value: float, limit: float, metric: Metric) -> float:
     if metric.higher_is_better:
         return (limit - value) / limit * 100.0
     return (value - limit) / limit * 100.0
-
-
-@dataclass(frozen=True)
-class Drift:
-    """Run-to-run drift of a figure on this machine (log scale, about a fraction): how far
-    one run's value strays from the machine's long-run value, learned from stored runs and
-    pooled with a prior (``verdicts.comparison.learned_drift``)."""
-
-    sigma: float
-    #: degrees of freedom of the estimate (the prior's included)
-    df: float
-    #: where it comes from, as shown in messages
-    source: str
-
-
-def calibrated_interval(
-    run: Interval, block_values: Sequence[float], drift: Drift, confidence: float
-) -> Interval:
-    """The interval of the machine's long-run value of a figure, from one run.
-
-    A budget is about what the model costs on this machine, not in this one run, so its
-    interval has two parts, added as variances on the log scale:
-
-    * within the run: the wider of the run's own interval (order statistics for a
-      percentile, a t-interval over blocks for fps) and the spread of the per-block values
-      (block medians, or block fps) over sqrt(blocks): blocks, not single inferences, are
-      the independent unit, since neighbouring inferences share the machine's moment;
-    * between runs: ``drift``.
-
-    The interval is ``estimate * exp(+-t(df) * se)``. A model whose long-run value equals
-    its budget then fails with probability at most (1 - confidence) / 2 when the drift is
-    right (2.5% at 95%).
-    """
-    estimate = run.estimate
-    if not (estimate > 0 and math.isfinite(estimate)):
-        return run
-    run_se = run.log_standard_error
-    logs = np.log(np.asarray([b for b in block_values if b > 0], dtype=float))
-    block_se = float(logs.std(ddof=1)) / math.sqrt(logs.size) if logs.size >= 2 else math.inf
-    within = max(run_se, block_se) if logs.size >= 2 else run_se
-    se = math.sqrt(within**2 + drift.sigma**2)
-    if not math.isfinite(se):
-        return Interval(estimate, -math.inf, math.inf, confidence, run.method)
-    half = float(sps.t.ppf(0.5 + confidence / 2.0, drift.df)) * se
-    return Interval(
-        estimate,
-        estimate * math.exp(-half),
-        estimate * math.exp(half),
-        confidence,
-        f"{run.method} and blocks, with {drift.sigma:.1%} run-to-run drift ({drift.source})",
-    )

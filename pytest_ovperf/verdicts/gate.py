@@ -28,7 +28,6 @@ from ..store.baselines import BaselineFile, BaselineFileError
 from ..store.location import baseline_files
 from ..store.models import ModelStore, ModelStoreError, StoredModel
 from ..store.schema import BLOCK_LIMIT, ProbeReading, RunSummary, StoredRun, history_of
-from .budgets import Drift
 from .companion import Figure, combine, split_settings
 from .comparison import (
     GateResult,
@@ -41,6 +40,7 @@ from .comparison import (
     summarise_log_ratios,
     summarise_run,
 )
+from .drift import Drift
 from .kinds import CompareMode, GateMethod, GateVerdict, GuardReason
 from .limits import DEFAULT_MAX_FOREIGN_LOAD, DEFAULT_MAX_PROBE_SHIFT
 from .sequential import look_confidence

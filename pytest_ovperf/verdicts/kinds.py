@@ -71,3 +71,36 @@ class CompareMode(str, Enum):
     AB = "ab"
     #: always the stored runs
     HISTORY = "history"
+
+
+class Metric(str, Enum):
+    LATENCY = "latency_ms"
+    THROUGHPUT = "throughput_fps"
+    FIRST_INFERENCE = "first_inference_ms"
+    COMPILE = "compile_ms"
+    #: how many times as fast as the reference (latency: reference / model; throughput:
+    #: model / reference), at least
+    SPEEDUP = "min_speedup"
+    #: how much slower than the reference (the inverse speedup), at most (a factor in the
+    #: checks; the marker takes a fraction, 0.10 = 10% slower)
+    SLOWDOWN = "max_slowdown"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self in (Metric.THROUGHPUT, Metric.SPEEDUP)
+
+    @property
+    def unit(self) -> str:
+        if self in (Metric.SPEEDUP, Metric.SLOWDOWN):
+            return "x"
+        return "fps" if self is Metric.THROUGHPUT else "ms"
+
+    @property
+    def against_reference(self) -> bool:
+        """Judged on the interleaved ratio to the reference, not on the model alone."""
+        return self in (Metric.SPEEDUP, Metric.SLOWDOWN)
+
+    @property
+    def has_interval(self) -> bool:
+        """Judged on an interval (the one-off costs are single observations)."""
+        return self not in (Metric.FIRST_INFERENCE, Metric.COMPILE)
