@@ -1,40 +1,91 @@
-"""Offline replay of the A/B comparison: A/A false alarms, +10% / +25% detection, with bounds.
+"""Offline replay of the A/B comparison: A/A false alarms, +10% / +25% detection, with bounds,
+for latency or throughput, on a toy model or a real third-party one.
 
-Data: ``--processes`` separate Python processes, one after another. Each builds an A/A'
-pair (``mobilenet_like(size, seed=8)`` as the current model, ``seed=7`` as the baseline's
-own: the same graph with other weights, so the same speed; ``--size`` 128 by default, as in
-``gate_error_rates.py``), compiles both for CPU with the plugin's own compile cache
-(``PERFORMANCE_HINT=LATENCY``, ``INFERENCE_PRECISION_HINT=f32``; a real A/B run compiles
-the baseline from its stored IR copy instead), warms them up in the plugin's order (the
-baseline's runner is made first, when the partner is chosen, then the model's in
-``measure_latency``) and measures them with the engine's own loop,
-``measure.engine.run_blocks``, over ``measure.blocks.LatencyBlocks``: 0.1 s blocks of each
-side, ABBA order, for ``--seconds`` of wall time plus ``--max-time`` / 5 (so that the last
-window ends by the budget rule, not by the end of the data). The engine's own stopping rules
-would end an A/B run at its first settled look, so the looks are switched off here (one
-look that never settles) and the loop runs to its time budget. Every block pair's
-``log(model / partner)`` (what ``PartnerSamples.log_ratios`` holds), both block medians and
-every block's start and end time go to one JSON file per process
-(``bench/_work/replay_ab/data/process-NN.json``).
+Models (``--model``): ``toy`` (the default) is an A/A' pair of ``mobilenet_like(size, seed=8)``
+as the current model and ``seed=7`` as the baseline's own (the same graph with other
+weights, so the same speed; ``--size`` 128 by default, as in ``gate_error_rates.py``), at
+``INFERENCE_PRECISION_HINT=f32``. ``det``, ``rec`` and ``cls`` are the PP-OCR ONNX models of
+the pinned ``rapidocr-onnxruntime`` wheel (``wheel_models.py``, fetched into ``bench/_work``
+once): the A/A' pair is the same ONNX file at the model's fixed shape compiled twice (two
+compiles, as in a real A/B run, where the baseline's side is compiled from its copy in the
+model store), at the CPU's default inference precision (no ``INFERENCE_PRECISION_HINT``:
+the plugin's ``default`` precision); each file records the precision both compiled models
+report (``INFERENCE_PRECISION_HINT``; bf16 where the CPU has it).
+
+Data: ``--processes`` separate Python processes, one after another. Each compiles the pair
+for CPU with the plugin's own compile cache, with the performance hint of ``--kind``
+(``LATENCY`` or ``THROUGHPUT``), makes the runners in the plugin's order and measures them
+with the engine's own loop, ``measure.engine.run_blocks``, ABBA order, for ``--seconds`` of
+wall time plus ``--max-time`` / 5 (so that the last window ends by the budget rule, not by
+the end of the data):
+
+* latency: the baseline's ``LatencyBlocks`` is made (and warmed up) first, when the partner
+  is chosen, then the model's, in ``measure_latency``; 0.1 s blocks of each side (the
+  block's median latency, ms);
+* throughput: the model's ``InferPool`` is made first (``PerfBudget.measure_throughput``),
+  then the baseline's ``ThroughputBlocks(InferPool(...))`` (the partner), then the model's
+  ``ThroughputBlocks``, as ``measure_throughput`` does; both sides' blocks are
+  ``max(model.block_s, partner.block_s / share)`` long, share 1, as ``measure_throughput``
+  passes them to ``run_blocks`` (at least 8 request latencies; the block's steady fps).
+
+The engine's own stopping rules would end an A/B run at its first settled look, so the looks
+are switched off here (one look that never settles) and the loop runs to its time budget.
+Every block pair's ``log(model / partner)`` (what ``PartnerSamples.log_ratios`` holds), both
+sides' block values, every block's start and end time and the machine's CPU counters at
+each block's start and end go to one JSON file per process, in
+``bench/_work/replay_ab_<model>_<kind>/data/process-NN.json`` (one folder per model and
+kind, so collections do not overwrite each other).
+
+Machine state, per process: the foreign CPU load (other processes' share of the machine's
+CPU, counted as the plugin's ``LoadMeter`` counts it, from ``/proc/stat``) over 1 s of idle
+before the compiles, over the measurement (from the model's warm-up on, as the plugin's
+meter runs) and over 1 s of idle after it; the model's *level*, its mean block value over
+the median of all processes' means (computed at replay time; latency > 1 and throughput < 1
+are slower); the coefficient of variation (CV) of its model block values; and the SD of its
+block log ratios (the interleaved pair's own spread).
+
+Noisy and quiet processes: a process is **noisy** if the CV of its model block values is
+over 2x the median CV of all processes ("cv"), or its level is more than 10% off 1
+("level": the plugin's ``--ovperf-max-probe-shift``, applied to the model itself since
+there is no probe here), or other processes used more than 15% of the CPU over its
+measurement ("load": the plugin's ``--ovperf-max-foreign-load``); otherwise it is **quiet**.
+The first two signs are relative to the other processes, so they cannot see a collection
+that is noisy throughout (every process under the same load reads quiet by them); the third
+is absolute. None needs a probe; which signs made a process noisy is printed per process.
 
 Replay: each process's pairs are cut, in order, into consecutive non-overlapping windows,
 each as long as one real A/B measurement: the pairs ``run_blocks`` takes before its time
 budget (``--max-time``, 5 s = ``--ovperf-max-time``, both sides together) stops it, found by
 running ``run_blocks`` itself over the recorded pairs on a clock that replays the recorded
-block end times (about 24 pairs of 2 x 0.1 s; 12 windows in 60 s; the counts are printed).
-Each window is then judged as the plugin judges an A/B run: ``run_blocks`` again on the
-replayed clock, with the looks the plugin's ``_ab_looks`` builds (``AB_LOOKS`` looks, each
-``compare_paired`` at the gate's ``ab_settings``: the O'Brien-Fleming level of each look, 5%
-threshold), stopping at the first settled look, then the final verdict from
-``compare_paired`` over the pairs it took (what ``judge_ab`` decides on),
-``higher_is_better=False``. The +10% and +25% rows replay the same windows with every model
-block median multiplied by 1.10 / 1.25, i.e. ``log(1.10)`` / ``log(1.25)`` added to every
-log ratio (the blocks' timing is left as recorded). ``--data`` replays stored files (give
-the same ``--max-time``).
+block end times (latency: 21-24 pairs of 2 x 0.1 s; throughput of ``rec``: about 16 pairs of
+2 x 0.125 s; 12-13 windows in 63 s either way; the counts are printed). Each window is then
+judged as the plugin judges an A/B run: ``run_blocks`` again on the replayed clock, with the
+looks the plugin's ``_ab_looks`` builds (``AB_LOOKS`` looks, each ``compare_paired`` at the
+gate's ``ab_settings``: the O'Brien-Fleming level of each look, 5% threshold), stopping at
+the first settled look, then the final verdict from ``compare_paired`` over the pairs it
+took (what ``judge_ab`` decides on), with ``higher_is_better`` False for latency and True
+for throughput (``PerfResult.higher_is_better``, passed by ``PartnerChooser._ab_looks`` and
+``judge_ab``). The +10% and +25% rows replay the same windows with the current model 10% /
+25% slower: every latency block multiplied by 1.10 / 1.25, every fps block divided by it,
+i.e. ``log(1.10)`` / ``log(1.25)`` added to (latency) or taken from (throughput) every log
+ratio; the blocks' timing is left as recorded. Every row is printed over all processes, then
+over the quiet and the noisy ones. ``--data`` replays stored files (give the same
+``--max-time``); the kind is read from the files.
 
-Not replayed: the foreign-load guard (``busy_guarded``), and the re-measure that confirms a
-regression before a test fails (``--ovperf-confirm``, on by default), so the rates here are
-those of one measurement.
+The foreign-load guard (``busy_guarded``: a paired verdict measured while other processes
+used more than 15% of the CPU is inconclusive) is not applied to the verdicts; each window's
+foreign load is computed from the recorded counters over the pairs it used, and the busy
+windows and the regressions the guard would leave are printed beside the verdicts. Not
+replayed: the re-measure that confirms a regression before a test fails (``--ovperf-confirm``,
+on by default), so the rates here are those of one measurement.
+
+Not mirrored exactly: the baseline's side of a wheel model is compiled from the same ONNX
+file, where a real A/B run compiles the IR copy the model store keeps (the same graph after
+the reshape, read by another frontend); only the first window of a process follows its
+compiles and warm-ups, the later ones run on (a real A/B run starts right after them); a
+collecting process holds only this pair, where a pytest session may hold other compiled
+models; and a window's foreign load covers its blocks only, where the plugin's meter also
+spans the model's warm-up.
 
 Windows of one process share its process-level offset (code and memory placement of its
 two compiles: what ``PAIRED_DRIFT`` models), so they are not independent: the Clopper-Pearson
@@ -42,10 +93,17 @@ bound over windows is optimistic; the count of processes with a false alarm is t
 robust figure. The between-process SD of each process's mean log ratio is printed beside
 ``PAIRED_DRIFT``.
 
-    cd bench && python replay_ab.py --processes 25 --seconds 60
-    cd bench && python replay_ab.py --data _work/replay_ab/data    # replay again, no measuring
+Full runs (at least 300 A/A verdicts per kind: a window lasts at most about ``--max-time``, so
+63 s of data per process hold 12 windows or more; about ``--seconds`` + 6 s per process,
+some 29 minutes per command):
 
-Prints a markdown table.
+    cd bench && python replay_ab.py --model rec --kind latency --processes 25 --seconds 62
+    cd bench && python replay_ab.py --model rec --kind throughput --processes 25 --seconds 62
+    cd bench && python replay_ab.py --processes 25 --seconds 62    # the toy, latency
+    # replay again, measuring nothing:
+    cd bench && python replay_ab.py --data _work/replay_ab_rec_throughput/data
+
+Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -55,17 +113,19 @@ import dataclasses
 import functools
 import json
 import math
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 from unittest import mock
 
 import numpy as np
 from scipy import stats as sps
+from wheel_models import MODELS, model_path
 from workdir import ROOT, fresh_workdir
 
 sys.path.insert(0, str(ROOT))  # the plugin of this tree, whichever one is installed
@@ -73,10 +133,13 @@ sys.path.insert(0, str(ROOT))  # the plugin of this tree, whichever one is insta
 import openvino as ov
 
 from pytest_ovperf.measure import engine
-from pytest_ovperf.measure.blocks import LatencyBlocks
+from pytest_ovperf.measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLooks
+from pytest_ovperf.measure.load import LoadMeter
 from pytest_ovperf.measure.settings import MeasureSettings
-from pytest_ovperf.runtime.models import CompileCache, ModelSpec
+from pytest_ovperf.partners import HINTS
+from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
+from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
 from pytest_ovperf.runtime.toy_models import mobilenet_like
 from pytest_ovperf.store.models import ModelStore
 from pytest_ovperf.verdicts.comparison import GateSettings, compare_paired
@@ -84,44 +147,150 @@ from pytest_ovperf.verdicts.gate import AB_LOOKS, BaselineGate
 from pytest_ovperf.verdicts.kinds import GateVerdict
 from pytest_ovperf.verdicts.limits import (
     DEFAULT_DRIFT_PRIOR,
+    DEFAULT_MAX_FOREIGN_LOAD,
+    DEFAULT_MAX_PROBE_SHIFT,
     DEFAULT_REGRESSION_THRESHOLD,
     PAIRED_DRIFT,
 )
 
-#: weights seeds: the current model and the baseline's own (same graph, same speed)
+#: weights seeds of the toy: the current model and the baseline's own (same graph, same speed)
 CURRENT_SEED, BASELINE_SEED = 8, 7
 #: data recorded beyond --seconds, as a fraction of --max-time
 MARGIN = 0.2
-#: (row name, true slowdown factor applied to the current model's blocks)
+#: (row name, true slowdown of the current model)
 SCENARIOS = (("A/A' (same speed)", 1.0), ("+10%", 1.10), ("+25%", 1.25))
 VERDICTS = ("regression", "improvement", "unchanged", "inconclusive")
+MODEL_CHOICES = ("toy", *sorted(MODELS))
+KINDS = ("latency", "throughput")
+#: seconds of idle over which the foreign load is read before and after a process's measuring
+IDLE_S = 1.0
+#: a process is noisy when its model blocks' CV is over this many times the median CV ...
+NOISY_CV_FACTOR = 2.0
+#: ... or its level is further than this from the median of all processes
+NOISY_LEVEL = DEFAULT_MAX_PROBE_SHIFT
+#: ... or other processes used more than this share of the CPU while it measured
+NOISY_LOAD = DEFAULT_MAX_FOREIGN_LOAD
+#: A/A verdicts a full run should give
+MIN_AA_VERDICTS = 300
+
+#: (machine busy CPU seconds, this process's CPU seconds), as ``LoadMeter`` counts them
+Counters = Optional[tuple[float, float]]
 
 
 # -- data collection (one process each) ---------------------------------------------------
 
 
-def collect(out: Path, size: int, seconds: float) -> None:
-    """Measure the A/A' pair interleaved for ``seconds`` and write every block to ``out``."""
-    settings = MeasureSettings()
-    cache = CompileCache(ov.Core())
-    current = cache.get(
-        ModelSpec(source=functools.partial(mobilenet_like, size=size, seed=CURRENT_SEED)),
-        "CPU", "f32", "LATENCY",
-    )  # fmt: skip
-    baseline = cache.get(
-        ModelSpec(source=functools.partial(mobilenet_like, size=size, seed=BASELINE_SEED)),
-        "CPU", "f32", "LATENCY",
-    )  # fmt: skip
-    # the plugin makes (and warms up) the partner's runner first, then the model's
-    partner = LatencyBlocks(baseline.compiled, baseline.inputs, settings)
-    model = LatencyBlocks(current.compiled, current.inputs, settings)
-    spans: dict[str, list[tuple[float, float]]] = {"model": [], "partner": []}
+def cpu_counters() -> Counters:
+    """The counters ``measure.load.LoadMeter`` reads: the machine's busy CPU time in
+    ``/proc/stat`` (steal included) and this process's CPU time; ``None`` without
+    ``/proc/stat``."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    values = [int(v) for v in fields[1:]]
+    busy = (sum(values[:3]) + sum(values[5:8])) / os.sysconf("SC_CLK_TCK")
+    times = os.times()
+    return busy, times.user + times.system
 
-    def timed(runner: LatencyBlocks, side: str) -> BlockRunner:
-        def run(block_s: float) -> float:
+
+def idle_load(seconds: float) -> float | None:
+    """Foreign load over ``seconds`` of sleep."""
+    meter = LoadMeter().start()
+    time.sleep(seconds)
+    return meter.foreign_load()
+
+
+def compile_pair(
+    model: str, kind: str, size: int
+) -> tuple[CompiledEntry, CompiledEntry, dict[str, Any]]:
+    """The current model and the baseline's own, compiled as the plugin compiles them
+    (current first), and what the pair is."""
+    core = ov.Core()
+    hint = HINTS[kind]
+    if model == "toy":
+        cache = CompileCache(core)
+
+        def toy(seed: int) -> ModelSpec:
+            return ModelSpec(source=functools.partial(mobilenet_like, size=size, seed=seed))
+
+        current = cache.get(toy(CURRENT_SEED), "CPU", "f32", hint)
+        baseline = cache.get(toy(BASELINE_SEED), "CPU", "f32", hint)
+        about: dict[str, Any] = {
+            "description": f"mobilenet_like(size={size}), seeds {CURRENT_SEED} / {BASELINE_SEED}",
+            "size": size,
+            "current_seed": CURRENT_SEED,
+            "baseline_seed": BASELINE_SEED,
+            "requested_precision": "f32",
+        }
+        return current, baseline, about
+    bench_model = MODELS[model]
+    path = model_path(bench_model, log=False)
+    spec = ModelSpec(source=str(path), shape={bench_model.input_name: bench_model.shape_list})
+    # one cache compiles a file once: a cache each, for two compiles of one core
+    current = CompileCache(core).get(spec, "CPU", DEFAULT_PRECISION, hint)
+    baseline = CompileCache(core).get(spec, "CPU", DEFAULT_PRECISION, hint)
+    about = {
+        "description": bench_model.description,
+        "path": str(path),
+        "shape": bench_model.shape_list,
+        "requested_precision": DEFAULT_PRECISION,
+    }
+    return current, baseline, about
+
+
+def reported(compiled: ov.CompiledModel, name: str) -> str | None:
+    try:
+        return str(compiled.get_property(name))
+    except RuntimeError:
+        return None
+
+
+def collect(out: Path, model_key: str, kind: str, size: int, seconds: float) -> None:
+    """Measure the A/A' pair interleaved for ``seconds`` and write every block to ``out``."""
+    load_before = idle_load(IDLE_S)
+    settings = MeasureSettings()
+    current, baseline, about = compile_pair(model_key, kind, size)
+    model: LatencyBlocks | ThroughputBlocks
+    partner: LatencyBlocks | ThroughputBlocks
+    extra: dict[str, Any] = {}
+    if kind == "latency":
+        # the plugin makes (and warms up) the partner's runner first, then the model's
+        partner = LatencyBlocks(baseline.compiled, baseline.inputs, settings)
+        meter = LoadMeter().start()  # started where PerfBudget starts it
+        model = LatencyBlocks(current.compiled, current.inputs, settings)
+        block_s = settings.block_s
+    else:
+        # PerfBudget.measure_throughput makes the model's pool, then chooses the partner (its
+        # runner warmed up), then measure_throughput makes the model's runner (warmed up)
+        pool = InferPool(current.compiled, current.inputs)
+        partner_blocks = ThroughputBlocks(InferPool(baseline.compiled, baseline.inputs), settings)
+        partner = partner_blocks
+        meter = LoadMeter().start()
+        model_blocks = ThroughputBlocks(pool, settings)
+        model = model_blocks
+        share = 1.0  # the A/B partner's share (PartnerChooser.choose)
+        block_s = max(model_blocks.block_s, partner_blocks.block_s / share)
+        extra = {
+            "requests": pool.size,
+            "partner_requests": partner_blocks.pool.size,
+            "model_block_s": model_blocks.block_s,
+            "partner_block_s": partner_blocks.block_s,
+            "request_latency_s": model_blocks.request_latency_s,
+        }
+    spans: dict[str, list[tuple[float, float]]] = {"model": [], "partner": []}
+    counters: dict[str, list[tuple[Counters, Counters]]] = {"model": [], "partner": []}
+
+    def timed(runner: LatencyBlocks | ThroughputBlocks, side: str) -> BlockRunner:
+        def run(block: float) -> float:
+            before = cpu_counters()
             started = time.perf_counter()
-            value = float(runner(block_s))
+            value = float(runner(block))
             spans[side].append((started, time.perf_counter()))
+            counters[side].append((before, cpu_counters()))
             return value
 
         return run
@@ -135,38 +304,69 @@ def collect(out: Path, size: int, seconds: float) -> None:
         partner_share=1.0,
         compare_partner=True,  # as an A/B run: the same work between blocks
         looks=never,
+        block_s=None if kind == "latency" else block_s,
     )
+    load_during = meter.foreign_load()
+    load_after = idle_load(IDLE_S)
     origin = min(spans["model"][0][0], spans["partner"][0][0])
 
     def relative(side: str, end: int) -> list[float]:
         return [span[end] - origin for span in spans[side]]
 
+    def cpu(side: str) -> list[list[float]] | None:
+        rows = []
+        for before, after in counters[side]:
+            if before is None or after is None:
+                return None
+            rows.append([*before, *after])
+        return rows
+
     record = {
-        "size": size,
-        "current_seed": CURRENT_SEED,
-        "baseline_seed": BASELINE_SEED,
+        "kind": kind,
+        "model": model_key,
+        **about,
+        "unit": "ms" if kind == "latency" else "fps",
         "config": current.config,
+        "baseline_config": baseline.config,
+        # the precision label the plugin stores, and what the compiled models report
         "precision": current.precision,
+        "baseline_precision": baseline.precision,
+        "inference_precision_hint": reported(current.compiled, "INFERENCE_PRECISION_HINT"),
+        "baseline_inference_precision_hint": reported(
+            baseline.compiled, "INFERENCE_PRECISION_HINT"
+        ),
+        "num_streams": reported(current.compiled, "NUM_STREAMS"),
+        "inference_num_threads": reported(current.compiled, "INFERENCE_NUM_THREADS"),
         "openvino": ov.get_version(),
-        "block_s": settings.block_s,
+        "block_s": block_s,
+        **extra,
         "seconds": seconds,
         "measure_s": run.measure_s,
-        "model_p50_ms": model.value,
-        "partner_p50_ms": partner.value,
-        "model_ms": list(run.model_blocks),
-        "partner_ms": list(run.partner_blocks),
+        "cpus": os.cpu_count(),
+        "load_before": load_before,
+        "load_during": load_during,
+        "load_after": load_after,
+        "model_value": model.value,
+        "partner_value": partner.value,
+        "model_blocks": list(run.model_blocks),
+        "partner_blocks": list(run.partner_blocks),
         "log_ratios": list(run.log_ratios),
         "model_start_s": relative("model", 0),
         "model_end_s": relative("model", 1),
         "partner_start_s": relative("partner", 0),
         "partner_end_s": relative("partner", 1),
+        # [busy, own] CPU seconds at the block's start, then at its end
+        "model_cpu": cpu("model"),
+        "partner_cpu": cpu("partner"),
     }
     out.write_text(json.dumps(record))
 
 
 def measure_all(args: argparse.Namespace) -> Path:
     """Run the collecting processes one after another; the folder of their JSON files."""
-    work, env = fresh_workdir("replay_ab")
+    if args.model != "toy":
+        model_path(MODELS[args.model])  # fetched once, before any process measures
+    work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}")
     data = work / "data"
     data.mkdir()
     seconds = args.seconds + MARGIN * args.max_time
@@ -176,7 +376,8 @@ def measure_all(args: argparse.Namespace) -> Path:
         completed = subprocess.run(
             [
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
-                "--size", str(args.size), "--seconds", str(seconds),
+                "--model", args.model, "--kind", args.kind, "--size", str(args.size),
+                "--seconds", str(seconds),
             ],
             cwd=work, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -197,32 +398,89 @@ class Recording:
     """One process's interleaved blocks, in order; times in seconds from its first block."""
 
     name: str
-    model_ms: list[float]
-    partner_ms: list[float]
+    kind: str
+    #: the block values: median latency (ms) or steady fps
+    model_values: list[float]
+    partner_values: list[float]
     pair_start_s: list[float]
     pair_end_s: list[float]
-    model_p50_ms: float
-    partner_p50_ms: float
+    model_value: float
+    partner_value: float
+    #: the CPU counters at each pair's start and end (``None``: not recorded)
+    pair_cpu_start: list[tuple[float, float]] | None
+    pair_cpu_end: list[tuple[float, float]] | None
+    cpus: int
+    load_before: float | None
+    load_during: float | None
+    load_after: float | None
+    meta: dict[str, Any]
 
     @classmethod
     def load(cls, path: Path) -> Recording:
         raw: dict[str, Any] = json.loads(path.read_text())
-        starts = zip(raw["model_start_s"], raw["partner_start_s"])
-        ends = zip(raw["model_end_s"], raw["partner_end_s"])
+        # files written before throughput was replayed: latency, "_ms" keys, no counters
+        model = raw.get("model_blocks", raw.get("model_ms"))
+        partner = raw.get("partner_blocks", raw.get("partner_ms"))
+        model_first = [a <= b for a, b in zip(raw["model_start_s"], raw["partner_start_s"])]
+        model_last = [a >= b for a, b in zip(raw["model_end_s"], raw["partner_end_s"])]
+        cpu_start = cpu_end = None
+        if raw.get("model_cpu") and raw.get("partner_cpu"):
+            pairs = zip(raw["model_cpu"], raw["partner_cpu"], model_first, model_last)
+            cpu_start, cpu_end = [], []
+            for m, p, first, last in pairs:
+                begin, finish = (m if first else p), (m if last else p)
+                cpu_start.append((float(begin[0]), float(begin[1])))
+                cpu_end.append((float(finish[2]), float(finish[3])))
+        meta = {k: v for k, v in raw.items() if not isinstance(v, list) or k == "shape"}
         return cls(
-            path.stem,
-            [float(x) for x in raw["model_ms"]],
-            [float(x) for x in raw["partner_ms"]],
-            [min(a, b) for a, b in starts],
-            [max(a, b) for a, b in ends],
-            float(raw["model_p50_ms"]),
-            float(raw["partner_p50_ms"]),
+            name=path.stem,
+            kind=str(raw.get("kind", "latency")),
+            model_values=[float(x) for x in model],
+            partner_values=[float(x) for x in partner],
+            pair_start_s=[min(a, b) for a, b in zip(raw["model_start_s"], raw["partner_start_s"])],
+            pair_end_s=[max(a, b) for a, b in zip(raw["model_end_s"], raw["partner_end_s"])],
+            model_value=float(raw.get("model_value", raw.get("model_p50_ms"))),
+            partner_value=float(raw.get("partner_value", raw.get("partner_p50_ms"))),
+            pair_cpu_start=cpu_start,
+            pair_cpu_end=cpu_end,
+            cpus=int(raw.get("cpus") or os.cpu_count() or 1),
+            load_before=raw.get("load_before"),
+            load_during=raw.get("load_during"),
+            load_after=raw.get("load_after"),
+            meta=meta,
         )
 
     @property
+    def higher_is_better(self) -> bool:
+        return self.kind == "throughput"
+
+    @property
     def log_ratios(self) -> np.ndarray:
-        ratios = np.asarray(self.model_ms) / np.asarray(self.partner_ms)
+        ratios = np.asarray(self.model_values) / np.asarray(self.partner_values)
         return np.asarray(np.log(ratios), dtype=float)
+
+    @property
+    def mean_value(self) -> float:
+        return float(np.mean(self.model_values))
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation of the model's block values."""
+        values = np.asarray(self.model_values)
+        return float(values.std(ddof=1) / values.mean())
+
+    def window_load(self, start: int, pairs: int) -> float | None:
+        """Foreign load over pairs ``start`` .. ``start + pairs - 1``, as ``LoadMeter``."""
+        if self.pair_cpu_start is None or self.pair_cpu_end is None or pairs < 1:
+            return None
+        end = start + pairs - 1
+        busy0, own0 = self.pair_cpu_start[start]
+        busy1, own1 = self.pair_cpu_end[end]
+        wall = self.pair_end_s[end] - self.pair_start_s[start]
+        if wall <= 0:
+            return None
+        others = (busy1 - busy0) - (own1 - own0)
+        return min(max(others / (wall * self.cpus), 0.0), 1.0)
 
 
 class _OutOfData(Exception):
@@ -249,13 +507,16 @@ def replay_engine(
 ) -> Interleaved | None:
     """``engine.run_blocks`` over the recorded pairs from ``start`` (at most ``pairs`` of
     them), its clock reading each pair's recorded end; ``None`` when it wanted more pairs
-    than there are. The current model's blocks are multiplied by ``slowdown``."""
+    than there are. The current model is made ``slowdown`` times slower: its latency blocks
+    multiplied, its fps blocks divided by it."""
     clock = _ReplayedClock()
     origin = recording.pair_start_s[start]
-    stop = len(recording.model_ms) if pairs is None else min(start + pairs, len(recording.model_ms))
+    total = len(recording.model_values)
+    stop = total if pairs is None else min(start + pairs, total)
     served = {"model": 0, "partner": 0}
+    factor = 1.0 / slowdown if recording.higher_is_better else slowdown
 
-    def serve(side: str, values: Sequence[float], factor: float) -> BlockRunner:
+    def serve(side: str, values: Sequence[float], by: float) -> BlockRunner:
         def run(block_s: float) -> float:
             index = start + served[side]
             if index >= stop:
@@ -263,15 +524,15 @@ def replay_engine(
             served[side] += 1
             if served["model"] == served["partner"]:  # the pair is complete
                 clock.now = recording.pair_end_s[index] - origin
-            return values[index] * factor
+            return values[index] * by
 
         return run
 
     with mock.patch.object(engine, "time", clock):
         try:
             return engine.run_blocks(
-                serve("model", recording.model_ms, slowdown),
-                serve("partner", recording.partner_ms, 1.0),
+                serve("model", recording.model_values, factor),
+                serve("partner", recording.partner_values, 1.0),
                 settings,
                 dict,
                 partner_share=1.0,
@@ -290,7 +551,7 @@ def windows_of(
     budget stops it, back to back from the first pair; an incomplete last one is left out."""
     windows = []
     start = 0
-    while start < len(recording.model_ms):
+    while start < len(recording.model_values):
         run = replay_engine(recording, start, settings, never)
         if run is None:
             break
@@ -308,16 +569,28 @@ class Row:
     seconds: list[float] = field(default_factory=list)
     #: the look that stopped each run: 1..AB_LOOKS-1 inside the engine, "end" at the budget
     stops: list[str] = field(default_factory=list)
+    #: foreign load over the pairs each run used (``None``: not recorded)
+    loads: list[float | None] = field(default_factory=list)
+
+    def subset(self, names: set[str]) -> Row:
+        keep = [i for i, p in enumerate(self.processes) if p in names]
+        return Row(
+            *(
+                [getattr(self, f.name)[i] for i in keep]
+                for f in dataclasses.fields(self)  # every field is a list, in order
+            )
+        )
 
 
-def ab_looks(gate: BaselineGate, threshold: float) -> SequentialLooks:
-    """The looks the plugin gives an A/B run of latency (lower is better): settled at a look
-    when ``compare_paired`` at the per-look levels says anything but inconclusive. A copy of
-    the plugin's ``_ab_looks`` (``PerfBudget``, or ``PartnerChooser`` in ``partners.py``),
-    made of the same public pieces, since that private method has moved."""
+def ab_looks(gate: BaselineGate, threshold: float, higher_is_better: bool) -> SequentialLooks:
+    """The looks the plugin gives an A/B run: settled at a look when ``compare_paired`` at the
+    per-look levels says anything but inconclusive. A copy of the plugin's ``_ab_looks``
+    (``PartnerChooser`` in ``partners.py``), made of the same public pieces, since that
+    private method has moved before."""
 
     def settled(log_ratios: Sequence[float], look: int) -> bool:
-        verdict = compare_paired(log_ratios, gate.ab_settings(threshold, look), False).verdict
+        settings = gate.ab_settings(threshold, look)
+        verdict = compare_paired(log_ratios, settings, higher_is_better).verdict
         return verdict is not GateVerdict.INCONCLUSIVE
 
     return SequentialLooks(AB_LOOKS, settled)
@@ -332,7 +605,49 @@ def upper_bound(failures: int, trials: int, confidence: float = 0.95) -> float:
     return float(sps.beta.ppf(confidence, failures + 1, trials - failures))
 
 
+@dataclass(frozen=True)
+class State:
+    """One process's machine state (module docstring: the noisy/quiet rule)."""
+
+    level: float
+    cv: float
+    ratio_sd: float
+    noisy_by: tuple[str, ...]
+
+    @property
+    def spell(self) -> str:
+        return f"noisy ({', '.join(self.noisy_by)})" if self.noisy_by else "quiet"
+
+
+def machine_states(recordings: list[Recording]) -> dict[str, State]:
+    median_mean = float(np.median([r.mean_value for r in recordings]))
+    median_cv = float(np.median([r.cv for r in recordings]))
+    states = {}
+    for recording in recordings:
+        level = recording.mean_value / median_mean
+        signs = []
+        if recording.cv > NOISY_CV_FACTOR * median_cv:
+            signs.append("cv")
+        if abs(math.log(level)) > math.log1p(NOISY_LEVEL):
+            signs.append("level")
+        if recording.load_during is not None and recording.load_during > NOISY_LOAD:
+            signs.append("load")
+        states[recording.name] = State(
+            level, recording.cv, float(recording.log_ratios.std(ddof=1)), tuple(signs)
+        )
+    return states
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def replay(recordings: list[Recording], max_time: float, threshold: float) -> None:
+    kinds = {r.kind for r in recordings}
+    if len(kinds) != 1:
+        raise SystemExit(f"the recordings mix kinds {sorted(kinds)}: replay one kind at a time")
+    kind = kinds.pop()
+    higher_is_better = kind == "throughput"
     measure = dataclasses.replace(MeasureSettings(), max_time_s=max_time)
     measure.validate()
     # the session's gate settings at the defaults (session.py), split per look as in A/B
@@ -344,16 +659,16 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         ),
         model_store=ModelStore(Path()),
     )
-    looks = ab_looks(gate, threshold)
+    looks = ab_looks(gate, threshold, higher_is_better)
     settings = gate.ab_settings(threshold, looks.count - 1)  # the final look's, printed
     never = SequentialLooks(looks.count, lambda ratios, look: False)
     look_times = [max_time * (k + 1) / looks.count for k in range(looks.count)]
     rows = {name: Row() for name, _ in SCENARIOS}
     window_pairs: list[int] = []
-    window_counts: list[int] = []
+    window_counts: dict[str, int] = {}
     for recording in recordings:
         windows = windows_of(recording, measure, never)
-        window_counts.append(len(windows))
+        window_counts[recording.name] = len(windows)
         for start, pairs in windows:
             window_pairs.append(pairs)
             for name, slowdown in SCENARIOS:
@@ -361,7 +676,9 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
                 if run is None:
                     raise RuntimeError(f"{recording.name}: a window ran out of its pairs")
                 final = run.look if run.look is not None else looks.count - 1
-                outcome = compare_paired(run.log_ratios, gate.ab_settings(threshold, final), False)
+                outcome = compare_paired(
+                    run.log_ratios, gate.ab_settings(threshold, final), higher_is_better
+                )
                 used = len(run.log_ratios)
                 reached = sum(1 for t in look_times if run.measure_s >= t)
                 row = rows[name]
@@ -370,11 +687,15 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
                 row.pairs.append(used)
                 row.seconds.append(run.measure_s)
                 row.stops.append("end" if used == pairs else str(reached))
+                row.loads.append(recording.window_load(start, used))
 
     n_processes = len(recordings)
     n_windows = len(window_pairs)
     if n_windows == 0:
         raise SystemExit(f"no recording holds one A/B run of --max-time {max_time:g} s")
+    states = machine_states(recordings)
+    quiet = {name for name, state in states.items() if not state.noisy_by}
+    noisy = set(states) - quiet
     logs = [r.log_ratios for r in recordings]
     means = np.array([float(x.mean()) for x in logs])
     within = np.array([float(x.std(ddof=1)) ** 2 / x.size for x in logs])
@@ -384,43 +705,79 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         if n_processes > 1
         else float("nan")
     )
-    p50s = [r.model_p50_ms for r in recordings] + [r.partner_p50_ms for r in recordings]
+    first = recordings[0].meta
+    unit = "fps" if higher_is_better else "ms"
+    values = [r.model_value for r in recordings] + [r.partner_value for r in recordings]
+    blocks = sorted({float(r.meta.get("block_s", measure.block_s)) for r in recordings})
+    precisions = sorted(
+        {
+            f"{r.meta.get('precision', '?')} (reports "
+            f"{r.meta.get('inference_precision_hint', '?')} / "
+            f"{r.meta.get('baseline_inference_precision_hint', '?')})"
+            for r in recordings
+        }
+    )
+    counts = list(window_counts.values())
+    print()
+    print(
+        f"**{kind}**, model {first.get('description', first.get('model', 'toy'))}, "
+        f"config {first.get('config')}, precision {', '.join(precisions)}, OpenVINO "
+        f"{first.get('openvino')}; blocks of {blocks[0]:.3g}-{blocks[-1]:.3g} s"
+        + (
+            f", {first.get('requests')} requests, {first.get('num_streams')} streams"
+            if higher_is_better
+            else ""
+        )
+        + "."
+    )
     print()
     print(
         f"{n_processes} processes (separate compiles), {sum(len(x) for x in logs)} block pairs; "
-        f"p50 {min(p50s):.3g}-{max(p50s):.3g} ms; {n_windows} windows of one A/B run each "
-        f"(max time {max_time:g} s: {min(window_pairs, default=0)}-"
-        f"{max(window_pairs, default=0)} pairs, median {np.median(window_pairs or [0]):g}); "
-        f"windows per process {min(window_counts, default=0)}-{max(window_counts, default=0)}; "
+        f"{'fps' if higher_is_better else 'p50'} {min(values):.4g}-{max(values):.4g} {unit}; "
+        f"{n_windows} windows of one A/B run each "
+        f"(max time {max_time:g} s: {min(window_pairs)}-{max(window_pairs)} pairs, median "
+        f"{np.median(window_pairs):g}); windows per process {min(counts)}-{max(counts)}; "
         f"{looks.count} looks at {', '.join(f'{t:g}' for t in look_times)} s "
         f"(the engine looks first at its min time, {measure.min_time_s * 2:g} s of both sides, "
         f"and the last look is the final verdict at the budget's end); threshold "
         f"{threshold:.0%}, O'Brien-Fleming levels, at the last look "
         f"confidence {settings.confidence:.4g} / equivalence {settings.equivalence_confidence:.4g}"
+        f"; higher_is_better={higher_is_better}. Processes: {len(quiet)} quiet, {len(noisy)} "
+        f"noisy (model blocks' CV over {NOISY_CV_FACTOR:g}x the median CV, level more than "
+        f"{NOISY_LEVEL:.0%} off the median, or foreign load over {NOISY_LOAD:.0%} while "
+        "measuring). Busy: a window whose foreign load is over "
+        f"{DEFAULT_MAX_FOREIGN_LOAD:.0%} (the busy guard, not applied to the verdicts)."
     )
     print()
     print(
-        "| scenario | verdicts | regression | improvement | unchanged | inconclusive | "
-        "regression rate (upper 95% bound) | processes with a regression | "
-        "stopped at look 1/2/3/end | mean pairs / s per verdict |"
+        "| scenario | processes | verdicts | regression | improvement | unchanged | "
+        "inconclusive | regression rate (upper 95% bound) | processes with a regression | "
+        "busy windows | regressions outside busy windows | stopped at look 1/2/3/end | "
+        "mean pairs / s per verdict |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, row in rows.items():
-        n = len(row.verdicts)
-        counts = [row.verdicts.count(v) for v in VERDICTS]
-        regression = counts[0]
-        alarmed = {p for p, v in zip(row.processes, row.verdicts) if v == "regression"}
-        stops = "/".join(
-            str(row.stops.count(s)) for s in [*(str(k) for k in range(1, looks.count)), "end"]
-        )
-        rate = regression / n if n else float("nan")
-        bound = upper_bound(regression, n)
-        print(
-            f"| {name} | {n} | "
-            + " | ".join(f"{c}/{n}" for c in counts)
-            + f" | {rate:.1%} ({bound:.1%}) | {len(alarmed)}/{n_processes} | {stops} | "
-            f"{np.mean(row.pairs or [0]):.1f} / {np.mean(row.seconds or [0]):.2f} |"
-        )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, full in rows.items():
+        for spell, names in (("all", set(states)), ("quiet", quiet), ("noisy", noisy)):
+            row = full.subset(names)
+            n = len(row.verdicts)
+            tally = [row.verdicts.count(v) for v in VERDICTS]
+            regression = tally[0]
+            alarmed = {p for p, v in zip(row.processes, row.verdicts) if v == "regression"}
+            stops = "/".join(
+                str(row.stops.count(s)) for s in [*(str(k) for k in range(1, looks.count)), "end"]
+            )
+            busy = [load is not None and load > DEFAULT_MAX_FOREIGN_LOAD for load in row.loads]
+            known = sum(load is not None for load in row.loads)
+            left = sum(v == "regression" and not b for v, b in zip(row.verdicts, busy))
+            rate = f"{regression / n:.1%} ({upper_bound(regression, n):.1%})" if n else "-"
+            label = name if spell == "all" else f"{name}, {spell}"
+            print(
+                f"| {label} | {len(names)} | {n} | "
+                + " | ".join(f"{c}/{n}" for c in tally)
+                + f" | {rate} | {len(alarmed)}/{len(names)} | "
+                f"{sum(busy)}/{known} | {left} | {stops} | "
+                f"{np.mean(row.pairs or [0]):.1f} / {np.mean(row.seconds or [0]):.2f} |"
+            )
     aa = rows[SCENARIOS[0][0]]
     false_alarms = aa.verdicts.count("regression") + aa.verdicts.count("improvement")
     alarmed_processes = {
@@ -439,19 +796,52 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         "process-level offset, so the bound over windows is optimistic; the bound over "
         "processes does not assume independent windows."
     )
+    if n_windows < MIN_AA_VERDICTS:
+        print()
+        print(
+            f"Note: {n_windows} A/A verdicts, fewer than the {MIN_AA_VERDICTS} a full run "
+            "should give: more --processes or --seconds."
+        )
     print()
     print(
         f"between-process SD of the mean log ratio: {between_sd:.4f} raw, {corrected:.4f} less "
         f"the within-process noise (PAIRED_DRIFT = {PAIRED_DRIFT}); mean current/baseline ratio "
         f"over processes {math.exp(float(means.mean())):.4f}"
     )
+    print()
+    print(
+        f"| process | level (mean {unit} / median) | CV of model blocks | SD of block log "
+        "ratios | mean log ratio | foreign load before / during / after | windows | "
+        "A/A false alarms | spell |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for recording, mean in zip(recordings, means):
+        state = states[recording.name]
+        alarms = sum(
+            p == recording.name and v in ("regression", "improvement")
+            for p, v in zip(aa.processes, aa.verdicts)
+        )
+        print(
+            f"| {recording.name} | {state.level:.3f} | {state.cv:.3f} | {state.ratio_sd:.4f} | "
+            f"{mean:+.4f} | {percent(recording.load_before)} / {percent(recording.load_during)} "
+            f"/ {percent(recording.load_after)} | {window_counts[recording.name]} | {alarms} | "
+            f"{state.spell} |"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--processes", type=int, default=25, help="measuring processes")
     parser.add_argument("--seconds", type=float, default=60.0, help="measuring per process")
-    parser.add_argument("--size", type=int, default=128, help="image size of the conv net")
+    parser.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default="toy",
+        help="toy: mobilenet_like at f32; det/rec/cls: the PP-OCR wheel model at the default "
+        "precision",
+    )
+    parser.add_argument("--kind", choices=KINDS, default="latency", help="measurement kind")
+    parser.add_argument("--size", type=int, default=128, help="image size of the toy conv net")
     parser.add_argument(
         "--max-time",
         type=float,
@@ -470,7 +860,7 @@ def main() -> None:
     parser.add_argument("--collect-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.collect_into is not None:
-        collect(args.collect_into, args.size, args.seconds)
+        collect(args.collect_into, args.model, args.kind, args.size, args.seconds)
         return
     data = args.data if args.data is not None else measure_all(args)
     recordings = [Recording.load(path) for path in sorted(data.glob("process-*.json"))]
