@@ -132,12 +132,12 @@ sys.path.insert(0, str(ROOT))  # the plugin of this tree, whichever one is insta
 
 import openvino as ov
 
+from pytest_ovperf.kinds import kind_of
 from pytest_ovperf.measure import engine
 from pytest_ovperf.measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLooks
 from pytest_ovperf.measure.load import LoadMeter
 from pytest_ovperf.measure.settings import MeasureSettings
-from pytest_ovperf.partners import HINTS
 from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
 from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
 from pytest_ovperf.runtime.toy_models import mobilenet_like
@@ -210,7 +210,7 @@ def compile_pair(
     """The current model and the baseline's own, compiled as the plugin compiles them
     (current first), and what the pair is."""
     core = ov.Core()
-    hint = HINTS[kind]
+    hint = kind_of(kind).hint
     if model == "toy":
         cache = CompileCache(core)
 

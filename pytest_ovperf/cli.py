@@ -25,6 +25,7 @@ import openvino as ov
 from . import sweep as sweep_grid
 from .html import html_report
 from .identity import TestIdentity
+from .kinds import KINDS, kind_of
 from .measure.settings import MeasureSettings
 from .report import SCHEMA_VERSION, SUMMARY_HEADER, format_table, json_report, summary_rows
 from .runtime.devices import parse_precision_list
@@ -39,11 +40,14 @@ from .verdicts.comparison import GateSettings, compare
 from .verdicts.kinds import GateVerdict
 from .verdicts.limits import (
     DEFAULT_DRIFT_PRIOR,
+    DEFAULT_MEMORY_FLOOR_MB,
+    DEFAULT_MEMORY_THRESHOLD,
     DEFAULT_REGRESSION_THRESHOLD,
     FractionError,
     parse_fraction,
     percent_text,
 )
+from .verdicts.memory import judge_memory
 from .verdicts.stats import Interval
 
 
@@ -118,6 +122,11 @@ def read_report(path: Path) -> dict[str, Any]:
     for index, result in enumerate(data["results"]):
         if not isinstance(result, dict) or not {"nodeid", "kind"} <= set(result):
             raise InputError(f"{path}: result {index} has no 'nodeid' and 'kind'")
+        if result["kind"] not in KINDS:
+            raise InputError(
+                f"{path}: result {index} is of kind {result['kind']!r}, which this ovperf does "
+                f"not know (it knows {', '.join(KINDS)})"
+            )
     return data
 
 
@@ -139,11 +148,11 @@ def _by_key(report: Mapping[str, Any], what: str) -> dict[tuple[str, str, Any], 
 def _gate_figure(result: Mapping[str, Any]) -> tuple[float, float] | None:
     """(value, within-run SE on the log scale) of a report's result: p50 or fps, with the
     SE from its interval when the interval is of that figure (else 10%)."""
-    kind = result["kind"]
-    value = result.get("fps") if kind == "throughput" else result.get("p50_ms")
-    if not isinstance(value, (int, float)) or value <= 0:
+    kind = kind_of(result["kind"])
+    value = kind.headline_value(result)
+    if value is None or value <= 0:
         return None
-    statistic = "fps" if kind == "throughput" else "p50"
+    statistic = kind.headline
     ci = result.get("ci") or [None, None]
     within = 0.1
     if result.get("statistic") == statistic and all(isinstance(x, (int, float)) for x in ci):
@@ -176,14 +185,30 @@ def compare_reports(
         if current is None or baseline is None:
             rows.append([*name, "-", _cell(current), "-", "no-baseline"])
             continue
+        kind = kind_of(result["kind"])
+        if not kind.statistical:  # memory: thresholds, as the gate judges it
+            judgement = judge_memory(
+                current[0], baseline[0], DEFAULT_MEMORY_THRESHOLD, DEFAULT_MEMORY_FLOOR_MB
+            )
+            regression |= judgement.verdict is GateVerdict.REGRESSION
+            rows.append(
+                [
+                    *name,
+                    _cell(baseline),
+                    _cell(current),
+                    f"{judgement.ratio:.3f} ({judgement.delta_mb:+.1f} MiB)",
+                    judgement.verdict.value,
+                ]
+            )
+            continue
         software = {k: result.get(k) for k in SOFTWARE_KEY_FACTS}
         outcome = compare(
             _summary(*current, json.dumps(software, sort_keys=True, default=str)),
             [_summary(*baseline, "old")],
             settings,
-            higher_is_better=result["kind"] == "throughput",
+            higher_is_better=kind_of(result["kind"]).higher_is_better,
         )
-        ratio, (low, high) = outcome.ratio(result["kind"] == "throughput")
+        ratio, (low, high) = outcome.ratio(kind_of(result["kind"]).higher_is_better)
         regression |= outcome.verdict is GateVerdict.REGRESSION
         rows.append(
             [
@@ -194,9 +219,9 @@ def compare_reports(
                 outcome.verdict.value,
             ]
         )
-    for nodeid, kind, device in old_results:
+    for nodeid, kind_name, device in old_results:
         test = TestIdentity.from_nodeid(nodeid).name
-        rows.append([test, str(device), kind, "-", "-", "-", "not in new"])
+        rows.append([test, str(device), kind_name, "-", "-", "-", "not in new"])
     return rows, regression
 
 

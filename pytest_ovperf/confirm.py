@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
+from .kinds import KINDS
 from .verdicts.kinds import Metric
 
 #: the budget metrics whose failure a re-measure can confirm (measured, not single
 #: observations such as compile_ms, which a re-run takes from the compile cache)
 CONFIRMABLE_METRICS = frozenset(
-    {Metric.LATENCY, Metric.THROUGHPUT, Metric.SPEEDUP, Metric.SLOWDOWN}
+    {kind.metric for kind in KINDS.values() if kind.confirmable} | {Metric.SPEEDUP, Metric.SLOWDOWN}
 )
 
 

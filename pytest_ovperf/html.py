@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .kinds import kind_of
 from .report import SUMMARY_HEADER, shares_text, summary_rows
 
 _STYLE = """
@@ -102,14 +103,13 @@ _SCRIPT = """
 
 def _plot_data(record: Mapping[str, Any]) -> dict[str, Any]:
     """What the page's script needs to draw one result."""
-    kind = record["kind"]
-    metric = "throughput_fps" if kind == "throughput" else "latency_ms"
-    budgets = [c["limit"] for c in record.get("checks", []) if c.get("metric") == metric]
+    kind = kind_of(record["kind"])
+    budgets = [c["limit"] for c in record.get("checks", []) if c.get("metric") == kind.metric]
     ci = record.get("ci") or [None, None]
     return {
-        "kind": kind,
-        "unit": "fps" if kind == "throughput" else "ms",
-        "value": record.get("fps") if kind == "throughput" else record.get("p50_ms"),
+        "kind": kind.name,
+        "unit": kind.unit,
+        "value": kind.headline_value(record),
         "low": ci[0],
         "high": ci[1],
         "quantiles": record.get("latency_quantiles_ms") or [],

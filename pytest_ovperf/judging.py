@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .kinds import kind_of
 from .results import BaselineComparison, Check, MachineGuard, PerfResult
 from .verdicts.budgets import Budget
 from .verdicts.drift import Drift, calibrated_interval
@@ -50,10 +51,12 @@ def budget_guard(
 def calibrate_checks(
     result: PerfResult, drift: Drift, guard: MachineGuard | None, confidence: float
 ) -> None:
-    """Judge the latency / throughput budgets on calibrated intervals (within-run blocks and
-    run-to-run drift, ``calibrated_interval``); under ``guard`` none fails."""
+    """Judge the budget of a statistical kind's headline figure on its calibrated interval
+    (within-run blocks and run-to-run drift, ``calibrated_interval``); under ``guard`` none
+    fails."""
+    kind = kind_of(result.kind)
     for index, check in enumerate(result.checks):
-        if check.metric not in (Metric.LATENCY, Metric.THROUGHPUT):
+        if not kind.statistical or check.metric is not kind.metric:
             continue
         interval = calibrated_interval(check.interval, result.blocks, drift, confidence)
         calibrated = Check.judged(
@@ -76,7 +79,10 @@ def reference_checks(result: PerfResult, budgets: Sequence[Budget]) -> None:
     assert outcome is not None
     # slowdown: log of model cost / reference cost, positive = slower, for either kind
     slowdown, (low, high) = outcome.slowdown, outcome.ci
-    method = f"paired t over {outcome.current_blocks} interleaved block pairs with the reference"
+    evidence = kind_of(result.kind).unit_of_evidence
+    method = (
+        f"paired t over {outcome.current_blocks} interleaved {evidence} pairs with the reference"
+    )
     intervals = {
         Metric.SPEEDUP: Interval(
             math.exp(-slowdown), math.exp(-high), math.exp(-low), outcome.confidence, method

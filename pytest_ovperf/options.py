@@ -6,6 +6,7 @@ line wins. This table is the one place that names an option, its default and its
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -19,11 +20,22 @@ from .verdicts.limits import (
     DEFAULT_DRIFT_PRIOR,
     DEFAULT_MAX_FOREIGN_LOAD,
     DEFAULT_MAX_PROBE_SHIFT,
+    DEFAULT_MEMORY_FLOOR_MB,
+    DEFAULT_MEMORY_THRESHOLD,
     DEFAULT_REGRESSION_THRESHOLD,
     FractionError,
     parse_fraction,
     percent_text,
 )
+
+
+class MemoryMode(str, Enum):
+    """Where ``measure_memory`` reads the memory a compiled model keeps."""
+
+    #: a fresh process per reading: nothing compiled before in the session counts
+    PROCESS = "process"
+    #: in the test's own process, the peak reset first (Linux; elsewhere ``process``)
+    SESSION = "session"
 
 
 class InconclusivePolicy(str, Enum):
@@ -72,6 +84,11 @@ class Settings:
     profile: bool = True
     #: fail a test whose device ran most of its compute in another precision than asked
     strict_precision: bool = False
+    #: memory: how each reading is taken (``measure/memory.py``)
+    memory_mode: MemoryMode = MemoryMode.PROCESS
+    #: memory: an increase over the baseline beyond both of these is a regression
+    memory_threshold: float = DEFAULT_MEMORY_THRESHOLD
+    memory_floor_mb: float = DEFAULT_MEMORY_FLOOR_MB
     #: measure a test that failed on statistics alone again at the end of the run, and
     #: fail it only when the re-measure fails too
     confirm: bool = True
@@ -184,6 +201,27 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "same time cap and judge both figures against the stored runs; one thread stays "
         "within a few percent across processes on a shared machine where two threads do not "
         "(default on)",
+    ),
+    (
+        "memory-mode",
+        MemoryMode.PROCESS.value,
+        "how measure_memory reads memory: process (a fresh process per reading, so what the "
+        "session compiled before does not count; default) or session (in the test's own "
+        "process, its peak reset first; Linux only, elsewhere process)",
+    ),
+    (
+        "memory-threshold",
+        percent_text(DEFAULT_MEMORY_THRESHOLD),
+        "smallest relative increase of memory over its baseline that counts as a regression "
+        "(it must also exceed --ovperf-memory-floor)"
+        + _FRACTION_HELP
+        + f" (default {percent_text(DEFAULT_MEMORY_THRESHOLD)})",
+    ),
+    (
+        "memory-floor",
+        f"{DEFAULT_MEMORY_FLOOR_MB:g}",
+        "smallest increase of memory over its baseline, in MiB, that counts as a regression "
+        f"(it must also exceed --ovperf-memory-threshold; default {DEFAULT_MEMORY_FLOOR_MB:g})",
     ),
     (
         "device-lock",
@@ -333,6 +371,16 @@ def settings_from_config(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             f"--ovperf-compare={compare_text!r}: choose auto, ab or history"
         ) from None
+    memory_text = read.text("memory-mode").lower()
+    try:
+        memory_mode = MemoryMode(memory_text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--ovperf-memory-mode={memory_text!r}: choose process or session"
+        ) from None
+    memory_floor = read.number("memory-floor")
+    if not (math.isfinite(memory_floor) and memory_floor >= 0):
+        raise pytest.UsageError(f"--ovperf-memory-floor={memory_floor:g}: give MiB, zero or more")
     json_text = read.text("json")
     rootdir = Path(config.rootpath)
     baseline_dir = rootdir / read.text("baseline-dir")
@@ -361,4 +409,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         profile=read.switch("profile"),
         strict_precision=read.flag("strict-precision"),
         confirm=read.switch("confirm"),
+        memory_mode=memory_mode,
+        memory_threshold=read.fraction("memory-threshold"),
+        memory_floor_mb=memory_floor,
     )

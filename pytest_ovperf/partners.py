@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Target
+from .kinds import LATENCY, kind_of
 from .measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from .measure.engine import Companion, Partner, SequentialLooks
 from .runtime.companion import COMPANION_DEVICE, COMPANION_SHARE, COMPANION_THREADS, companion_spec
@@ -20,7 +21,6 @@ from .verdicts.gate import AB_LOOKS, AbPlan, AbUnavailable
 from .verdicts.kinds import CompareMode, GateVerdict
 
 #: the performance hint each kind is compiled (and profiled) with
-HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 
 
 def baseline_spec(plan: AbPlan, inputs: Any) -> ModelSpec:
@@ -80,7 +80,7 @@ class PartnerChooser:
         of measurement on every run. Raises ``PartnerUnavailable``.
         """
         settings = self._session.settings
-        hint = HINTS[kind]
+        hint = kind_of(kind).hint
         if self.spec.has_reference:
             reference = self._reference_entry(hint)
             return ChosenPartner(Partner(self._runner(kind, reference), 1.0, True))
@@ -90,7 +90,7 @@ class PartnerChooser:
             if isinstance(baseline, str):
                 fallback = baseline
             else:
-                looks = self._ab_looks(kind == "throughput")
+                looks = self._ab_looks(kind_of(kind).higher_is_better)
                 return ChosenPartner(Partner(self._runner(kind, baseline), 1.0, True, looks), plan)
         judged = self._session.gate.will_judge(
             self.test_file, self.test_name, self._session.machine_facts(self.target.device), kind
@@ -103,8 +103,23 @@ class PartnerChooser:
         # only tells the machine state (fps/probe ratios proved noisier than fps itself).
         probe = self._probe_entry()
         runner = LatencyBlocks(probe.compiled, probe.inputs, settings.measure)
-        partner = Partner(runner, PROBE_SHARE, kind == "latency" and judged)
+        partner = Partner(runner, PROBE_SHARE, kind == LATENCY.name and judged)
         return ChosenPartner(partner, None, fallback, companion)
+
+    def choose_model(
+        self, kind: str, entry: CompiledEntry
+    ) -> tuple[ModelSpec | None, AbPlan | None, str]:
+        """For a kind measured in whole loads, not blocks (``interleaved`` False): the model
+        its loads alternate with, in the order ``choose`` takes them (the ``reference=``
+        model or config, then the baseline's own model), the A/B plan when it is the
+        baseline's, and why no A/B was made when one was wanted. No speed probe: it times
+        inference, not loading. Raises ``PartnerUnavailable``."""
+        if self.spec.has_reference:
+            return self.spec.reference_spec(), None, ""
+        plan, fallback = self._ab_plan(kind, entry)
+        if plan is None:
+            return None, None, fallback
+        return baseline_spec(plan, self.spec.inputs), plan, ""
 
     def _companion(self, kind: str) -> Companion | None:
         """The one-thread compute companion of a history comparison or a recording: on the
@@ -114,7 +129,7 @@ class PartnerChooser:
         if not settings.companion or self.target.device != COMPANION_DEVICE:
             return None
         threads = self.spec.config.get("INFERENCE_NUM_THREADS")
-        if kind == "latency" and str(threads) == str(COMPANION_THREADS):
+        if kind == LATENCY.name and str(threads) == str(COMPANION_THREADS):
             return None
         try:
             entry = self._session.compile_cache.get(
@@ -128,7 +143,7 @@ class PartnerChooser:
 
     def _runner(self, kind: str, entry: CompiledEntry) -> LatencyBlocks | ThroughputBlocks:
         measure = self._session.settings.measure
-        if kind == "latency":
+        if kind == LATENCY.name:
             return LatencyBlocks(entry.compiled, entry.inputs, measure)
         return ThroughputBlocks(InferPool(entry.compiled, entry.inputs), measure)
 

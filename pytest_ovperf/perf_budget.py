@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -23,6 +23,7 @@ from .judging import (
     one_off_checks,
     reference_checks,
 )
+from .kinds import LATENCY, LOAD, MEMORY, THROUGHPUT, kind_of
 from .measure.blocks import InferPool
 from .measure.engine import (
     CompanionSamples,
@@ -32,8 +33,10 @@ from .measure.engine import (
     measure_throughput,
 )
 from .measure.load import LoadMeter
-from .options import InconclusivePolicy
-from .partners import HINTS, ChosenPartner, PartnerChooser, PartnerUnavailable, baseline_spec
+from .measure.memory import MemoryReadingError, MemoryTarget, measure_memory
+from .measure.startup import LoadRunner, load_runner, measure_load
+from .options import InconclusivePolicy, MemoryMode
+from .partners import ChosenPartner, PartnerChooser, PartnerUnavailable, baseline_spec
 from .report import (
     budget_failure_message,
     confirmed_failure_message,
@@ -42,15 +45,25 @@ from .report import (
     unconfirmed_failure_message,
 )
 from .results import (
+    BaselineComparison,
     Check,
     CompanionFigure,
     LatencyResult,
+    LoadResult,
+    MemoryResult,
     PerfResult,
     ThroughputResult,
 )
 from .runtime.companion import COMPANION_THREADS
 from .runtime.device_locks import DeviceLockTimeout, Hold
-from .runtime.models import CompiledEntry, ModelError, ModelSource, ModelSpec, make_inputs
+from .runtime.models import (
+    CompiledEntry,
+    ModelError,
+    ModelSource,
+    ModelSpec,
+    compile_config,
+    make_inputs,
+)
 from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
@@ -63,7 +76,8 @@ from .verdicts.gate import (
     judge_ab,
     judge_reference,
 )
-from .verdicts.kinds import GateVerdict, Metric, Verdict
+from .verdicts.kinds import GateMethod, GateVerdict, Metric, Verdict
+from .verdicts.stats import Interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
@@ -126,13 +140,13 @@ class PerfBudget:
         With ``ovperf_model(..., reference=...)`` the reference model is measured in
         interleaved blocks and the result is judged against it instead of a stored baseline.
         """
-        entry = self._entry_for(HINTS["latency"], None)
+        entry = self._entry_for(LATENCY.hint, None)
         compiled, inputs = self._model_and_inputs(compiled_model, entry)
         wanted = [b.percentile for b in self.budgets if b.latency_ms is not None]
         headline = percentile if percentile is not None else (wanted[0] if wanted else 50.0)
         percentiles = list(dict.fromkeys([headline, *wanted]))
         settings = self._session.settings.measure
-        chosen = self._partner("latency", entry)
+        chosen = self._partner(LATENCY.name, entry)
         with self._measuring() as hold:
             load = LoadMeter().start()
             samples = measure_latency(
@@ -147,7 +161,7 @@ class PerfBudget:
             hold.release_at = time.time()
         intervals = {q: samples.interval(q, settings.confidence) for q in percentiles}
         result = LatencyResult(
-            **self._common_fields(entry, "latency", samples.measure_s, hold),
+            **self._common_fields(entry, LATENCY.name, samples.measure_s, hold),
             interval=intervals[headline],
             statistic=f"p{headline:g}",
             blocks=list(samples.block_medians),
@@ -171,11 +185,11 @@ class PerfBudget:
 
     def measure_throughput(self, infer_pool: InferPool | None = None) -> ThroughputResult:
         """Keep ``infer_pool`` (default: this test's THROUGHPUT compile) busy and count fps."""
-        entry = self._entry_for(HINTS["throughput"], None)
+        entry = self._entry_for(THROUGHPUT.hint, None)
         if infer_pool is None:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
-        chosen = self._partner("throughput", entry)
+        chosen = self._partner(THROUGHPUT.name, entry)
         with self._measuring() as hold:
             load = LoadMeter().start()
             samples = measure_throughput(
@@ -184,7 +198,7 @@ class PerfBudget:
             hold.release_at = time.time()
         interval = samples.interval(settings.confidence)
         result = ThroughputResult(
-            **self._common_fields(entry, "throughput", samples.measure_s, hold),
+            **self._common_fields(entry, THROUGHPUT.name, samples.measure_s, hold),
             interval=interval,
             statistic="fps",
             blocks=samples.block_rates(),
@@ -202,12 +216,149 @@ class PerfBudget:
                 )
         return self._conclude(result, entry, samples.partner, chosen.plan, chosen.fallback)
 
+    def measure_load(self, *, hint: str = LOAD.hint) -> LoadResult:
+        """Read and compile this test's model repeatedly, as an application starts up, and
+        time each load (``measure/startup.py``); with ``ovperf_model(..., reference=...)``
+        or ``reference_config=`` the reference's loads alternate with the model's (ABBA)
+        and the result is judged against it, so ``min_speedup=3`` with ``CACHE_DIR`` in
+        ``config`` says "the model cache makes loading at least 3x faster"."""
+        entry = self._entry_for(hint, None)
+        settings = self._session.settings.measure
+        problem = ""
+        try:
+            partner_spec, plan, fallback = self._chooser().choose_model(LOAD.name, entry)
+            model = self._load_runner(self.spec, hint)
+            partner = self._load_runner(partner_spec, hint) if partner_spec is not None else None
+            with self._measuring() as hold:
+                load = LoadMeter().start()
+                samples = measure_load(model, settings, partner)
+                hold.release_at = time.time()
+        except (ModelError, PartnerUnavailable) as exc:
+            problem = str(exc)
+        if problem:
+            self._fail(problem)
+        interval = samples.interval(settings.confidence)
+        result = LoadResult(
+            **self._common_fields(entry, LOAD.name, samples.measure_s, hold),
+            interval=interval,
+            statistic=LOAD.headline,
+            blocks=list(samples.loads_ms),
+            loads_ms=samples.loads_ms,
+            hint=hint,
+            foreign_load=load.foreign_load(),
+        )
+        for budget in self.budgets:
+            if budget.load_ms is not None:
+                result.checks.append(
+                    Check.judged(Metric.LOAD, LOAD.headline, interval, budget.load_ms, result.n)
+                )
+        paired = (
+            PartnerSamples(samples.partner_loads_ms, samples.partner_value, samples.log_ratios)
+            if partner is not None
+            else None
+        )
+        return self._conclude(result, entry, paired, plan, fallback)
+
+    def measure_memory(self, *, hint: str = MEMORY.hint) -> MemoryResult:
+        """Read the resident memory this test's model keeps once compiled (with one infer
+        request, after its first inference) and the peak while reading and compiling
+        (``measure/memory.py``), as the median of a few readings, each in a fresh process
+        by default (``--ovperf-memory-mode``). With a reference (``reference=``,
+        ``reference_config=``) or, after the model changed, the baseline's own model, that
+        model is read the same way in this run and the two are compared."""
+        entry = self._entry_for(hint, None)
+        session = self._session
+        in_session = session.settings.memory_mode is MemoryMode.SESSION
+        problem = ""
+        try:
+            partner_spec, plan, fallback = self._chooser().choose_model(MEMORY.name, entry)
+            with self._measuring() as hold:
+                samples = measure_memory(
+                    session.core, self._memory_target(self.spec, hint), in_session
+                )
+                partner = (
+                    measure_memory(
+                        session.core, self._memory_target(partner_spec, hint), in_session
+                    )
+                    if partner_spec is not None
+                    else None
+                )
+                hold.release_at = time.time()
+        except (ModelError, PartnerUnavailable, MemoryReadingError) as exc:
+            problem = str(exc)
+        if problem:
+            self._fail(problem)
+        memory_mb = samples.median("memory_mb")
+        assert memory_mb is not None  # every reading has it
+        method = f"median of {len(samples.readings)} readings, {samples.mode}"
+        fields = self._common_fields(entry, MEMORY.name, samples.seconds, hold)
+        result = MemoryResult(
+            **fields,
+            interval=Interval(memory_mb, memory_mb, memory_mb, 1.0, method),
+            statistic=MEMORY.headline,
+            blocks=[r.memory_mb for r in samples.readings],
+            memory_mb=memory_mb,
+            compile_peak_mb=samples.median("compile_peak_mb"),
+            anon_mb=samples.median("anon_mb"),
+            file_mb=samples.median("file_mb"),
+            device_mb=samples.median("device_mb"),
+            spread_mb=samples.spread("memory_mb") or 0.0,
+            readings=len(samples.readings),
+            mode=samples.mode,
+            hint=hint,
+        )
+        figures = {Metric.MEMORY: memory_mb, Metric.COMPILE_PEAK: result.compile_peak_mb}
+        for budget in self.budgets:
+            for metric, limit in budget.limits().items():
+                value = figures.get(metric) if metric in figures else None
+                if metric in figures and value is None:
+                    self._fail(
+                        f"{metric.value} cannot be measured here ({samples.mode}: no peak "
+                        "reading on this system)"
+                    )
+                if value is not None:
+                    point = Interval(value, value, value, 1.0, method)
+                    result.checks.append(Check.judged(metric, metric.value, point, limit, result.n))
+        if partner is not None:
+            partner_mb = partner.median("memory_mb")
+            assert partner_mb is not None
+            judgement = session.gate.judge_memory(memory_mb, partner_mb)
+            result.baseline = BaselineComparison(
+                judgement.verdict,
+                method=GateMethod.AB if plan is not None else GateMethod.REFERENCE,
+                baseline_value=partner_mb,
+                stored=plan.stored if plan is not None else None,
+                reference=(
+                    f"the baseline's model {plan.model.fingerprint}"
+                    if plan is not None
+                    else self.spec.describe_reference()
+                ),
+                what_changed=dict(plan.what_changed) if plan is not None else {},
+                memory=judgement,
+            )
+        return self._conclude(result, entry, None, plan, fallback)
+
+    def _memory_target(self, spec: ModelSpec, hint: str) -> MemoryTarget:
+        model = self._session.compile_cache.model_file(spec)
+        config = compile_config(spec, self.target.precision, hint)
+        shape = dict(model.shape) if isinstance(model.shape, Mapping) else model.shape
+        return MemoryTarget(str(model.path), shape, self.target.device, config)
+
+    def _load_runner(self, spec: ModelSpec, hint: str) -> LoadRunner:
+        """Loads of ``spec`` on this test's device, compiled as the test compiles it."""
+        cache = self._session.compile_cache
+        return load_runner(
+            cache.core,
+            cache.model_file(spec),
+            self.target.device,
+            compile_config(spec, self.target.precision, hint),
+            spec.describe(),
+        )
+
     # -- the partner workload ----------------------------------------------------------
 
-    def _partner(self, kind: str, entry: CompiledEntry) -> ChosenPartner:
-        """The workload interleaved with the model (``partners.py``); one that cannot be
-        had fails the test with the reason."""
-        chooser = PartnerChooser(
+    def _chooser(self) -> PartnerChooser:
+        return PartnerChooser(
             self._session,
             self.spec,
             self.target,
@@ -216,8 +367,12 @@ class PerfBudget:
             self.regression_threshold,
             self._facts,
         )
+
+    def _partner(self, kind: str, entry: CompiledEntry) -> ChosenPartner:
+        """The workload interleaved with the model (``partners.py``); one that cannot be
+        had fails the test with the reason."""
         try:
-            return chooser.choose(kind, entry)
+            return self._chooser().choose(kind, entry)
         except PartnerUnavailable as exc:
             problem = str(exc)
         self._fail(problem)
@@ -296,6 +451,8 @@ class PerfBudget:
         """Fill ``result.baseline``: against the interleaved reference or the baseline's own
         model (A/B), else the stored runs (a problem with the baseline file is an ``error``
         comparison). A recorded run also keeps a copy of its model for later A/B runs."""
+        if result.baseline is not None:  # judged where it was measured (memory's partner)
+            return
         gate = self._session.gate
         hib = result.higher_is_better
         if self.spec.has_reference and partner is not None:
@@ -322,7 +479,7 @@ class PerfBudget:
             return
         if partner is not None:
             result.probe_value = partner.value
-            if result.kind == "latency":
+            if result.kind == LATENCY.name:
                 result.probe_log_ratios = list(partner.log_ratios)
         try:
             if gate.update:  # the copy first: a stored run never names a model not kept
@@ -352,7 +509,8 @@ class PerfBudget:
     def _profile(self, result: PerfResult) -> None:
         """Profile the measured compile (runtime precision, layers); a profile that cannot
         be made leaves the result without one."""
-        if not self._session.settings.profile:
+        # where inference time goes: for the kinds that time inference
+        if not self._session.settings.profile or not kind_of(result.kind).interleaved:
             return
         try:
             result.profile = self._profile_of(self.spec, result.kind)
@@ -362,7 +520,7 @@ class PerfBudget:
     def _profile_of(self, spec: ModelSpec, kind: str) -> RuntimeProfile:
         """The profile of ``spec`` compiled as this test measures ``kind``."""
         return self._session.compile_cache.profile(
-            spec, self.target.device, self.target.precision, HINTS[kind]
+            spec, self.target.device, self.target.precision, kind_of(kind).hint
         )
 
     def _attribute(self, result: PerfResult, plan: AbPlan | None) -> None:

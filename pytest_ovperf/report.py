@@ -11,12 +11,15 @@ from typing import Any
 import numpy as np
 
 from .identity import TestIdentity
+from .kinds import kind_of
 from .measure.engine import Progress
 from .results import (
     BaselineComparison,
     Check,
     LatencyResult,
+    LoadResult,
     MachineGuard,
+    MemoryResult,
     PerfResult,
     ThroughputResult,
 )
@@ -109,9 +112,10 @@ def _level(confidence: float) -> str:
 
 
 def _unit_and_statistic(result: PerfResult) -> tuple[str, str]:
-    """The unit of a result's gate figure, and its name: the gate compares p50 latency (or
-    fps), whatever percentile a budget names."""
-    return ("fps", "fps") if result.higher_is_better else ("ms", "p50")
+    """The unit of a result's gate figure, and its name: the gate compares the kind's
+    headline (p50 latency, fps, ...), whatever percentile a budget names."""
+    kind = kind_of(result.kind)
+    return kind.unit, kind.headline
 
 
 def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
@@ -212,7 +216,8 @@ def _companion_lines(result: PerfResult, comparison: BaselineComparison) -> list
 def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
     outcome = comparison.outcome
     assert outcome is not None
-    unit = "fps" if result.higher_is_better else "ms"
+    unit, statistic = _unit_and_statistic(result)
+    pairs = f"{kind_of(result.kind).unit_of_evidence} pairs"
     ratio, (low, high) = outcome.ratio(result.higher_is_better)
     method = f"paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added"
     if comparison.verdict is GateVerdict.BY_BUDGET:
@@ -223,10 +228,10 @@ def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list
             f"{outcome.p_value:.2g} ({method})"
         )
     return [
-        f"reference {comparison.reference}: {'fps' if result.higher_is_better else 'p50'} = "
-        f"{fmt(comparison.baseline_value)} {unit} (measured interleaved, ABBA blocks, same run)",
+        f"reference {comparison.reference}: {statistic} = "
+        f"{fmt(comparison.baseline_value)} {unit} (measured interleaved, ABBA, same run)",
         f"ratio model/reference = {ratio:.3f}, {outcome.confidence:.0%} CI "
-        f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; {judged}",
+        f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} {pairs}; {judged}",
     ]
 
 
@@ -238,16 +243,43 @@ def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
     return [
         f"A/B against {comparison.reference}: baseline recorded {stored.recorded_at}, commit "
         f"{str(stored.git_commit)[:12]} ({stored.path}); both measured interleaved in this "
-        "run (ABBA blocks), the baseline's model compiled with its recorded config",
-        f"baseline {'fps' if result.higher_is_better else 'p50'} = "
+        "run (ABBA), the baseline's model compiled with its recorded config",
+        f"baseline {current} = "
         f"{fmt(comparison.baseline_value)} {unit}; current {current} = "
         f"{fmt(result.gate_value)} {unit} (n={result.n}, {result.measure_s:.1f} s in all)",
         f"ratio current/baseline = {ratio:.3f}, {_level(outcome.confidence)} CI "
-        f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} block pairs; threshold "
+        f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} "
+        f"{kind_of(result.kind).unit_of_evidence} pairs; threshold "
         f"{outcome.threshold:.1%}; p(slowdown <= threshold) = {outcome.p_value:.2g} "
         f"(paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added; "
         f"sequential test over {comparison.looks} looks, O'Brien-Fleming boundaries)",
     ]
+
+
+def _memory_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
+    judgement = comparison.memory
+    assert judgement is not None
+    stored = comparison.stored
+    if comparison.method is GateMethod.HISTORY and stored is not None:
+        source = (
+            f"median of the latest stored run(s), recorded {stored.recorded_at}, commit "
+            f"{str(stored.git_commit)[:12]} ({stored.path})"
+        )
+    else:
+        source = f"{comparison.reference}, read the same way in this run"
+    lines = [
+        f"baseline memory_mb = {fmt(judgement.baseline_mb)} MiB ({source})",
+        f"current  memory_mb = {fmt(judgement.current_mb)} MiB ({result.interval.method}"
+        + (f", spread {fmt(result.spread_mb)} MiB" if isinstance(result, MemoryResult) else "")
+        + ")",
+        f"delta {judgement.delta_mb:+.1f} MiB ({judgement.ratio - 1:+.1%}); a change counts "
+        f"beyond both {judgement.threshold:.0%} and {fmt(judgement.floor_mb)} MiB "
+        f"(here {fmt(judgement.margin_mb)} MiB; thresholds, not statistics: "
+        "--ovperf-memory-threshold, --ovperf-memory-floor)",
+    ]
+    if comparison.fallback:
+        lines.append(comparison.fallback + "; judged against the stored runs instead")
+    return lines
 
 
 def _guard_line(guard: MachineGuard) -> str:
@@ -315,6 +347,8 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
                 for other in comparison.other_profiles
             )
         return text
+    if comparison.memory is not None:
+        return "\n    ".join(_memory_lines(result, comparison))
     if comparison.method is GateMethod.REFERENCE:
         lines = _reference_lines(result, comparison)
     elif comparison.method is GateMethod.AB:
@@ -514,6 +548,18 @@ def result_record(result: PerfResult) -> dict[str, Any]:
         )
     elif isinstance(result, ThroughputResult):
         data.update(fps=_num(result.fps), infer_requests=result.requests, blocks=len(result.blocks))
+    elif isinstance(result, LoadResult):
+        data.update(load_ms=_num(result.load_ms), load_hint=result.hint)
+    elif isinstance(result, MemoryResult):
+        data.update(
+            memory_mb=_num(result.memory_mb),
+            compile_peak_mb=_num(result.compile_peak_mb),
+            anon_mb=_num(result.anon_mb),
+            file_mb=_num(result.file_mb),
+            device_mb=_num(result.device_mb),
+            memory_spread_mb=_num(result.spread_mb),
+            memory_mode=result.mode,
+        )
     if result.profile is not None:
         data["runtime_precisions"] = {
             k: round(v, 4) for k, v in result.profile.precision_shares().items()
@@ -581,21 +627,21 @@ def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     """Rows of the terminal summary: one per checked metric, or one per result without checks."""
     rows = []
     for data in records:
-        unit = "fps" if data["kind"] == "throughput" else "ms"
+        kind = kind_of(data["kind"])
+        unit = kind.unit
         checks = data.get("checks") or [None]
         for check in checks:
             if check is None:
-                value = data.get("fps") if data["kind"] == "throughput" else data.get("p50_ms")
-                metric = "fps" if data["kind"] == "throughput" else "p50"
+                value, metric = kind.headline_value(data), kind.headline
                 ci = data.get("ci") if data.get("statistic", "").startswith(metric) else None
                 limit, verdict = None, Verdict.NONE.value
             else:
                 value, metric, ci = check["value"], check["statistic"], check["ci"]
                 limit, verdict = check["limit"], check["verdict"]
-                if not Metric(check["metric"]).has_interval:
-                    unit, ci = "ms", None  # a single observation has no interval
-                elif Metric(check["metric"]).against_reference:
-                    unit = "x"
+                checked = Metric(check["metric"])
+                unit = checked.unit
+                if not checked.has_interval:
+                    ci = None  # a single observation has no interval
             measured = f"{_cell(value)} {unit}"
             if ci and ci[0] is not None and ci[1] is not None:
                 measured += f" [{_cell(ci[0])}, {_cell(ci[1])}]"
@@ -734,6 +780,9 @@ JUNIT_FIELDS = (
     "p50_ms",
     "p90_ms",
     "fps",
+    "load_ms",
+    "memory_mb",
+    "compile_peak_mb",
     "n",
     "budget_verdict",
     "baseline_verdict",

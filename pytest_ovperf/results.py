@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from .kinds import kind_of
 from .runtime.profile import LayerChange, RuntimeProfile
 from .verdicts.budgets import judge
 from .verdicts.companion import Figure
 from .verdicts.comparison import GateResult
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric, Verdict
+from .verdicts.memory import MemoryJudgement
 from .verdicts.stats import Interval
 
 
@@ -141,6 +143,8 @@ class BaselineComparison:
     decided_by: Figure | None = None
     #: history: why the companion, measured and stored, was not judged (a busy machine)
     companion_guard: MachineGuard | None = None
+    #: memory: the threshold judgement (no statistics: ``verdicts/memory.py``)
+    memory: MemoryJudgement | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -151,6 +155,8 @@ class BaselineComparison:
         return self._ratio()[1]
 
     def _ratio(self) -> tuple[float | None, tuple[float, float] | None]:
+        if self.memory is not None:
+            return self.memory.ratio, None
         if self.outcome is None:
             return None, None
         return self.outcome.ratio(self.higher_is_better)
@@ -161,6 +167,8 @@ class BaselineComparison:
 
     @property
     def threshold(self) -> float | None:
+        if self.memory is not None:
+            return self.memory.threshold
         return self.outcome.threshold if self.outcome is not None else None
 
 
@@ -207,7 +215,7 @@ class PerfResult:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.kind == "throughput"
+        return kind_of(self.kind).higher_is_better
 
     @property
     def budget_verdict(self) -> Verdict:
@@ -292,4 +300,64 @@ class ThroughputResult(PerfResult):
         return (
             f"ThroughputResult({self.device}/{self.precision} fps={self.fps:.1f} "
             f"CI=[{self.interval.low:.1f}, {self.interval.high:.1f}] n={self.n})"
+        )
+
+
+@dataclass
+class LoadResult(PerfResult):
+    """Load time: repeated fresh reads and compiles (``measure/startup.py``)."""
+
+    loads_ms: tuple[float, ...] = ()
+    #: the performance hint the loads compiled with
+    hint: str = "LATENCY"
+
+    @property
+    def n(self) -> int:
+        return len(self.loads_ms)
+
+    @property
+    def load_ms(self) -> float:
+        """The geometric mean of the loads (ms)."""
+        return self.interval.estimate
+
+    @property
+    def gate_value(self) -> float:
+        return self.load_ms
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadResult({self.device}/{self.precision} load={self.load_ms:.1f}ms "
+            f"CI=[{self.interval.low:.1f}, {self.interval.high:.1f}] n={self.n})"
+        )
+
+
+@dataclass
+class MemoryResult(PerfResult):
+    """Memory a compiled model keeps (``measure/memory.py``): medians over the readings."""
+
+    memory_mb: float = math.nan
+    compile_peak_mb: float | None = None
+    anon_mb: float | None = None
+    file_mb: float | None = None
+    device_mb: float | None = None
+    #: largest minus smallest reading of ``memory_mb``
+    spread_mb: float = 0.0
+    readings: int = 0
+    #: where the readings were taken, in words
+    mode: str = ""
+    hint: str = "LATENCY"
+
+    @property
+    def n(self) -> int:
+        return self.readings
+
+    @property
+    def gate_value(self) -> float:
+        return self.memory_mb
+
+    def __repr__(self) -> str:
+        peak = f" compile peak={self.compile_peak_mb:.1f}MiB" if self.compile_peak_mb else ""
+        return (
+            f"MemoryResult({self.device}/{self.precision} memory={self.memory_mb:.1f}MiB"
+            f"{peak} spread={self.spread_mb:.1f}MiB n={self.n})"
         )

@@ -92,6 +92,8 @@ class OvperfSession:
             update=self.settings.update_baselines,
             max_foreign_load=self.settings.max_foreign_load,
             max_probe_shift=self.settings.max_probe_shift,
+            memory_threshold=self.settings.memory_threshold,
+            memory_floor_mb=self.settings.memory_floor_mb,
         )
 
     @functools.cached_property

@@ -19,6 +19,7 @@ from typing import Any
 
 import openvino as ov
 
+from .kinds import LATENCY, THROUGHPUT
 from .measure.blocks import InferPool
 from .measure.engine import measure_latency, measure_throughput
 from .measure.settings import MeasureSettings
@@ -267,8 +268,8 @@ def to_records(results: Sequence[Measured]) -> list[dict[str, Any]]:
         records.append(
             {
                 **common,
-                "kind": "latency",
-                "statistic": "p50",
+                "kind": LATENCY.name,
+                "statistic": LATENCY.headline,
                 "p50_ms": _finite(m.p50_ms.estimate),
                 "p90_ms": _finite(m.p90_ms.estimate),
                 "ci": [_finite(m.p50_ms.low), _finite(m.p50_ms.high)],
@@ -277,8 +278,8 @@ def to_records(results: Sequence[Measured]) -> list[dict[str, Any]]:
         records.append(
             {
                 **common,
-                "kind": "throughput",
-                "statistic": "fps",
+                "kind": THROUGHPUT.name,
+                "statistic": THROUGHPUT.headline,
                 "fps": _finite(m.items_per_s.estimate),
                 "ci": [_finite(m.items_per_s.low), _finite(m.items_per_s.high)],
             }

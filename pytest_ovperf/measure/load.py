@@ -4,9 +4,9 @@ A perf figure taken while another process (a co-tenant, a parallel test job, a c
 used the CPU is slower for reasons that have nothing to do with the model. The gate cannot
 tell such a slowdown from a regression by statistics alone, because the load may be steady
 for the whole run. So it measures the load directly: CPU time the whole machine spent busy
-(``/proc/stat``, steal time included) minus the CPU time of this process, as a fraction of
-the wall time times the CPUs available to us. Where ``/proc/stat`` does not exist the meter
-reports ``None`` and the gate does without it.
+(psutil's system CPU times, steal time included where the system reports it) minus the CPU
+time of this process, as a fraction of the wall time times the machine's CPUs. Where the
+system reports no CPU times the meter reports ``None`` and the gate does without it.
 """
 
 from __future__ import annotations
@@ -15,23 +15,21 @@ import os
 import time
 from dataclasses import dataclass
 
+import psutil
+
 from ..runtime.facts import logical_cpu_count
 
-_PROC_STAT = "/proc/stat"
+#: the busy parts of the machine's CPU time (psutil names; each system has some of them:
+#: Linux all, macOS the first three). Guest time is counted in user time already.
+_BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal", "interrupt", "dpc")
 
 
 def _machine_busy_seconds() -> float | None:
     try:
-        with open(_PROC_STAT, encoding="ascii") as stat:
-            fields = stat.readline().split()
-    except OSError:
+        times = psutil.cpu_times()
+    except (OSError, RuntimeError, NotImplementedError):
         return None
-    if not fields or fields[0] != "cpu":
-        return None
-    # user nice system idle iowait irq softirq steal guest guest_nice
-    values = [int(v) for v in fields[1:]]
-    busy = sum(values[:3]) + sum(values[5:8])
-    return busy / os.sysconf("SC_CLK_TCK")
+    return float(sum(getattr(times, name, 0.0) for name in _BUSY_FIELDS))
 
 
 def _own_cpu_seconds() -> float:
@@ -62,6 +60,6 @@ class LoadMeter:
         if wall <= 0:
             return None
         others = (busy - self.started_busy) - (_own_cpu_seconds() - self.started_own)
-        # /proc/stat counts every CPU of the machine; the capacity is all of them
+        # the CPU times count every CPU of the machine; the capacity is all of them
         capacity = wall * (os.cpu_count() or logical_cpu_count())
         return min(max(others / capacity, 0.0), 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -304,6 +305,20 @@ class PreparedModel:
     quantized: bool
 
 
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file and the shape to give it after reading."""
+
+    path: Path
+    shape: Mapping[str, list[int]] | list[int] | None
+
+    def read(self, core: ov.Core) -> ov.Model:
+        model = core.read_model(str(self.path))
+        if self.shape is not None:
+            model.reshape(_shape_argument(self.shape))
+        return model
+
+
 class CompileCache:
     """Reads each model once and compiles each (model, device, precision, hint, config)
     once per session."""
@@ -316,6 +331,32 @@ class CompileCache:
         self._entries: dict[CompileKey, CompiledEntry] = {}
         self._prepared: dict[str, PreparedModel] = {}
         self._profiles: dict[CompileKey, RuntimeProfile] = {}
+        self._files: dict[str, ModelFile] = {}
+        self._file_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    def model_file(self, spec: ModelSpec, source: ModelSource | None = None) -> ModelFile:
+        """A file a fresh read of the model starts from (load time and memory read and
+        compile it anew): the model's own file with its shape, or, for a model built in
+        code, the prepared model saved once as IR (full-precision weights:
+        ``compress_to_fp16`` would change what is measured) in a temporary directory that
+        lives as long as this cache."""
+        source = spec.source if source is None else source
+        path = spec.resolved_path(source)
+        if path is not None:
+            self.prepare(spec, source)  # a bad file is reported as for every kind
+            return ModelFile(path, spec.shape)
+        key = _source_key(spec, source)
+        found = self._files.get(key)
+        if found is None:
+            prepared = self.prepare(spec, source)
+            if self._file_dir is None:
+                self._file_dir = tempfile.TemporaryDirectory(prefix="ovperf-models-")
+            target = Path(self._file_dir.name) / f"{prepared.fingerprint}.xml"
+            if not target.exists():
+                ov.save_model(prepared.model, str(target), compress_to_fp16=False)
+            found = ModelFile(target, None)  # saved after the reshape
+            self._files[key] = found
+        return found
 
     def prepare(self, spec: ModelSpec, source: ModelSource | None = None) -> PreparedModel:
         """Read, reshape and make inputs (``ModelError`` on failure); no compiling."""

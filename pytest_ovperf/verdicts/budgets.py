@@ -34,6 +34,12 @@ class Budget:
     throughput_fps: float | None = None
     first_inference_ms: float | None = None
     compile_ms: float | None = None
+    #: load time (read and compile, repeated; ``measure_load``), ms
+    load_ms: float | None = None
+    #: resident memory of the compiled model and one infer request (``measure_memory``), MiB
+    memory_mb: float | None = None
+    #: peak resident growth while reading and compiling (``measure_memory``), MiB
+    compile_peak_mb: float | None = None
     #: with a reference: at least this many times as fast as it
     min_speedup: float | None = None
     #: with a reference: at most this fraction slower than it (0.10 = 10%)

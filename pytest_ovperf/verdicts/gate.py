@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..kinds import KINDS, kind_of
 from ..results import (
     BaselineComparison,
     MachineGuard,
@@ -42,7 +43,13 @@ from .comparison import (
 )
 from .drift import Drift
 from .kinds import CompareMode, GateMethod, GateVerdict, GuardReason
-from .limits import DEFAULT_MAX_FOREIGN_LOAD, DEFAULT_MAX_PROBE_SHIFT
+from .limits import (
+    DEFAULT_MAX_FOREIGN_LOAD,
+    DEFAULT_MAX_PROBE_SHIFT,
+    DEFAULT_MEMORY_FLOOR_MB,
+    DEFAULT_MEMORY_THRESHOLD,
+)
+from .memory import MemoryJudgement, judge_memory
 from .sequential import look_confidence
 
 
@@ -90,6 +97,9 @@ class BaselineGate:
     compare_mode: CompareMode = CompareMode.AUTO
     max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD
     max_probe_shift: float = DEFAULT_MAX_PROBE_SHIFT
+    #: memory: an increase beyond both of these is a regression (``verdicts/memory.py``)
+    memory_threshold: float = DEFAULT_MEMORY_THRESHOLD
+    memory_floor_mb: float = DEFAULT_MEMORY_FLOOR_MB
     _files: dict[Path, BaselineFile | BaselineFileError] = field(default_factory=dict)
     _suite_paths: list[Path] | None = None
 
@@ -237,6 +247,8 @@ class BaselineGate:
             return BaselineComparison(
                 GateVerdict.NO_BASELINE, path=path, profile=profile, empty_entry=True
             )
+        if not kind_of(result.kind).statistical:
+            return self._by_thresholds(result, path, entry, runs, software, fallback)
         chosen = self._comparable_runs(runs, result, normalized is not None, probe_id)
         # the companion is judged beside the user-facing figure where both runs have one;
         # then each figure's regression test spends half the error rate
@@ -291,6 +303,34 @@ class BaselineGate:
             companion=companion_outcome,
             decided_by=decided_by,
             companion_guard=companion_guard,
+        )
+
+    def judge_memory(self, current_mb: float, baseline_mb: float) -> MemoryJudgement:
+        return judge_memory(current_mb, baseline_mb, self.memory_threshold, self.memory_floor_mb)
+
+    def _by_thresholds(
+        self,
+        result: PerfResult,
+        path: Path,
+        entry: Mapping[str, Any],
+        runs: list[StoredRun],
+        software: Mapping[str, Any],
+        fallback: str,
+    ) -> BaselineComparison:
+        """A kind judged by thresholds (memory): the median of the latest software's latest
+        runs is the baseline figure."""
+        latest = [r for r in runs if r.software == runs[-1].software]
+        reference = latest[-self.settings.baseline_runs :]
+        baseline_mb = float(np.median([r.summary.value for r in reference]))
+        judgement = self.judge_memory(result.gate_value, baseline_mb)
+        return BaselineComparison(
+            judgement.verdict,
+            method=GateMethod.HISTORY,
+            fallback=fallback,
+            baseline_value=baseline_mb,
+            stored=_stored_baseline(path, entry, runs),
+            what_changed=software_changes(entry.get("software", {}), dict(software)),
+            memory=judgement,
         )
 
     def _pooled(
@@ -353,7 +393,7 @@ class BaselineGate:
         readings = [
             run.probe_ms
             for test in stored.entries
-            for kind in ("latency", "throughput")
+            for kind in KINDS
             for run in history_of(stored.entry(test, profile, kind) or {})
             if run.probe_id == probe_id and run.probe_ms is not None
         ]
@@ -509,7 +549,7 @@ class BaselineGate:
         fields = {
             "device": result.device,
             "precision": result.precision,
-            "statistic": "fps" if result.kind == "throughput" else "p50_ms",
+            "statistic": kind_of(result.kind).headline_field,
             "value": result.gate_value,
             "n": result.n,
             "blocks": list(result.blocks)[-BLOCK_LIMIT:],

@@ -78,6 +78,12 @@ class Metric(str, Enum):
     THROUGHPUT = "throughput_fps"
     FIRST_INFERENCE = "first_inference_ms"
     COMPILE = "compile_ms"
+    #: load time: reading and compiling the model, repeated (the load kind's headline)
+    LOAD = "load_ms"
+    #: resident memory of the compiled model and one infer request (MiB)
+    MEMORY = "memory_mb"
+    #: peak resident growth while reading and compiling (MiB)
+    COMPILE_PEAK = "compile_peak_mb"
     #: how many times as fast as the reference (latency: reference / model; throughput:
     #: model / reference), at least
     SPEEDUP = "min_speedup"
@@ -93,6 +99,8 @@ class Metric(str, Enum):
     def unit(self) -> str:
         if self in (Metric.SPEEDUP, Metric.SLOWDOWN):
             return "x"
+        if self in (Metric.MEMORY, Metric.COMPILE_PEAK):
+            return "MiB"
         return "fps" if self is Metric.THROUGHPUT else "ms"
 
     @property
@@ -102,5 +110,8 @@ class Metric(str, Enum):
 
     @property
     def has_interval(self) -> bool:
-        """Judged on an interval (the one-off costs are single observations)."""
-        return self not in (Metric.FIRST_INFERENCE, Metric.COMPILE)
+        """Judged on an interval (the one-off costs are single observations; memory is a
+        median of readings held against its limit as it is)."""
+        return self not in (
+            Metric.FIRST_INFERENCE, Metric.COMPILE, Metric.MEMORY, Metric.COMPILE_PEAK
+        )  # fmt: skip

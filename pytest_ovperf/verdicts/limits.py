@@ -24,6 +24,11 @@ DRIFT_PRIOR_DF = 2.0
 #: the same network read 0.86% apart (SD over 40 processes, bench/speedup_error_rate.py),
 #: a process-level effect (code and memory placement) that no block pair within a run shows
 PAIRED_DRIFT = 0.01
+#: memory: an increase over the baseline is a regression only beyond both this fraction
+#: and ``DEFAULT_MEMORY_FLOOR_MB``: the figure repeats to a few MiB, so a fraction alone
+#: would flag allocator noise on a small model, a floor alone a real growth of a big one
+DEFAULT_MEMORY_THRESHOLD = 0.10
+DEFAULT_MEMORY_FLOOR_MB = 16.0
 #: share of the machine's CPU other processes may use before a comparison is inconclusive
 DEFAULT_MAX_FOREIGN_LOAD = 0.15
 #: how far the speed probe may move from the baseline's runs before they count as another

@@ -108,6 +108,26 @@ def mean_interval(values: Sequence[float] | np.ndarray, confidence: float) -> In
     return Interval(mean, mean - half, mean + half, confidence, "student-t")
 
 
+def log_mean_interval(values: Sequence[float], confidence: float, what: str) -> Interval:
+    """Student-t interval of the geometric mean of positive, roughly log-normal values
+    (repeated loads): the t-interval of their logs, exponentiated."""
+    logs = np.log(np.asarray([v for v in values if v > 0], dtype=float))
+    method = f"student-t on logs over {what}"
+    if logs.size == 0:
+        return Interval(math.nan, -math.inf, math.inf, confidence, method)
+    centre = float(logs.mean())
+    if logs.size < 2:
+        return Interval(math.exp(centre), -math.inf, math.inf, confidence, method)
+    half = (
+        float(sps.t.ppf(0.5 + confidence / 2.0, logs.size - 1))
+        * float(logs.std(ddof=1))
+        / math.sqrt(logs.size)
+    )
+    return Interval(
+        math.exp(centre), math.exp(centre - half), math.exp(centre + half), confidence, method
+    )
+
+
 def rate_interval(
     block_counts: Sequence[int], block_seconds: Sequence[float], confidence: float
 ) -> Interval:

@@ -22,6 +22,7 @@ from typing import Any
 
 from scipy import stats as sps
 
+from ..kinds import kind_of
 from .kinds import GateMethod
 
 #: fewest history comparisons worth a suite-level statement
@@ -52,7 +53,7 @@ def suite_shift(records: Iterable[Mapping[str, Any]]) -> SuiteShift | None:
         ratio = data.get("ratio")
         if data.get("baseline_method") != GateMethod.HISTORY.value or not ratio:
             continue
-        slowdown = 1.0 / ratio if data.get("kind") == "throughput" else float(ratio)
+        slowdown = kind_of(str(data.get("kind"))).slowdown(float(ratio))
         threshold = float(data.get("regression_threshold") or 0.0)
         if math.isfinite(slowdown) and slowdown > 0:
             compared.append((slowdown, threshold, data))

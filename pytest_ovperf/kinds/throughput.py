@@ -1,0 +1,21 @@
+"""Throughput: a full ``AsyncInferQueue`` with the THROUGHPUT hint; blocks summarised by
+their steady completion rate (``measure/blocks.py``)."""
+
+from __future__ import annotations
+
+from ..verdicts.kinds import Metric
+from .base import MeasurementKind
+
+THROUGHPUT = MeasurementKind(
+    name="throughput",
+    unit="fps",
+    higher_is_better=True,
+    headline_field="fps",
+    headline="fps",
+    metric=Metric.THROUGHPUT,
+    hint="THROUGHPUT",
+    interleaved=True,
+    confirmable=True,
+    statistical=True,
+    unit_of_evidence="block",
+)

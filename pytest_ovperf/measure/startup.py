@@ -1,0 +1,122 @@
+"""Load time: how long reading and compiling a model takes, measured as repeated fresh reads
+and compiles of its file (what a user's application does at start-up), alternating with a
+partner's (a reference config such as no ``CACHE_DIR``, or the baseline's own model) when
+there is one.
+
+One warm-up load of each side is not counted: the first loads the device plugin and, with
+``CACHE_DIR``, writes the cache that the counted loads then read. Each load is one
+observation; the side's figure is their geometric mean, with a t-interval on the log scale
+(loads are roughly log-normal, and ratios are what budgets and baselines compare). The loop
+stops once both sides have ``MIN_LOADS`` loads and ``min_time_s`` of the model's own time,
+as soon as the interval is narrower than ``target_precision``, or before ``max_time_s``
+(both sides together) would be exceeded.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from ..runtime.models import ModelError, ModelFile
+from ..verdicts.stats import Interval, log_mean_interval
+from .settings import MeasureSettings
+
+#: fewest loads of each side before the stopping rule looks
+MIN_LOADS = 5
+#: most loads of each side (a model that loads in microseconds would loop on)
+MAX_LOADS = 200
+
+LoadRunner = Callable[[], float]
+
+
+def load_runner(
+    core: ov.Core, model: ModelFile, device: str, config: Mapping[str, Any], what: str
+) -> LoadRunner:
+    """One observation: read ``model`` and compile it for ``device`` with ``config``; the
+    milliseconds it took (``ModelError`` names ``what`` failed). The compiled model is
+    dropped before the next one."""
+
+    def load() -> float:
+        started = time.perf_counter()
+        try:
+            compiled = core.compile_model(model.read(core), device, dict(config))
+        except Exception as exc:
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(
+                f"cannot load {what} ({model.path}) for {device} with {dict(config)}: {first_line}"
+            ) from exc
+        elapsed = (time.perf_counter() - started) * 1e3
+        del compiled
+        gc.collect()  # release it now, not while the next load is timed
+        return elapsed
+
+    return load
+
+
+@dataclass(frozen=True)
+class LoadSamples:
+    loads_ms: tuple[float, ...]
+    measure_s: float
+    #: the partner's loads, each taken right after (or before, ABBA) the model's of its pair
+    partner_loads_ms: tuple[float, ...] = ()
+
+    @property
+    def log_ratios(self) -> tuple[float, ...]:
+        """log(model load / partner load) of each pair."""
+        return tuple(
+            math.log(m / p) for m, p in zip(self.loads_ms, self.partner_loads_ms) if m > 0 < p
+        )
+
+    def interval(self, confidence: float) -> Interval:
+        return log_mean_interval(self.loads_ms, confidence, "loads")
+
+    @property
+    def partner_value(self) -> float:
+        values = np.asarray(self.partner_loads_ms, dtype=float)
+        return float(np.exp(np.log(values).mean())) if values.size else math.nan
+
+
+def measure_load(
+    model: LoadRunner, settings: MeasureSettings, partner: LoadRunner | None = None
+) -> LoadSamples:
+    """Load the model (and its partner, in ABBA order) repeatedly; see the module."""
+    model()  # warm-up, not counted
+    if partner is not None:
+        partner()
+    loads: list[float] = []
+    partner_loads: list[float] = []
+    started = time.perf_counter()
+    while len(loads) < MAX_LOADS:
+        model_first = len(loads) % 2 == 0 or partner is None
+        if partner is not None and not model_first:
+            partner_loads.append(partner())
+        loads.append(model())
+        if partner is not None and model_first:
+            partner_loads.append(partner())
+        elapsed = time.perf_counter() - started
+        if len(loads) < MIN_LOADS:
+            continue
+        per_round = elapsed / len(loads)
+        if elapsed + per_round > settings.max_time_s:
+            break
+        if sum(loads) / 1e3 < settings.min_time_s:
+            continue
+        if _precise(loads, partner_loads, settings):
+            break
+    return LoadSamples(tuple(loads), time.perf_counter() - started, tuple(partner_loads))
+
+
+def _precise(loads: list[float], partner_loads: list[float], settings: MeasureSettings) -> bool:
+    """Whether the model's interval (and the pair ratio's, with a partner) is narrow enough."""
+    tracked = [log_mean_interval(loads, settings.confidence, "loads")]
+    if partner_loads:
+        ratios = [m / p for m, p in zip(loads, partner_loads)]
+        tracked.append(log_mean_interval(ratios, settings.confidence, "ratios"))
+    return all(i.relative_half_width <= settings.target_precision for i in tracked)
