@@ -18,6 +18,7 @@ from _pytest.runner import runtestprotocol
 
 from .kinds import KINDS
 from .verdicts.kinds import Metric
+from .workers import reporting_as, xdist_reporter
 
 #: the budget metrics whose failure a re-measure can confirm (measured, not single
 #: observations such as compile_ms, which a re-run takes from the compile cache)
@@ -94,7 +95,7 @@ class Confirmer:
         held, self.held = self.held, []
         for index, entry in enumerate(held):
             item = entry.item
-            with _reporting_as(session, item):
+            with reporting_as(session, item):
                 if not remeasure or session.shouldfail:
                     self._log(item, entry.reports)
                     continue
@@ -105,8 +106,8 @@ class Confirmer:
 
     def _can_hold(self) -> bool:
         """An xdist worker reports a test under the index of the test it runs: holding a
-        report needs the worker's reporter (``_xdist_reporter``) to set it back."""
-        return not hasattr(self.config, "workerinput") or _xdist_reporter(self.config) is not None
+        report needs the worker's reporter (``workers.xdist_reporter``) to set it back."""
+        return not hasattr(self.config, "workerinput") or xdist_reporter(self.config) is not None
 
     @staticmethod
     def _log(item: pytest.Item, reports: list[pytest.TestReport]) -> None:
@@ -117,30 +118,3 @@ class Confirmer:
 
 def _only_the_call_failed(reports: list[pytest.TestReport]) -> bool:
     return [r.when for r in reports if r.failed] == ["call"] and len(reports) == 3
-
-
-def _xdist_reporter(config: pytest.Config) -> Any:
-    """pytest-xdist's worker plugin, which sends each report with ``item_index``."""
-    for plugin in config.pluginmanager.get_plugins():
-        if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "sendevent"):
-            return plugin
-    return None
-
-
-class _reporting_as:
-    """On an xdist worker, report the held test under its own index (the worker's reporter
-    checks that a report belongs to the test it last ran)."""
-
-    def __init__(self, session: pytest.Session, item: pytest.Item) -> None:
-        self.reporter = _xdist_reporter(session.config)
-        self.index = session.items.index(item) if self.reporter is not None else None
-        self.previous: Any = None
-
-    def __enter__(self) -> None:
-        if self.reporter is not None:
-            self.previous = getattr(self.reporter, "item_index", None)
-            self.reporter.item_index = self.index
-
-    def __exit__(self, *exc: object) -> None:
-        if self.reporter is not None and self.previous is not None:
-            self.reporter.item_index = self.previous

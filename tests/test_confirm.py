@@ -8,12 +8,15 @@ tiniest network on its re-run fails once and passes once under a 0.3 ms budget.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FAST
+
+from pytest_ovperf.workers import XDIST_CHECKED
 
 SOURCE = """
 import pathlib
@@ -147,3 +150,18 @@ def test_a_recording_run_is_not_remeasured(ovtester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2, failed=3)
     assert sorted(runs(ovtester)) == sorted(["always", "once", "one_off", "plain", "other"])
     assert all("remeasure" not in r for r in records.values())
+
+
+def test_the_installed_pytest_xdist_still_has_what_confirmation_uses() -> None:
+    """Confirmation under xdist sets the worker's private ``item_index`` and sends through
+    ``sendevent`` (``workers.reporting_as``): read for the releases in ``XDIST_CHECKED``.
+    A newer pytest-xdist fails here first, naming what to read again."""
+    xdist = pytest.importorskip("xdist")
+    remote = pytest.importorskip("xdist.remote")
+    release = ".".join(xdist.__version__.split(".")[:2])
+    assert release in XDIST_CHECKED, (
+        f"pytest-xdist {xdist.__version__}: read xdist/remote.py's WorkerInteractor again "
+        "(item_index, sendevent) and add the release to workers.XDIST_CHECKED"
+    )
+    source = inspect.getsource(remote.WorkerInteractor)
+    assert "self.item_index" in source and "def sendevent" in source
