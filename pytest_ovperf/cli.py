@@ -27,7 +27,8 @@ from .html import html_report
 from .identity import TestIdentity
 from .kinds import KINDS, kind_of
 from .measure.settings import MeasureSettings
-from .report import SCHEMA_VERSION, SUMMARY_HEADER, format_table, json_report, summary_rows
+from .records import SCHEMA_VERSION, json_report
+from .report import SUMMARY_HEADER, format_table, summary_rows
 from .runtime.devices import parse_precision_list
 from .runtime.facts import SOFTWARE_KEY_FACTS, cpu_model_name
 from .runtime.models import ModelError

@@ -56,7 +56,8 @@ class ResultCollector:
         if all(path is None for path in wanted) and not (self.ovperf.results and summary):
             return
         from .html import html_report
-        from .report import json_report, markdown_report
+        from .records import json_report
+        from .report import markdown_report
 
         environment = {**self.ovperf.software_facts, **self.ovperf.machine_facts("CPU")}
         for device_fact in ("device", "device_name"):

@@ -174,7 +174,7 @@ def _progress_printer(config: pytest.Config) -> Callable[[Progress], None] | Non
     if reporter is None:
         return None
 
-    from .report import progress_line
+    from .messages import progress_line
 
     last_shown = [0.0]
 

@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .kinds import kind_of
-from .report import SUMMARY_HEADER, shares_text, summary_rows
+from .messages import shares_text
+from .report import SUMMARY_HEADER, summary_rows
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }

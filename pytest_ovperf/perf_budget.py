@@ -35,15 +35,15 @@ from .measure.engine import (
 from .measure.load import LoadMeter
 from .measure.memory import MemoryReadingError, MemoryTarget, measure_memory
 from .measure.startup import LoadRunner, load_runner, measure_load
-from .options import InconclusivePolicy, MemoryMode
-from .partners import ChosenPartner, PartnerChooser, PartnerUnavailable, baseline_spec
-from .report import (
+from .messages import (
     budget_failure_message,
     confirmed_failure_message,
     precision_fallback_message,
     regression_message,
     unconfirmed_failure_message,
 )
+from .options import InconclusivePolicy, MemoryMode
+from .partners import ChosenPartner, PartnerChooser, PartnerUnavailable, baseline_spec
 from .results import (
     BaselineComparison,
     Check,

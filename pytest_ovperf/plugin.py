@@ -107,7 +107,7 @@ def pytest_runtest_makereport(
     if call.when != "call" or budget is None:
         return report
     from .perf_budget import PerfBudget
-    from .report import junit_properties, result_record
+    from .records import junit_properties, result_record
 
     if isinstance(budget, PerfBudget) and budget.results:
         # user_properties travel with the report to the xdist controller

@@ -102,7 +102,7 @@ class StoredBaseline:
 @dataclass
 class BaselineComparison:
     """The regression gate's view of one result (filled by ``verdicts.gate``, or from an
-    interleaved ``reference=``), rendered to text by ``report.py`` only."""
+    interleaved ``reference=``), rendered to text by ``messages.py`` only."""
 
     verdict: GateVerdict
     method: GateMethod | None = None

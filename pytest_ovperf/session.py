@@ -35,7 +35,7 @@ class OvperfSession:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     #: how this process shares the machine with other xdist workers
     worker: WorkerSetup = field(default_factory=WorkerSetup)
-    #: result records (``report.result_record``), gathered from test reports so xdist works
+    #: result records (``records.result_record``), gathered from test reports so xdist works
     results: list[dict[str, Any]] = field(default_factory=list)
     #: on the xdist controller: the device-lock directory handed to the workers
     lock_dir_for_workers: Path | None = None

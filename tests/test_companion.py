@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import EXAMPLE_MACHINE, EXAMPLE_MODELS, example_result
 
-from pytest_ovperf.report import comparison_text
+from pytest_ovperf.messages import comparison_text
 from pytest_ovperf.results import CompanionFigure, LatencyResult
 from pytest_ovperf.runtime.companion import companion_spec
 from pytest_ovperf.runtime.facts import facts_id, software_key

@@ -23,7 +23,7 @@ import pytest
 from conftest import EXAMPLE_MACHINE, example_result
 
 from pytest_ovperf.identity import TestIdentity
-from pytest_ovperf.report import comparison_text, fmt
+from pytest_ovperf.messages import comparison_text, fmt
 from pytest_ovperf.results import LatencyResult
 from pytest_ovperf.runtime.facts import facts_id as profile_id
 from pytest_ovperf.store.baselines import BaselineFileError

@@ -17,7 +17,7 @@ import openvino as ov
 import pytest
 from conftest import FAST, busy_machine
 
-from pytest_ovperf.report import fmt
+from pytest_ovperf.messages import fmt
 from pytest_ovperf.runtime.toy_models import mlp
 
 #: the start of every generated test file: the fastest model there is

@@ -1,5 +1,5 @@
 """The regression gate: which stored runs a result is compared with, the machine guards,
-and recording; the statistics are ``comparison.py``'s, the words ``report.py``'s."""
+and recording; the statistics are ``comparison.py``'s, the words ``messages.py``'s."""
 
 from __future__ import annotations
 

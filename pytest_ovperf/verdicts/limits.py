@@ -29,6 +29,9 @@ PAIRED_DRIFT = 0.01
 #: would flag allocator noise on a small model, a floor alone a real growth of a big one
 DEFAULT_MEMORY_THRESHOLD = 0.10
 DEFAULT_MEMORY_FLOOR_MB = 16.0
+#: below this share of the compute in the requested precision (performance counters), the
+#: device fell back to another precision
+PRECISION_FALLBACK_SHARE = 0.5
 #: share of the machine's CPU other processes may use before a comparison is inconclusive
 DEFAULT_MAX_FOREIGN_LOAD = 0.15
 #: how far the speed probe may move from the baseline's runs before they count as another
