@@ -62,11 +62,15 @@ _SCRIPT = """
     text(svg, W - R, H - 4, unit, "end");
     return sx;
   }
-  function vline(svg, sx, v, colour, label) {
+  // each marker's label on its own row, and on the side of its line with room for it, so
+  // that labels never cover each other or run off the plot
+  function vline(svg, sx, v, colour, label, row) {
     if (v === null || v === undefined || !isFinite(v)) return;
     el("line", {x1: sx(v), y1: T, x2: sx(v), y2: H - B, stroke: colour,
                 "stroke-dasharray": "4 3", "class": "ovperf-" + label}, svg);
-    text(svg, sx(v) + 3, T + 10, label, "start").setAttribute("fill", colour);
+    const right = sx(v) > W - R - 60;
+    text(svg, right ? sx(v) - 3 : sx(v) + 3, T + 10 + 12 * row, label, right ? "end" : "start")
+      .setAttribute("fill", colour);
   }
   data.forEach(function (r, index) {
     const svg = document.getElementById("plot-" + index);
@@ -81,7 +85,8 @@ _SCRIPT = """
       const points = q.map((v, i) => sx(v) + "," + sy(i / (r.quantiles.length - 1))).join(" ");
       el("polyline", {points: points, fill: "none", stroke: "#1565c0", "stroke-width": 2,
                       "class": "ovperf-ecdf"}, svg);
-      text(svg, 4, T + 10, "ECDF (p0-p99)", "start");
+      // bottom right: the ECDF is near the top there, the marker labels are at the top
+      text(svg, W - R, H - B - 6, "ECDF (p0-p99)", "end");
     } else {
       const values = [r.value, r.low, r.high].concat(marks).filter(v => v !== null && isFinite(v));
       const lo = Math.min(...values) * 0.9, hi = Math.max(...values) * 1.1;
@@ -94,8 +99,8 @@ _SCRIPT = """
                     "stroke-width": 2, "class": "ovperf-ci"}, svg);
       }
     }
-    vline(svg, sx, r.budget, "#b00020", "budget");
-    vline(svg, sx, r.baseline, "#2e7d32", "baseline");
+    vline(svg, sx, r.budget, "#b00020", "budget", 0);
+    vline(svg, sx, r.baseline, "#2e7d32", "baseline", 1);
   });
   document.body.setAttribute("data-rendered", "yes");
 })();

@@ -11,6 +11,7 @@ from .kinds import kind_of
 from .results import BaselineComparison, Check, MachineGuard, PerfResult
 from .verdicts.budgets import Budget
 from .verdicts.drift import Drift, calibrated_interval
+from .verdicts.guards import busy_guard
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric
 from .verdicts.stats import Interval
 
@@ -22,11 +23,10 @@ def busy_guarded(
     interleaving cancels drift, not contention, which can hit two multi-threaded models
     unequally (identical models read 3x apart on a 2-vCPU machine while another process
     ran)."""
-    if result.foreign_load is None or result.foreign_load <= max_foreign_load:
+    guard = busy_guard(result.foreign_load, max_foreign_load)
+    if guard is None:
         return comparison
-    comparison.guards.append(
-        MachineGuard(GuardReason.BUSY, result.foreign_load, None, max_foreign_load)
-    )
+    comparison.guards.append(guard)
     comparison.verdict = GateVerdict.INCONCLUSIVE
     return comparison
 
@@ -40,8 +40,9 @@ def budget_guard(
     """Why this run cannot fail a budget, if it cannot: other processes used the CPU, or
     the speed probe says the machine was slower than in its fastest stored state (contended,
     or placed on slower cores) by more than ``max_probe_shift``."""
-    if result.foreign_load is not None and result.foreign_load > max_foreign_load:
-        return MachineGuard(GuardReason.BUSY, result.foreign_load, None, max_foreign_load)
+    busy = busy_guard(result.foreign_load, max_foreign_load)
+    if busy is not None:
+        return busy
     probe = result.probe_value
     if probe is not None and fastest_probe and probe > fastest_probe * (1.0 + max_probe_shift):
         return MachineGuard(GuardReason.SLOW_STATE, probe, fastest_probe, max_probe_shift)

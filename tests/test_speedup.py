@@ -100,15 +100,17 @@ def test_slower(perf_budget):
 def test_a_model_within_its_max_slowdown_passes_whatever_the_regression_threshold(
     ovtester: pytest.Pytester, kind: str
 ) -> None:
-    # "a new feature costs at most 20%": a model 10% slower than its reference passes; the
-    # session's 5% regression threshold does not judge the same ratio a second time
+    # "a new feature costs at most 35%": a model 10% slower than its reference passes; the
+    # session's 5% regression threshold does not judge the same ratio a second time. The
+    # margin to the budget is wide: beside other work (another xdist worker, a bench) a run
+    # read 1.11 [1.11, 1.24], and the test is about which judgement applies, not precision
     ovtester.makepyfile(
-        test_slower=SLOWDOWN_TEST.format(depth=11, reference_depth=10, slowdown="20%", kind=kind)
+        test_slower=SLOWDOWN_TEST.format(depth=11, reference_depth=10, slowdown="35%", kind=kind)
     )
     result, (data,) = run_json(ovtester, "--ovperf-regression-threshold=5%", "--ovperf-max-time=3")
     result.assert_outcomes(passed=1)
     check = speedup_check(data)
-    assert check["verdict"] == "pass" and check["ci"][1] < 1.2, check
+    assert check["verdict"] == "pass" and check["ci"][1] < 1.35, check
     assert data["baseline_verdict"] == "by-budget"
     slowdown = data["ratio"] if kind == "latency" else 1 / data["ratio"]
     assert slowdown > 1.0  # the ratio is reported, not judged

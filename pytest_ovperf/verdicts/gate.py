@@ -42,6 +42,7 @@ from .comparison import (
     summarise_run,
 )
 from .drift import Drift
+from .guards import busy_guard
 from .kinds import CompareMode, GateMethod, GateVerdict, GuardReason
 from .limits import (
     DEFAULT_MAX_FOREIGN_LOAD,
@@ -494,12 +495,9 @@ class BaselineGate:
         self, current_load: float | None, baseline_runs: Sequence[StoredRun]
     ) -> MachineGuard | None:
         """Other processes used the CPU beyond the limit in this run or the baseline's."""
-        loads = [r.foreign_load for r in baseline_runs]
-        worst = max((x for x in loads if x is not None), default=None)
-        over = [x for x in (current_load, worst) if x is not None and x > self.max_foreign_load]
-        if not over:
-            return None
-        return MachineGuard(GuardReason.BUSY, current_load, worst, self.max_foreign_load)
+        return busy_guard(
+            current_load, self.max_foreign_load, (r.foreign_load for r in baseline_runs)
+        )
 
     def _same_state(self, run: StoredRun, probe_ms: float | None) -> bool:
         stored = run.probe_ms
