@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -296,6 +297,9 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(_ini_name(name), help_text, type="bool", default=False)
 
 
+ChoiceT = TypeVar("ChoiceT", bound=Enum)
+
+
 class _Reader:
     """Reads one option from the command line, else from the ini file."""
 
@@ -324,6 +328,17 @@ class _Reader:
     def flag(self, name: str) -> bool:
         option = self.config.getoption(_ini_name(name))
         return bool(option) if option is not None else bool(self.config.getini(_ini_name(name)))
+
+    def choice(self, name: str, choices: type[ChoiceT]) -> ChoiceT:
+        """One of an enum's values (case-insensitive); a usage error lists them."""
+        text = self.text(name).lower()
+        try:
+            return choices(text)
+        except ValueError:
+            words = [str(member.value) for member in choices]
+            raise pytest.UsageError(
+                f"--ovperf-{name}={text!r}: choose {', '.join(words[:-1])} or {words[-1]}"
+            ) from None
 
     def switch(self, name: str) -> bool:
         text = self.text(name).lower()
@@ -357,27 +372,9 @@ def settings_from_config(config: pytest.Config) -> Settings:
         measure.validate()
     except ValueError as exc:
         raise pytest.UsageError(f"ovperf measurement options: {exc}") from None
-    policy_text = read.text("inconclusive").lower()
-    try:
-        policy = InconclusivePolicy(policy_text)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--ovperf-inconclusive={policy_text!r}: choose pass, warn or fail"
-        ) from None
-    compare_text = read.text("compare").lower()
-    try:
-        compare = CompareMode(compare_text)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--ovperf-compare={compare_text!r}: choose auto, ab or history"
-        ) from None
-    memory_text = read.text("memory-mode").lower()
-    try:
-        memory_mode = MemoryMode(memory_text)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--ovperf-memory-mode={memory_text!r}: choose process or session"
-        ) from None
+    policy = read.choice("inconclusive", InconclusivePolicy)
+    compare = read.choice("compare", CompareMode)
+    memory_mode = read.choice("memory-mode", MemoryMode)
     memory_floor = read.number("memory-floor")
     if not (math.isfinite(memory_floor) and memory_floor >= 0):
         raise pytest.UsageError(f"--ovperf-memory-floor={memory_floor:g}: give MiB, zero or more")
