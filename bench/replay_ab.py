@@ -45,13 +45,17 @@ are slower); the coefficient of variation (CV) of its model block values; and th
 block log ratios (the interleaved pair's own spread).
 
 Noisy and quiet processes: a process is **noisy** if the CV of its model block values is
-over 2x the median CV of all processes ("cv"), or its level is more than 10% off 1
-("level": the plugin's ``--ovperf-max-probe-shift``, applied to the model itself since
-there is no probe here), or other processes used more than 15% of the CPU over its
-measurement ("load": the plugin's ``--ovperf-max-foreign-load``); otherwise it is **quiet**.
-The first two signs are relative to the other processes, so they cannot see a collection
-that is noisy throughout (every process under the same load reads quiet by them); the third
-is absolute. None needs a probe; which signs made a process noisy is printed per process.
+over 2x the CV of the steadiest quarter of the processes (their 25th percentile, "cv"), or
+its level is more than 10% off the fast state (the fastest quarter: the 25th percentile of
+the processes' mean latency, the 75th of their fps; "level": the plugin's
+``--ovperf-max-probe-shift``, applied to the model itself since there is no probe here), or
+other processes used more than 15% of the CPU over its measurement ("load": the plugin's
+``--ovperf-max-foreign-load``); otherwise it is **quiet**. The undisturbed machine is its
+fastest, steadiest state (the plugin's slow-state guard also measures from the fastest
+probe); a median would sit between the states when many processes ran disturbed. The
+first two signs are relative to the other processes, so they cannot see a collection that
+is noisy throughout (every process under the same load reads quiet by them); the third is
+absolute. None needs a probe; which signs made a process noisy is printed per process.
 
 Replay: each process's pairs are cut, in order, into consecutive non-overlapping windows,
 each as long as one real A/B measurement: the pairs ``run_blocks`` takes before its time
@@ -164,9 +168,11 @@ MODEL_CHOICES = ("toy", *sorted(MODELS))
 KINDS = ("latency", "throughput")
 #: seconds of idle over which the foreign load is read before and after a process's measuring
 IDLE_S = 1.0
-#: a process is noisy when its model blocks' CV is over this many times the median CV ...
+#: a process is noisy when its model blocks' CV is over this many times the CV of the
+#: quietest quarter of the processes (the 25th percentile) ...
 NOISY_CV_FACTOR = 2.0
-#: ... or its level is further than this from the median of all processes
+#: ... or its level is further than this from the fast state (the fastest quarter of the
+#: processes: the 25th percentile of latency, the 75th of fps)
 NOISY_LEVEL = DEFAULT_MAX_PROBE_SHIFT
 #: ... or other processes used more than this share of the CPU while it measured
 NOISY_LOAD = DEFAULT_MAX_FOREIGN_LOAD
@@ -619,14 +625,17 @@ class State:
         return f"noisy ({', '.join(self.noisy_by)})" if self.noisy_by else "quiet"
 
 
-def machine_states(recordings: list[Recording]) -> dict[str, State]:
-    median_mean = float(np.median([r.mean_value for r in recordings]))
-    median_cv = float(np.median([r.cv for r in recordings]))
+def machine_states(recordings: list[Recording], higher_is_better: bool) -> dict[str, State]:
+    # the undisturbed machine is its fastest, steadiest state (as the plugin's slow-state
+    # guard measures from the fastest probe): a median would sit between the states when
+    # many processes ran disturbed, and call the undisturbed ones off
+    fast = float(np.percentile([r.mean_value for r in recordings], 75 if higher_is_better else 25))
+    steady_cv = float(np.percentile([r.cv for r in recordings], 25))
     states = {}
     for recording in recordings:
-        level = recording.mean_value / median_mean
+        level = recording.mean_value / fast
         signs = []
-        if recording.cv > NOISY_CV_FACTOR * median_cv:
+        if recording.cv > NOISY_CV_FACTOR * steady_cv:
             signs.append("cv")
         if abs(math.log(level)) > math.log1p(NOISY_LEVEL):
             signs.append("level")
@@ -693,7 +702,7 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
     n_windows = len(window_pairs)
     if n_windows == 0:
         raise SystemExit(f"no recording holds one A/B run of --max-time {max_time:g} s")
-    states = machine_states(recordings)
+    states = machine_states(recordings, higher_is_better)
     quiet = {name for name, state in states.items() if not state.noisy_by}
     noisy = set(states) - quiet
     logs = [r.log_ratios for r in recordings]
@@ -743,8 +752,9 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         f"{threshold:.0%}, O'Brien-Fleming levels, at the last look "
         f"confidence {settings.confidence:.4g} / equivalence {settings.equivalence_confidence:.4g}"
         f"; higher_is_better={higher_is_better}. Processes: {len(quiet)} quiet, {len(noisy)} "
-        f"noisy (model blocks' CV over {NOISY_CV_FACTOR:g}x the median CV, level more than "
-        f"{NOISY_LEVEL:.0%} off the median, or foreign load over {NOISY_LOAD:.0%} while "
+        f"noisy (model blocks' CV over {NOISY_CV_FACTOR:g}x the steadiest quarter's, level "
+        f"more than {NOISY_LEVEL:.0%} off the fastest quarter's, or foreign load over "
+        f"{NOISY_LOAD:.0%} while "
         "measuring). Busy: a window whose foreign load is over "
         f"{DEFAULT_MAX_FOREIGN_LOAD:.0%} (the busy guard, not applied to the verdicts)."
     )
