@@ -30,3 +30,11 @@ def test_mobilenet_throughput(infer_pool, perf_budget):
 @pytest.mark.ovperf_budget(device="GPU", precision="f32", latency_ms=10.0)
 def test_mlp_latency(compiled_model, perf_budget):
     perf_budget.measure_latency(compiled_model)
+
+
+@pytest.mark.ovperf_model(source=mobilenet_like)
+@pytest.mark.ovperf_budget(device="CPU", load_ms=5_000, memory_mb=1_000, compile_peak_mb=2_000)
+def test_mobilenet_start_up_and_memory(perf_budget):
+    # what a user's application pays before its first inference, and what it keeps
+    perf_budget.measure_load()
+    perf_budget.measure_memory()

@@ -23,7 +23,7 @@ from .judging import (
     one_off_checks,
     reference_checks,
 )
-from .kinds import LATENCY, LOAD, MEMORY, THROUGHPUT, kind_of
+from .kinds import BUILT_IN, LATENCY, LOAD, MEMORY, THROUGHPUT, UnknownKindError, kind_of
 from .measure.blocks import InferPool
 from .measure.engine import (
     CompanionSamples,
@@ -34,7 +34,7 @@ from .measure.engine import (
 )
 from .measure.load import LoadMeter
 from .measure.memory import MemoryReadingError, MemoryTarget, measure_memory
-from .measure.startup import LoadRunner, load_runner, measure_load
+from .measure.startup import LoadRunner, load_runner, measure_repeated
 from .messages import (
     budget_failure_message,
     confirmed_failure_message,
@@ -51,6 +51,7 @@ from .results import (
     LatencyResult,
     LoadResult,
     MemoryResult,
+    ObservedResult,
     PerfResult,
     ThroughputResult,
 )
@@ -77,7 +78,7 @@ from .verdicts.gate import (
     judge_reference,
 )
 from .verdicts.kinds import GateMethod, GateVerdict, Metric, Verdict
-from .verdicts.stats import Interval
+from .verdicts.stats import Interval, log_mean_interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
@@ -231,7 +232,7 @@ class PerfBudget:
             partner = self._load_runner(partner_spec, hint) if partner_spec is not None else None
             with self._measuring() as hold:
                 load = LoadMeter().start()
-                samples = measure_load(model, settings, partner)
+                samples = measure_repeated(model, settings, partner)
                 hold.release_at = time.time()
         except (ModelError, PartnerUnavailable) as exc:
             problem = str(exc)
@@ -337,6 +338,41 @@ class PerfBudget:
                 memory=judgement,
             )
         return self._conclude(result, entry, None, plan, fallback)
+
+    def measure_observations(self, kind: str, observe: Callable[[], float]) -> ObservedResult:
+        """Measure a kind another plugin added (``pytest_ovperf_kinds``, docs/kinds.md):
+        call ``observe()`` repeatedly, each call returning one observation in the kind's
+        unit, within the measurement options' time and precision, and gate the result
+        against its baseline like every other kind (recorded, compared, reported)."""
+        try:
+            measured = kind_of(kind)
+        except UnknownKindError as exc:
+            problem = str(exc.args[0])
+        else:
+            problem = (
+                f"measure_observations is for kinds other plugins add; measure {kind} with "
+                f"measure_{kind}()"
+                if kind in BUILT_IN
+                else ""
+            )
+        if problem:
+            self._fail(problem)
+        entry = self._entry_for(measured.hint, None)
+        settings = self._session.settings.measure
+        with self._measuring() as hold:
+            load = LoadMeter().start()
+            samples = measure_repeated(observe, settings)
+            hold.release_at = time.time()
+        values = samples.loads_ms
+        result = ObservedResult(
+            **self._common_fields(entry, measured.name, samples.measure_s, hold),
+            interval=log_mean_interval(values, settings.confidence, "observations"),
+            statistic=measured.headline,
+            blocks=list(values),
+            values=values,
+            foreign_load=load.foreign_load(),
+        )
+        return self._conclude(result, entry, None, None, "")
 
     def _memory_target(self, spec: ModelSpec, hint: str) -> MemoryTarget:
         model = self._session.compile_cache.model_file(spec)
@@ -562,6 +598,22 @@ class PerfBudget:
         plan: AbPlan | None,
         fallback: str,
     ) -> ResultT:
+        """Judge a measured result, keep it for the reports, then decide the test."""
+        self._judge(result, entry, partner, plan, fallback)
+        self.results.append(result)
+        self._decide(result)
+        return result
+
+    def _judge(
+        self,
+        result: PerfResult,
+        entry: CompiledEntry,
+        partner: PartnerSamples | None,
+        plan: AbPlan | None,
+        fallback: str,
+    ) -> None:
+        """Every verdict of ``result``: one-off costs, the baseline (recorded or compared),
+        speedup budgets, the machine guards, calibrated budgets, attribution."""
         settings = self._session.settings
         one_off_checks(result, self.budgets, entry.compile_ms, entry.first_inference_ms)
         # the drift before this run is recorded: a run is not evidence about itself
@@ -576,7 +628,10 @@ class PerfBudget:
         )
         calibrate_checks(result, drift, guard, settings.measure.confidence)
         self._attribute(result, plan)
-        self.results.append(result)
+
+    def _decide(self, result: PerfResult) -> None:
+        """Fail, warn or pass the test on the verdicts (a statistical failure may be held
+        for a re-measure, ``confirm.py``)."""
         if (
             result.precision != result.requested_precision
             and result.requested_precision != "default"
@@ -586,7 +641,7 @@ class PerfBudget:
                     f"{self.nodeid}: asked {result.device} for {result.requested_precision}, "
                     f"it runs {result.precision}"
                 ),
-                stacklevel=3,
+                stacklevel=4,
             )
         problems: list[str] = []
         undecided: list[str] = []
@@ -597,7 +652,7 @@ class PerfBudget:
             problems.append(fallback_text + " (strict_precision)")
             statistical = False
         elif fallback_text:
-            warnings.warn(OvperfPrecisionWarning(fallback_text), stacklevel=3)
+            warnings.warn(OvperfPrecisionWarning(fallback_text), stacklevel=4)
         failed = [c for c in result.checks if c.verdict is Verdict.FAIL]
         unsure = [c for c in result.checks if c.verdict is Verdict.INCONCLUSIVE]
         if failed:
@@ -631,7 +686,6 @@ class PerfBudget:
             undecided.insert(0, unconfirmed_failure_message(self.nodeid, first_failure))
         if undecided:
             self._inconclusive("\n".join(undecided))
-        return result
 
     def _inconclusive(self, message: str) -> None:
         policy = self._session.settings.inconclusive
@@ -643,4 +697,4 @@ class PerfBudget:
         if policy is InconclusivePolicy.FAIL:
             pytest.fail(message + hint, pytrace=False)
         if policy is InconclusivePolicy.WARN:
-            warnings.warn(OvperfInconclusiveWarning(message + hint), stacklevel=4)
+            warnings.warn(OvperfInconclusiveWarning(message + hint), stacklevel=5)

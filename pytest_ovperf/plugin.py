@@ -27,6 +27,7 @@ from .fixtures import (  # noqa: F401 - pytest finds the fixtures among the plug
     ovperf_target,
     perf_budget,
 )
+from .kinds import KindError, register_kind, unregister_kind
 from .options import add_options, settings_from_config
 from .session import OvperfSession
 from .verdicts.budgets import Budget
@@ -44,6 +45,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -55,6 +62,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"ovperf_budget({budget_arguments}): a performance budget; stack one per device/precision",
     )
+    added = [kind for kinds in config.hook.pytest_ovperf_kinds() for kind in kinds]
+
+    def forget_added_kinds() -> None:
+        for kind in added:
+            unregister_kind(kind.name)
+
+    config.add_cleanup(forget_added_kinds)
+    for kind in added:
+        try:
+            register_kind(kind)
+        except KindError as exc:
+            raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", None)
     settings = settings_from_config(config)
     # before OpenVINO is loaded: a CPU partition must be in place when the CPU plugin starts

@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from .kinds import kind_of
 from .messages import ATTRIBUTION_TOP, comparison_text, shares_text
 from .results import (
     LatencyResult,
     LoadResult,
     MemoryResult,
+    ObservedResult,
     PerfResult,
     ThroughputResult,
 )
@@ -95,6 +97,8 @@ def result_record(result: PerfResult) -> dict[str, Any]:
         data.update(fps=_num(result.fps), infer_requests=result.requests, blocks=len(result.blocks))
     elif isinstance(result, LoadResult):
         data.update(load_ms=_num(result.load_ms), load_hint=result.hint)
+    elif isinstance(result, ObservedResult):
+        data[kind_of(result.kind).headline_field] = _num(result.gate_value)
     elif isinstance(result, MemoryResult):
         data.update(
             memory_mb=_num(result.memory_mb),

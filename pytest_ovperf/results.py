@@ -361,3 +361,19 @@ class MemoryResult(PerfResult):
             f"MemoryResult({self.device}/{self.precision} memory={self.memory_mb:.1f}MiB"
             f"{peak} spread={self.spread_mb:.1f}MiB n={self.n})"
         )
+
+
+@dataclass
+class ObservedResult(PerfResult):
+    """A kind another plugin added (``pytest_ovperf_kinds``): repeated observations of the
+    user's own measurement, summarised as load times are (geometric mean, t-interval)."""
+
+    values: tuple[float, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def gate_value(self) -> float:
+        return self.interval.estimate

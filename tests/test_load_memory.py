@@ -15,7 +15,7 @@ from conftest import FAST
 
 from pytest_ovperf.kinds import KINDS, LOAD, MEMORY, kind_of
 from pytest_ovperf.measure.settings import MeasureSettings
-from pytest_ovperf.measure.startup import MIN_LOADS, measure_load
+from pytest_ovperf.measure.startup import MIN_LOADS, measure_repeated
 from pytest_ovperf.verdicts.kinds import GateVerdict, Metric
 from pytest_ovperf.verdicts.memory import judge_memory
 from pytest_ovperf.verdicts.stats import log_mean_interval
@@ -69,7 +69,7 @@ def test_loads_alternate_abba_with_the_partner_and_stop_by_the_time_cap() -> Non
         return load
 
     settings = MeasureSettings(min_time_s=0.001, max_time_s=5.0, target_precision=0.01)
-    samples = measure_load(runner("model", 10.0), settings, runner("reference", 20.0))
+    samples = measure_repeated(runner("model", 10.0), settings, runner("reference", 20.0))
     assert order[:2] == ["model", "reference"]  # the warm-ups, not counted
     assert order[2:6] == ["model", "reference", "reference", "model"]
     assert len(samples.loads_ms) == len(samples.partner_loads_ms) >= MIN_LOADS
@@ -217,3 +217,62 @@ def test_model_cache_speedup_on_load_time(ovtester: pytest.Pytester) -> None:
     assert result["baseline_verdict"] == "by-budget"
     assert result["checks"][0]["metric"] == "min_speedup"
     assert (ovtester.path / "model-cache").is_dir()
+
+
+PLUGIN_KIND_CONFTEST = """
+from pytest_ovperf.kinds import MeasurementKind
+
+KIND = MeasurementKind(
+    name="{name}", unit="ms", higher_is_better=False, headline_field="{name}_ms",
+    headline="geomean", metric=None, hint="LATENCY", interleaved=False, confirmable=True,
+    statistical=True, unit_of_evidence="call",
+)
+
+def pytest_ovperf_kinds():
+    return [KIND]
+"""
+
+
+def test_a_plugin_adds_a_kind_that_is_recorded_compared_and_reported(
+    ovtester: pytest.Pytester,
+) -> None:
+    ovtester.makeini("[pytest]\npythonpath = .\n")
+    ovtester.makeconftest(PLUGIN_KIND_CONFTEST.format(name="postprocess"))
+    write_tests(
+        ovtester,
+        """
+        import time
+
+        @pytest.mark.ovperf_model(source=small)
+        def test_postprocess(perf_budget):
+            def observe():
+                started = time.perf_counter()
+                sum(range(20000))
+                return (time.perf_counter() - started) * 1e3
+
+            result = perf_budget.measure_observations("postprocess", observe)
+            assert result.n >= 5
+
+        @pytest.mark.ovperf_model(source=small)
+        def test_not_for_built_in_kinds(perf_budget):
+            perf_budget.measure_observations("latency", lambda: 1.0)
+        """,
+    )
+    outcome, results = run(ovtester, "--ovperf-update-baselines")
+    outcome.assert_outcomes(passed=1, failed=1)
+    assert "measure latency with measure_latency()" in outcome.stdout.str()
+    (recorded,) = results
+    assert recorded["kind"] == "postprocess" and recorded["postprocess_ms"] > 0
+    assert recorded["baseline_verdict"] == "updated"
+    outcome, results = run(ovtester, "-k", "postprocess")
+    (compared,) = results
+    assert compared["baseline_method"] == "history"
+    assert compared["baseline_verdict"] in {"unchanged", "nothing-changed", "inconclusive"}
+    assert "postprocess" in outcome.stdout.str()  # a summary row of its own
+
+
+def test_a_plugin_kind_may_not_take_a_built_in_name(ovtester: pytest.Pytester) -> None:
+    ovtester.makeconftest(PLUGIN_KIND_CONFTEST.format(name="latency"))
+    outcome = ovtester.runpytest()
+    outcome.stderr.fnmatch_lines(["*measurement kind 'latency' is already a built-in kind*"])
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR

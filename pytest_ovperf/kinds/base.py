@@ -23,8 +23,9 @@ class MeasurementKind:
     headline_field: str
     #: the headline statistic's name as summaries print it ("p50", "fps", "median")
     headline: str
-    #: the budget metric that bounds the headline figure
-    metric: Metric
+    #: the budget metric that bounds the headline figure (``None``: a kind added by another
+    #: plugin, gated against its baselines, without a budget argument of its own)
+    metric: Metric | None
     #: the ``PERFORMANCE_HINT`` the model is compiled with for it (load and memory: by
     #: default; their measure call takes another)
     hint: str
@@ -38,7 +39,7 @@ class MeasurementKind:
     #: (memory: a figure that repeats to the MiB, gated by thresholds)
     statistical: bool
     #: what one observation of it is, for messages ("block", "compile", "process")
-    unit_of_evidence: str
+    unit_of_evidence: str = "observation"
 
     def headline_value(self, record: Mapping[str, Any]) -> float | None:
         """The headline figure of a result record, if it has one."""

@@ -83,10 +83,12 @@ class LoadSamples:
         return float(np.exp(np.log(values).mean())) if values.size else math.nan
 
 
-def measure_load(
+def measure_repeated(
     model: LoadRunner, settings: MeasureSettings, partner: LoadRunner | None = None
 ) -> LoadSamples:
-    """Load the model (and its partner, in ABBA order) repeatedly; see the module."""
+    """Take observations of ``model`` (and of its partner, in ABBA order) repeatedly: loads,
+    or any other repeated observation (``perf_budget.measure_observations``); see the
+    module."""
     model()  # warm-up, not counted
     if partner is not None:
         partner()
