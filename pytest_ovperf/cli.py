@@ -25,7 +25,7 @@ import openvino as ov
 from . import sweep as sweep_grid
 from .html import html_report
 from .identity import TestIdentity
-from .kinds import KINDS, kind_of
+from .kinds import KINDS, UnknownKindError, kind_of_record
 from .measure.settings import MeasureSettings
 from .records import SCHEMA_VERSION, json_report
 from .report import SUMMARY_HEADER, format_table, summary_rows
@@ -123,11 +123,13 @@ def read_report(path: Path) -> dict[str, Any]:
     for index, result in enumerate(data["results"]):
         if not isinstance(result, dict) or not {"nodeid", "kind"} <= set(result):
             raise InputError(f"{path}: result {index} has no 'nodeid' and 'kind'")
-        if result["kind"] not in KINDS:
+        try:
+            kind_of_record(result)
+        except UnknownKindError:
             raise InputError(
                 f"{path}: result {index} is of kind {result['kind']!r}, which this ovperf does "
-                f"not know (it knows {', '.join(KINDS)})"
-            )
+                f"not know (it knows {', '.join(KINDS)}) and the record does not describe"
+            ) from None
     return data
 
 
@@ -149,7 +151,7 @@ def _by_key(report: Mapping[str, Any], what: str) -> dict[tuple[str, str, Any], 
 def _gate_figure(result: Mapping[str, Any]) -> tuple[float, float] | None:
     """(value, within-run SE on the log scale) of a report's result: p50 or fps, with the
     SE from its interval when the interval is of that figure (else 10%)."""
-    kind = kind_of(result["kind"])
+    kind = kind_of_record(result)
     value = kind.headline_value(result)
     if value is None or value <= 0:
         return None
@@ -186,7 +188,7 @@ def compare_reports(
         if current is None or baseline is None:
             rows.append([*name, "-", _cell(current), "-", "no-baseline"])
             continue
-        kind = kind_of(result["kind"])
+        kind = kind_of_record(result)
         if not kind.statistical:  # memory: thresholds, as the gate judges it
             judgement = judge_memory(
                 current[0], baseline[0], DEFAULT_MEMORY_THRESHOLD, DEFAULT_MEMORY_FLOOR_MB
@@ -207,9 +209,9 @@ def compare_reports(
             _summary(*current, json.dumps(software, sort_keys=True, default=str)),
             [_summary(*baseline, "old")],
             settings,
-            higher_is_better=kind_of(result["kind"]).higher_is_better,
+            higher_is_better=kind.higher_is_better,
         )
-        ratio, (low, high) = outcome.ratio(kind_of(result["kind"]).higher_is_better)
+        ratio, (low, high) = outcome.ratio(kind.higher_is_better)
         regression |= outcome.verdict is GateVerdict.REGRESSION
         rows.append(
             [

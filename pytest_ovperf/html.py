@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .kinds import kind_of
+from .kinds import kind_of_record
 from .messages import shares_text
 from .report import SUMMARY_HEADER, summary_rows
 
@@ -109,7 +109,7 @@ _SCRIPT = """
 
 def _plot_data(record: Mapping[str, Any]) -> dict[str, Any]:
     """What the page's script needs to draw one result."""
-    kind = kind_of(record["kind"])
+    kind = kind_of_record(record)
     budgets = [c["limit"] for c in record.get("checks", []) if c.get("metric") == kind.metric]
     ci = record.get("ci") or [None, None]
     return {

@@ -76,6 +76,9 @@ def reference_checks(result: PerfResult, budgets: Sequence[Budget]) -> None:
     comparison = result.baseline
     if comparison is None or comparison.method is not GateMethod.REFERENCE:
         return
+    if comparison.memory is not None:
+        _memory_reference_checks(result, comparison, budgets)
+        return
     outcome = comparison.outcome
     assert outcome is not None
     # slowdown: log of model cost / reference cost, positive = slower, for either kind
@@ -106,6 +109,25 @@ def reference_checks(result: PerfResult, budgets: Sequence[Budget]) -> None:
                         guard,
                     )
                 )
+                comparison.verdict = GateVerdict.BY_BUDGET
+
+
+def _memory_reference_checks(
+    result: PerfResult, comparison: BaselineComparison, budgets: Sequence[Budget]
+) -> None:
+    """Speedup budgets on memory: the ratio of the two medians, held against the budget as
+    it is (memory has no interval, ``verdicts/memory.py``)."""
+    judgement = comparison.memory
+    assert judgement is not None
+    method = f"ratio of the medians of {result.n} readings each, with the reference"
+    ratio = judgement.ratio
+    points = {Metric.SPEEDUP: 1.0 / ratio, Metric.SLOWDOWN: ratio}
+    for budget in budgets:
+        for metric, limit in budget.limits().items():
+            if metric in points:
+                value = points[metric]
+                point = Interval(value, value, value, 1.0, method)
+                result.checks.append(Check.judged(metric, metric.value, point, limit, result.n))
                 comparison.verdict = GateVerdict.BY_BUDGET
 
 

@@ -125,7 +125,8 @@ def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[s
             if result.statistic == current  # the headline interval is of this figure
             else ""
         )
-        + f" (n={result.n}, {len(result.blocks)} blocks, {result.measure_s:.1f} s)",
+        + f" (n={result.n}, {len(result.blocks)} {kind_of(result.kind).unit_of_evidence}s, "
+        f"{result.measure_s:.1f} s)",
         ("normalized by the machine-speed probe: " if comparison.normalized else "")
         + f"ratio current/baseline = {ratio:.3f}, {_level(outcome.confidence)} CI "
         f"[{low:.3f}, {high:.3f}]; threshold {outcome.threshold:.1%} slowdown; "
@@ -243,7 +244,11 @@ def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
         f"{kind_of(result.kind).unit_of_evidence} pairs; threshold "
         f"{outcome.threshold:.1%}; p(slowdown <= threshold) = {outcome.p_value:.2g} "
         f"(paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added; "
-        f"sequential test over {comparison.looks} looks, O'Brien-Fleming boundaries)",
+        + (
+            f"sequential test over {comparison.looks} looks, O'Brien-Fleming boundaries)"
+            if comparison.looks > 1
+            else "judged once, at the end of the measurement)"
+        ),
     ]
 
 

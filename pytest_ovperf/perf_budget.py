@@ -273,17 +273,12 @@ class PerfBudget:
         problem = ""
         try:
             partner_spec, plan, fallback = self._chooser().choose_model(MEMORY.name, entry)
+            # the model files before the device is held: preparing one takes a shared lock
+            target = self._memory_target(self.spec, hint)
+            other = self._memory_target(partner_spec, hint) if partner_spec else None
             with self._measuring() as hold:
-                samples = measure_memory(
-                    session.core, self._memory_target(self.spec, hint), in_session
-                )
-                partner = (
-                    measure_memory(
-                        session.core, self._memory_target(partner_spec, hint), in_session
-                    )
-                    if partner_spec is not None
-                    else None
-                )
+                samples = measure_memory(session.core, target, in_session)
+                partner = measure_memory(session.core, other, in_session) if other else None
                 hold.release_at = time.time()
         except (ModelError, PartnerUnavailable, MemoryReadingError) as exc:
             problem = str(exc)
@@ -505,11 +500,14 @@ class PerfBudget:
             )
             return
         if plan is not None and partner is not None:
-            look = partner.look if partner.look is not None else AB_LOOKS - 1
-            settings = gate.ab_settings(self.regression_threshold, look)
+            if kind_of(result.kind).interleaved:  # blocks: the sequential test's looks
+                look = partner.look if partner.look is not None else AB_LOOKS - 1
+                settings, looks = gate.ab_settings(self.regression_threshold, look), AB_LOOKS
+            else:  # whole observations (loads): one judgement at the end, at the full level
+                settings, looks = gate.settings_for(self.regression_threshold), 1
             result.baseline = busy_guarded(
                 result,
-                judge_ab(partner.log_ratios, partner.value, plan, settings, hib),
+                judge_ab(partner.log_ratios, partner.value, plan, settings, hib, looks),
                 self._session.settings.max_foreign_load,
             )
             return
@@ -670,6 +668,7 @@ class PerfBudget:
         ):
             text = regression_message(result, comparison)
             regression = comparison.verdict is GateVerdict.REGRESSION
+            statistical &= kind_of(result.kind).confirmable
             (problems if regression else undecided).append(text)
         first_failure = self._remeasure.first_failure
         if first_failure:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .kinds import kind_of
+from .kinds import PLUGIN_KIND_FIELDS, kind_of, kind_of_record
 from .messages import ATTRIBUTION_TOP, comparison_text, shares_text
 from .results import (
     LatencyResult,
@@ -98,7 +98,11 @@ def result_record(result: PerfResult) -> dict[str, Any]:
     elif isinstance(result, LoadResult):
         data.update(load_ms=_num(result.load_ms), load_hint=result.hint)
     elif isinstance(result, ObservedResult):
-        data[kind_of(result.kind).headline_field] = _num(result.gate_value)
+        kind = kind_of(result.kind)
+        data[kind.headline_field] = _num(result.gate_value)
+        data.update(
+            zip(PLUGIN_KIND_FIELDS, (kind.unit, kind.higher_is_better, kind.headline_field))
+        )
     elif isinstance(result, MemoryResult):
         data.update(
             memory_mb=_num(result.memory_mb),
@@ -200,7 +204,8 @@ def junit_properties(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, st
     ``ovperf_<kind>_<field>`` (CI systems show a test case's properties)."""
     properties = []
     for data in records:
-        for name in JUNIT_FIELDS:
+        headline = kind_of_record(data).headline_field  # a plugin kind's is not listed
+        for name in dict.fromkeys([*JUNIT_FIELDS, headline]):
             value = data.get(name)
             if value is None:
                 continue

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .identity import TestIdentity
-from .kinds import kind_of
+from .kinds import kind_of_record
 from .messages import fmt, shares_text
 from .verdicts.kinds import GateVerdict, Metric, Verdict
 from .verdicts.suite import SuiteShift, suite_shift
@@ -25,7 +25,7 @@ def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     """Rows of the terminal summary: one per checked metric, or one per result without checks."""
     rows = []
     for data in records:
-        kind = kind_of(data["kind"])
+        kind = kind_of_record(data)
         unit = kind.unit
         checks = data.get("checks") or [None]
         for check in checks:

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST
+from conftest import FAST, example_result
 
-from pytest_ovperf.kinds import KINDS, LOAD, MEMORY, kind_of
+from pytest_ovperf.cli import compare_reports, read_report
+from pytest_ovperf.kinds import KINDS, LOAD, MEMORY, RESERVED_FIELDS, kind_of, unregister_kind
 from pytest_ovperf.measure.settings import MeasureSettings
 from pytest_ovperf.measure.startup import MIN_LOADS, measure_repeated
+from pytest_ovperf.records import junit_properties, result_record
 from pytest_ovperf.verdicts.kinds import GateVerdict, Metric
 from pytest_ovperf.verdicts.memory import judge_memory
 from pytest_ovperf.verdicts.stats import log_mean_interval
@@ -31,6 +33,13 @@ def test_every_kind_is_looked_up_by_its_name() -> None:
     assert kind_of("latency").slowdown(2.0) == 2.0
     with pytest.raises(KeyError, match=r"unknown measurement kind 'tokens'.*latency"):
         kind_of("tokens")
+
+
+def test_the_reserved_record_fields_are_those_every_record_has() -> None:
+    # a plugin kind's headline field may not overwrite a field its own record also has
+    record = result_record(example_result([1.0, 1.1, 1.2]))
+    latency_only = {"p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "percentile"}
+    assert set(record) - latency_only - {"latency_quantiles_ms"} <= RESERVED_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -268,7 +277,33 @@ def test_a_plugin_adds_a_kind_that_is_recorded_compared_and_reported(
     (compared,) = results
     assert compared["baseline_method"] == "history"
     assert compared["baseline_verdict"] in {"unchanged", "nothing-changed", "inconclusive"}
-    assert "postprocess" in outcome.stdout.str()  # a summary row of its own
+    # the record says what its kind is: the ovperf command reads it without the plugin
+    report = ovtester.path / "ovperf-report.json"
+    unregister_kind("postprocess")
+    rows, _ = compare_reports(read_report(report), read_report(report), 0.05, 0.02)
+    assert [row[2] for row in rows] == ["postprocess"]
+    assert "ovperf_postprocess_postprocess_ms" in dict(junit_properties([compared]))
+
+
+def test_memory_against_a_reference_config_is_judged_by_its_speedup_budget(
+    ovtester: pytest.Pytester,
+) -> None:
+    ovtester.makeini("[pytest]\npythonpath = .\n")
+    write_tests(
+        ovtester,
+        """
+        @pytest.mark.ovperf_model(source=small, reference_config={})
+        @pytest.mark.ovperf_budget("CPU", max_slowdown="50%")
+        def test_memory_as_its_reference(perf_budget):
+            perf_budget.measure_memory()
+        """,
+    )
+    outcome, results = run(ovtester)
+    assert outcome.ret == 0, outcome.stdout.str()
+    (result,) = results
+    assert result["baseline_method"] == "reference"
+    assert result["baseline_verdict"] == "by-budget"
+    assert result["checks"][-1]["metric"] == "max_slowdown"
 
 
 def test_a_plugin_kind_may_not_take_a_built_in_name(ovtester: pytest.Pytester) -> None:

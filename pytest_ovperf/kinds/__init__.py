@@ -5,6 +5,9 @@ docs/kinds.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .base import MeasurementKind
 from .latency import LATENCY
 from .load import LOAD
@@ -15,8 +18,26 @@ from .throughput import THROUGHPUT
 KINDS: dict[str, MeasurementKind] = {k.name: k for k in (LATENCY, THROUGHPUT, LOAD, MEMORY)}
 
 
+#: what the record of a plugin kind's result says of its kind, so that a reader without the
+#: plugin (the ``ovperf`` command) can still read it
+PLUGIN_KIND_FIELDS = ("unit", "higher_is_better", "headline_field")
+
 #: the kinds this package defines (another plugin may not replace them)
 BUILT_IN = frozenset(KINDS)
+#: the fields of a result record (``records.result_record``) a plugin kind's headline may
+#: not take (``tests/test_load_memory.py`` checks the list against a real record)
+RESERVED_FIELDS = frozenset(
+    {
+        "nodeid", "device", "precision", "requested_precision", "kind", "n", "compile_ms",
+        "first_inference_ms", "measure_s", "statistic", "ci", "confidence", "ci_method",
+        "budget_verdict", "probe_ms", "foreign_load", "measured_from", "measured_until",
+        "device_wait_s", "checks", "companion", "runtime_precisions", "top_layers",
+        "attribution", "remeasure", "baseline_verdict", "baseline_method", "baseline_value",
+        "ratio", "ratio_ci", "baseline_p_value", "regression_threshold", "baseline_message",
+        "baseline_other_profiles", "what_changed", "decided_by", "companion_verdict",
+        "companion_ratio", "companion_ratio_ci", *PLUGIN_KIND_FIELDS,
+    }
+)  # fmt: skip
 
 
 class UnknownKindError(KeyError):
@@ -25,6 +46,23 @@ class UnknownKindError(KeyError):
 
 class KindError(ValueError):
     """A kind another plugin adds cannot be registered; the message says why."""
+
+
+def kind_of_record(record: Mapping[str, Any]) -> MeasurementKind:
+    """The kind of a result record: a known kind, else the plugin kind the record describes
+    (``PLUGIN_KIND_FIELDS``); ``UnknownKindError`` when it is neither."""
+    name = str(record.get("kind"))
+    known = KINDS.get(name)
+    if known is not None:
+        return known
+    unit, higher, field = (record.get(key) for key in PLUGIN_KIND_FIELDS)
+    if not (isinstance(unit, str) and isinstance(higher, bool) and isinstance(field, str)):
+        return kind_of(name)  # raises, naming the known kinds
+    return MeasurementKind(
+        name=name, unit=unit, higher_is_better=higher, headline_field=field,
+        headline=str(record.get("statistic") or "geomean"), metric=None, hint="LATENCY",
+        interleaved=False, confirmable=False, statistical=True,
+    )  # fmt: skip
 
 
 def register_kind(kind: MeasurementKind) -> None:
@@ -38,11 +76,16 @@ def register_kind(kind: MeasurementKind) -> None:
     if known is not None:
         what = "a built-in kind" if kind.name in BUILT_IN else "another kind"
         raise KindError(f"measurement kind {kind.name!r} is already {what}: choose another name")
-    if kind.interleaved:
+    if kind.interleaved or not kind.statistical or kind.metric is not None:
         raise KindError(
             f"measurement kind {kind.name!r}: a plugin's kind is measured in repeated "
-            "observations (perf_budget.measure_observations); interleaved=True is for the "
-            "block kinds of this package"
+            "observations (perf_budget.measure_observations) and judged by statistics, "
+            "without a budget argument: give interleaved=False, statistical=True, metric=None"
+        )
+    if kind.headline_field in RESERVED_FIELDS:
+        raise KindError(
+            f"measurement kind {kind.name!r}: headline_field {kind.headline_field!r} is a "
+            "field every result record has; choose another (e.g. f'{name}_ms')"
         )
     KINDS[kind.name] = kind
 
@@ -75,6 +118,7 @@ __all__ = [
     "MeasurementKind",
     "UnknownKindError",
     "kind_of",
+    "kind_of_record",
     "register_kind",
     "unregister_kind",
 ]

@@ -43,6 +43,8 @@ import psutil
 
 #: readings per figure (their median is the figure)
 MEMORY_READINGS = 3
+#: longest a fresh process may take for one reading (read, compile, one inference)
+READING_TIMEOUT_S = 600.0
 MIB = 1024.0 * 1024.0
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -185,14 +187,24 @@ def read_in_fresh_process(target: MemoryTarget) -> MemoryReading:
     with tempfile.TemporaryDirectory(prefix="ovperf-memory-") as folder:
         request = Path(folder) / "target.json"
         answer = Path(folder) / "reading.json"
-        request.write_text(json.dumps(asdict(target)))
-        completed = subprocess.run(
-            [sys.executable, "-m", "pytest_ovperf.measure.memory", str(request), str(answer)],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
+        request.write_text(json.dumps(asdict(target), default=str))
+        # this package's own copy, whether installed, on PYTHONPATH or on pytest's pythonpath
+        package_root = str(Path(__file__).resolve().parents[2])
+        paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        try:
+            completed = subprocess.run(
+                [sys.executable, "-m", "pytest_ovperf.measure.memory", str(request), str(answer)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=READING_TIMEOUT_S,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+            )
+        except subprocess.TimeoutExpired:
+            raise MemoryReadingError(
+                f"the memory-reading process of {target.path} did not answer within "
+                f"{READING_TIMEOUT_S:g} s"
+            ) from None
         if completed.returncode != 0 or not answer.exists():
             tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
             raise MemoryReadingError(

@@ -68,6 +68,10 @@ class ComparableRuns:
     normalize: bool
 
 
+#: the smallest figure of a thresholds kind a stored run summarises (MiB: far below any
+#: memory floor, so it never decides a verdict)
+SMALLEST_STORED_FIGURE = 1e-3
+
 #: looks of the group-sequential A/B test (O'Brien-Fleming boundaries, ``sequential.py``)
 AB_LOOKS = 4
 
@@ -218,7 +222,12 @@ class BaselineGate:
         path = self.path_for(test_file)
         software = {k: result.facts.get(k) for k in SOFTWARE_FACTS}
         key = software_key(software)
-        current = summarise_run(result.gate_value, result.blocks, key)
+        value = result.gate_value
+        if not kind_of(result.kind).statistical:
+            # a thresholds kind may read zero or less (the memory of a tiny model, within
+            # the allocator's noise); its stored summary is on the log scale all the same
+            value = max(value, SMALLEST_STORED_FIGURE)
+        current = summarise_run(value, result.blocks, key)
         normalized = (
             summarise_log_ratios(result.probe_log_ratios, key) if result.probe_log_ratios else None
         )
@@ -673,10 +682,12 @@ def judge_ab(
     plan: AbPlan,
     settings: GateSettings,
     higher_is_better: bool,
+    looks: int = AB_LOOKS,
 ) -> BaselineComparison:
     """The verdict of the current model against the baseline's own model, measured
     interleaved (paired), at the levels of the sequential test's look that stopped it
-    (``settings``: ``BaselineGate.ab_settings``)."""
+    (``settings``: ``BaselineGate.ab_settings``; one look for the kinds measured in whole
+    observations)."""
     return _judge_paired(
         log_ratios,
         baseline_value,
@@ -686,7 +697,7 @@ def judge_ab(
         f"the baseline's model {plan.model.fingerprint} ({plan.model.path})",
         stored=plan.stored,
         what_changed=plan.what_changed,
-        looks=AB_LOOKS,
+        looks=looks,
     )
 
 

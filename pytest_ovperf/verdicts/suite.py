@@ -22,7 +22,7 @@ from typing import Any
 
 from scipy import stats as sps
 
-from ..kinds import kind_of
+from ..kinds import kind_of_record
 from .kinds import GateMethod
 
 #: fewest history comparisons worth a suite-level statement
@@ -53,7 +53,10 @@ def suite_shift(records: Iterable[Mapping[str, Any]]) -> SuiteShift | None:
         ratio = data.get("ratio")
         if data.get("baseline_method") != GateMethod.HISTORY.value or not ratio:
             continue
-        slowdown = kind_of(str(data.get("kind"))).slowdown(float(ratio))
+        kind = kind_of_record(data)
+        if not kind.statistical:  # memory: judged by thresholds, not a shift of the machine
+            continue
+        slowdown = kind.slowdown(float(ratio))
         threshold = float(data.get("regression_threshold") or 0.0)
         if math.isfinite(slowdown) and slowdown > 0:
             compared.append((slowdown, threshold, data))
