@@ -20,8 +20,6 @@ from .verdicts.comparison import compare_paired
 from .verdicts.gate import AB_LOOKS, AbPlan, AbUnavailable
 from .verdicts.kinds import CompareMode, GateVerdict
 
-#: the performance hint each kind is compiled (and profiled) with
-
 
 def baseline_spec(plan: AbPlan, inputs: Any) -> ModelSpec:
     """The baseline's own model, as recorded (its copy, shape and compile config), fed the

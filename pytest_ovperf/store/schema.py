@@ -4,7 +4,8 @@ One JSON file per test file::
 
     {"schema": "pytest-ovperf-baselines", "schema_version": 1,
      "profiles": {PROFILE_ID: {machine facts}},
-     "entries": {TEST_NAME: {PROFILE_ID: {"latency": ENTRY, "throughput": ENTRY}}}}
+     "entries": {TEST_NAME: {PROFILE_ID: {KIND: ENTRY}}}}   (KIND: "latency", "throughput",
+                                                            "load", "memory", a plugin's)
 
     ENTRY = {"device", "precision", "statistic", "value", "n", "blocks" (the latest run's
              block summaries), "software" (facts), "recorded_at", "git_commit",
