@@ -866,11 +866,13 @@ def test_a_budget_is_not_failed_on_a_busy_machine(
 
 
 def test_a_session_without_perf_tests_loads_no_openvino_numpy_or_scipy(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plugin is imported by every pytest run of an environment that has it: a run that
     collects no perf test (a project's unit tests) must not pay for OpenVINO, numpy or
-    scipy. A fresh process, as a user's run is (this suite's process has them all)."""
+    scipy. A fresh process, as a user's run is (this suite's process has them all), without
+    this suite's capability emulation (conftest.py), which loads OpenVINO itself."""
+    monkeypatch.delenv("PYTEST_PLUGINS", raising=False)
     pytester.makeconftest(
         """
 import sys
