@@ -5,7 +5,7 @@ results: machine guards, calibrated budget checks, speedup checks and one-off ch
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .kinds import kind_of
 from .results import BaselineComparison, Check, MachineGuard, PerfResult
@@ -120,15 +120,9 @@ def _memory_reference_checks(
     judgement = comparison.memory
     assert judgement is not None
     method = f"ratio of the medians of {result.n} readings each, with the reference"
-    ratio = judgement.ratio
-    points = {Metric.SPEEDUP: 1.0 / ratio, Metric.SLOWDOWN: ratio}
-    for budget in budgets:
-        for metric, limit in budget.limits().items():
-            if metric in points:
-                value = points[metric]
-                point = Interval(value, value, value, 1.0, method)
-                result.checks.append(Check.judged(metric, metric.value, point, limit, result.n))
-                comparison.verdict = GateVerdict.BY_BUDGET
+    points = {Metric.SPEEDUP: 1.0 / judgement.ratio, Metric.SLOWDOWN: judgement.ratio}
+    if point_checks(result, budgets, points, method, result.n):
+        comparison.verdict = GateVerdict.BY_BUDGET
 
 
 def one_off_checks(
@@ -136,10 +130,28 @@ def one_off_checks(
 ) -> None:
     """``compile_ms`` / ``first_inference_ms``: single observations, judged as they are."""
     one_off = {Metric.FIRST_INFERENCE: first_inference_ms, Metric.COMPILE: compile_ms}
+    point_checks(result, budgets, one_off, "single observation", 1, first_only=True)
+
+
+def point_checks(
+    result: PerfResult,
+    budgets: Sequence[Budget],
+    figures: Mapping[Metric, float | None],
+    method: str,
+    sample_size: int,
+    first_only: bool = False,
+) -> bool:
+    """Check the figures that have no interval (one-off costs, memory, a ratio of medians)
+    against the budgets' limits as they are; a metric whose figure is ``None`` is left out,
+    and with ``first_only`` a metric already checked is not checked again. Whether any
+    check was added."""
+    added = False
     for budget in budgets:
         for metric, limit in budget.limits().items():
-            if metric not in one_off or any(c.metric is metric for c in result.checks):
+            value = figures.get(metric)
+            if value is None or (first_only and any(c.metric is metric for c in result.checks)):
                 continue
-            value = one_off[metric]
-            point = Interval(value, value, value, 1.0, "single observation")
-            result.checks.append(Check.judged(metric, metric.value, point, limit, 1))
+            point = Interval(value, value, value, 1.0, method)
+            result.checks.append(Check.judged(metric, metric.value, point, limit, sample_size))
+            added = True
+    return added

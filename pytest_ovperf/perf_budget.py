@@ -21,6 +21,7 @@ from .judging import (
     busy_guarded,
     calibrate_checks,
     one_off_checks,
+    point_checks,
     reference_checks,
 )
 from .kinds import BUILT_IN, LATENCY, LOAD, MEMORY, THROUGHPUT, UnknownKindError, kind_of
@@ -45,7 +46,6 @@ from .messages import (
 from .options import InconclusivePolicy, MemoryMode
 from .partners import ChosenPartner, PartnerChooser, PartnerUnavailable, baseline_spec
 from .results import (
-    BaselineComparison,
     Check,
     CompanionFigure,
     LatencyResult,
@@ -77,8 +77,8 @@ from .verdicts.gate import (
     judge_ab,
     judge_reference,
 )
-from .verdicts.kinds import GateMethod, GateVerdict, Metric, Verdict
-from .verdicts.stats import Interval, log_mean_interval
+from .verdicts.kinds import GateVerdict, Metric, Verdict
+from .verdicts.stats import Interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
@@ -243,8 +243,8 @@ class PerfBudget:
             **self._common_fields(entry, LOAD.name, samples.measure_s, hold),
             interval=interval,
             statistic=LOAD.headline,
-            blocks=list(samples.loads_ms),
-            loads_ms=samples.loads_ms,
+            blocks=list(samples.values),
+            loads_ms=samples.values,
             hint=hint,
             foreign_load=load.foreign_load(),
         )
@@ -254,7 +254,7 @@ class PerfBudget:
                     Check.judged(Metric.LOAD, LOAD.headline, interval, budget.load_ms, result.n)
                 )
         paired = (
-            PartnerSamples(samples.partner_loads_ms, samples.partner_value, samples.log_ratios)
+            PartnerSamples(samples.partner_values, samples.partner_value, samples.log_ratios)
             if partner is not None
             else None
         )
@@ -304,33 +304,23 @@ class PerfBudget:
             hint=hint,
         )
         figures = {Metric.MEMORY: memory_mb, Metric.COMPILE_PEAK: result.compile_peak_mb}
-        for budget in self.budgets:
-            for metric, limit in budget.limits().items():
-                value = figures.get(metric) if metric in figures else None
-                if metric in figures and value is None:
-                    self._fail(
-                        f"{metric.value} cannot be measured here ({samples.mode}: no peak "
-                        "reading on this system)"
-                    )
-                if value is not None:
-                    point = Interval(value, value, value, 1.0, method)
-                    result.checks.append(Check.judged(metric, metric.value, point, limit, result.n))
+        unmeasured = [
+            metric
+            for budget in self.budgets
+            for metric in budget.limits()
+            if metric in figures and figures[metric] is None
+        ]
+        if unmeasured:
+            self._fail(
+                f"{unmeasured[0].value} cannot be measured here ({samples.mode}: no peak "
+                "reading on this system)"
+            )
+        point_checks(result, self.budgets, figures, method, result.n)
         if partner is not None:
             partner_mb = partner.median("memory_mb")
             assert partner_mb is not None
-            judgement = session.gate.judge_memory(memory_mb, partner_mb)
-            result.baseline = BaselineComparison(
-                judgement.verdict,
-                method=GateMethod.AB if plan is not None else GateMethod.REFERENCE,
-                baseline_value=partner_mb,
-                stored=plan.stored if plan is not None else None,
-                reference=(
-                    f"the baseline's model {plan.model.fingerprint}"
-                    if plan is not None
-                    else self.spec.describe_reference()
-                ),
-                what_changed=dict(plan.what_changed) if plan is not None else {},
-                memory=judgement,
+            result.baseline = session.gate.judge_memory_in_run(
+                memory_mb, partner_mb, plan, self.spec.describe_reference()
             )
         return self._conclude(result, entry, None, plan, fallback)
 
@@ -358,13 +348,12 @@ class PerfBudget:
             load = LoadMeter().start()
             samples = measure_repeated(observe, settings)
             hold.release_at = time.time()
-        values = samples.loads_ms
         result = ObservedResult(
             **self._common_fields(entry, measured.name, samples.measure_s, hold),
-            interval=log_mean_interval(values, settings.confidence, "observations"),
+            interval=samples.interval(settings.confidence, "observations"),
             statistic=measured.headline,
-            blocks=list(values),
-            values=values,
+            blocks=list(samples.values),
+            values=samples.values,
             foreign_load=load.foreign_load(),
         )
         return self._conclude(result, entry, None, None, "")

@@ -16,7 +16,7 @@ from conftest import FAST, example_result
 from pytest_ovperf.cli import compare_reports, read_report
 from pytest_ovperf.kinds import KINDS, LOAD, MEMORY, RESERVED_FIELDS, kind_of, unregister_kind
 from pytest_ovperf.measure.settings import MeasureSettings
-from pytest_ovperf.measure.startup import MIN_LOADS, measure_repeated
+from pytest_ovperf.measure.startup import MIN_OBSERVATIONS, measure_repeated
 from pytest_ovperf.records import junit_properties, result_record
 from pytest_ovperf.verdicts.kinds import GateVerdict, Metric
 from pytest_ovperf.verdicts.memory import judge_memory
@@ -81,7 +81,7 @@ def test_loads_alternate_abba_with_the_partner_and_stop_by_the_time_cap() -> Non
     samples = measure_repeated(runner("model", 10.0), settings, runner("reference", 20.0))
     assert order[:2] == ["model", "reference"]  # the warm-ups, not counted
     assert order[2:6] == ["model", "reference", "reference", "model"]
-    assert len(samples.loads_ms) == len(samples.partner_loads_ms) >= MIN_LOADS
+    assert len(samples.values) == len(samples.partner_values) >= MIN_OBSERVATIONS
     assert samples.log_ratios[0] == pytest.approx(-0.6931, abs=1e-3)
 
 

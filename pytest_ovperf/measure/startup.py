@@ -7,7 +7,7 @@ One warm-up load of each side is not counted: the first loads the device plugin 
 ``CACHE_DIR``, writes the cache that the counted loads then read. Each load is one
 observation; the side's figure is their geometric mean, with a t-interval on the log scale
 (loads are roughly log-normal, and ratios are what budgets and baselines compare). The loop
-stops once both sides have ``MIN_LOADS`` loads and ``min_time_s`` of the model's own time,
+stops once both sides have ``MIN_OBSERVATIONS`` loads and ``min_time_s`` of the model's own time,
 as soon as the interval is narrower than ``target_precision``, or before ``max_time_s``
 (both sides together) would be exceeded.
 """
@@ -28,10 +28,10 @@ from ..runtime.models import ModelError, ModelFile
 from ..verdicts.stats import Interval, log_mean_interval
 from .settings import MeasureSettings
 
-#: fewest loads of each side before the stopping rule looks
-MIN_LOADS = 5
-#: most loads of each side (a model that loads in microseconds would loop on)
-MAX_LOADS = 200
+#: fewest observations (loads) of each side before the stopping rule looks
+MIN_OBSERVATIONS = 5
+#: most observations of each side (a model that loads in microseconds would loop on)
+MAX_OBSERVATIONS = 200
 
 LoadRunner = Callable[[], float]
 
@@ -61,31 +61,32 @@ def load_runner(
 
 
 @dataclass(frozen=True)
-class LoadSamples:
-    loads_ms: tuple[float, ...]
+class RepeatedSamples:
+    """Repeated observations of one side (loads, ms; or a plugin kind's, in its unit)."""
+
+    values: tuple[float, ...]
     measure_s: float
-    #: the partner's loads, each taken right after (or before, ABBA) the model's of its pair
-    partner_loads_ms: tuple[float, ...] = ()
+    #: the partner's, each taken right after (or before, ABBA) the model's of its pair
+    partner_values: tuple[float, ...] = ()
 
     @property
     def log_ratios(self) -> tuple[float, ...]:
-        """log(model load / partner load) of each pair."""
-        return tuple(
-            math.log(m / p) for m, p in zip(self.loads_ms, self.partner_loads_ms) if m > 0 < p
-        )
+        """log(model / partner) of each pair."""
+        return tuple(math.log(m / p) for m, p in zip(self.values, self.partner_values) if m > 0 < p)
 
-    def interval(self, confidence: float) -> Interval:
-        return log_mean_interval(self.loads_ms, confidence, "loads")
+    def interval(self, confidence: float, what: str = "loads") -> Interval:
+        """The geometric mean of the model's observations, with its t-interval on logs."""
+        return log_mean_interval(self.values, confidence, what)
 
     @property
     def partner_value(self) -> float:
-        values = np.asarray(self.partner_loads_ms, dtype=float)
+        values = np.asarray(self.partner_values, dtype=float)
         return float(np.exp(np.log(values).mean())) if values.size else math.nan
 
 
 def measure_repeated(
     model: LoadRunner, settings: MeasureSettings, partner: LoadRunner | None = None
-) -> LoadSamples:
+) -> RepeatedSamples:
     """Take observations of ``model`` (and of its partner, in ABBA order) repeatedly: loads,
     or any other repeated observation (``perf_budget.measure_observations``); see the
     module."""
@@ -96,7 +97,7 @@ def measure_repeated(
     partner_loads: list[float] = []
     started = time.perf_counter()
     own_s = 0.0  # wall time in the model's own calls, whatever unit they answer in
-    while len(loads) < MAX_LOADS:
+    while len(loads) < MAX_OBSERVATIONS:
         model_first = len(loads) % 2 == 0 or partner is None
         if partner is not None and not model_first:
             partner_loads.append(partner())
@@ -106,7 +107,7 @@ def measure_repeated(
         if partner is not None and model_first:
             partner_loads.append(partner())
         elapsed = time.perf_counter() - started
-        if len(loads) < MIN_LOADS:
+        if len(loads) < MIN_OBSERVATIONS:
             continue
         per_round = elapsed / len(loads)
         if elapsed + per_round > settings.max_time_s:
@@ -115,7 +116,7 @@ def measure_repeated(
             continue
         if _precise(loads, partner_loads, settings):
             break
-    return LoadSamples(tuple(loads), time.perf_counter() - started, tuple(partner_loads))
+    return RepeatedSamples(tuple(loads), time.perf_counter() - started, tuple(partner_loads))
 
 
 def _precise(loads: list[float], partner_loads: list[float], settings: MeasureSettings) -> bool:

@@ -318,6 +318,30 @@ class BaselineGate:
     def judge_memory(self, current_mb: float, baseline_mb: float) -> MemoryJudgement:
         return judge_memory(current_mb, baseline_mb, self.memory_threshold, self.memory_floor_mb)
 
+    def judge_memory_in_run(
+        self, current_mb: float, other_mb: float, plan: AbPlan | None, reference: str
+    ) -> BaselineComparison:
+        """Memory against a model read the same way in this run: the baseline's own model
+        (``plan``, A/B) or the test's reference (described by ``reference``)."""
+        judgement = self.judge_memory(current_mb, other_mb)
+        if plan is None:
+            return BaselineComparison(
+                judgement.verdict,
+                method=GateMethod.REFERENCE,
+                baseline_value=other_mb,
+                reference=reference,
+                memory=judgement,
+            )
+        return BaselineComparison(
+            judgement.verdict,
+            method=GateMethod.AB,
+            baseline_value=other_mb,
+            stored=plan.stored,
+            reference=f"the baseline's model {plan.model.fingerprint}",
+            what_changed=dict(plan.what_changed),
+            memory=judgement,
+        )
+
     def _by_thresholds(
         self,
         result: PerfResult,
