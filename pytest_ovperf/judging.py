@@ -13,6 +13,7 @@ from .verdicts.budgets import Budget
 from .verdicts.drift import Drift, calibrated_interval
 from .verdicts.guards import busy_guard
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric
+from .verdicts.limits import PAIRED_TEST
 from .verdicts.stats import Interval
 
 
@@ -85,7 +86,8 @@ def reference_checks(result: PerfResult, budgets: Sequence[Budget]) -> None:
     slowdown, (low, high) = outcome.slowdown, outcome.ci
     evidence = kind_of(result.kind).unit_of_evidence
     method = (
-        f"paired t over {outcome.current_blocks} interleaved {evidence} pairs with the reference"
+        f"{PAIRED_TEST} over {outcome.current_blocks} interleaved {evidence} pairs with the "
+        "reference"
     )
     intervals = {
         Metric.SPEEDUP: Interval(

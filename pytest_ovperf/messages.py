@@ -21,7 +21,7 @@ from .runtime.profile import LayerChange
 from .verdicts.budgets import excess_percent
 from .verdicts.companion import Figure
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
-from .verdicts.limits import PRECISION_FALLBACK_SHARE
+from .verdicts.limits import PAIRED_TEST, PRECISION_FALLBACK_SHARE
 
 #: foreign CPU load from which a budget message mentions it (budgets are not guarded by it)
 LOAD_NOTE_FROM = 0.05
@@ -211,7 +211,9 @@ def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list
     unit, statistic = _unit_and_statistic(result)
     pairs = f"{kind_of(result.kind).unit_of_evidence} pairs"
     ratio, (low, high) = outcome.ratio(result.higher_is_better)
-    method = f"paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added"
+    method = (
+        f"{PAIRED_TEST}, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added"
+    )
     if comparison.verdict is GateVerdict.BY_BUDGET:
         judged = f"({method}); judged by the test's speedup budget, not the regression threshold"
     else:
@@ -243,7 +245,8 @@ def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
         f"[{low:.3f}, {high:.3f}] over {outcome.current_blocks} "
         f"{kind_of(result.kind).unit_of_evidence} pairs; threshold "
         f"{outcome.threshold:.1%}; p(slowdown <= threshold) = {outcome.p_value:.2g} "
-        f"(paired t, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added; "
+        f"({PAIRED_TEST}, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread "
+        "added; "
         + (
             f"sequential test over {comparison.looks} looks, O'Brien-Fleming boundaries)"
             if comparison.looks > 1

@@ -22,6 +22,8 @@ from pytest_ovperf.verdicts.comparison import (
     summarise_run,
 )
 from pytest_ovperf.verdicts.kinds import GateVerdict
+from pytest_ovperf.verdicts.limits import PAIRED_TRIM
+from pytest_ovperf.verdicts.stats import trimmed_mean
 
 DEFAULTS = GateSettings()
 
@@ -270,7 +272,7 @@ def test_paired_fifty_percent_slower_is_a_regression() -> None:
     assert outcome.slowdown == pytest.approx(math.log(1.5), abs=0.02)
     assert outcome.drift == DEFAULTS.paired_drift and outcome.baseline_runs == 0
     assert math.isnan(outcome.baseline_value)
-    assert outcome.df == 19
+    assert outcome.df == 11  # 20 pairs, 4 cut from each end (PAIRED_TRIM)
 
 
 def test_paired_direction_flips_for_throughput() -> None:
@@ -285,8 +287,7 @@ def test_paired_direction_flips_for_throughput() -> None:
 def test_paired_equal_models_are_unchanged() -> None:
     outcome = compare_paired(_ratios(1.0, 0.01, 20), DEFAULTS, higher_is_better=False)
     assert outcome.verdict == "unchanged"
-    data = np.asarray(_ratios(1.0, 0.01, 20))
-    within = data.std(ddof=1) / math.sqrt(20)
+    within = trimmed_mean(_ratios(1.0, 0.01, 20), PAIRED_TRIM).se
     assert outcome.current_within_se == pytest.approx(within)
     # the between-process spread of a ratio joins the pairs' own
     assert outcome.se == pytest.approx(math.sqrt(within**2 + DEFAULTS.paired_drift**2))
@@ -299,6 +300,15 @@ def test_the_paired_drift_keeps_a_tiny_offset_from_reading_as_real() -> None:
     without = GateSettings(threshold=0.0001, paired_drift=0.0)
     assert compare_paired(tight, without, False).verdict == "improvement"
     assert compare_paired(tight, GateSettings(threshold=0.0001), False).verdict == "inconclusive"
+
+
+def test_a_pair_the_host_hit_does_not_make_equal_models_inconclusive() -> None:
+    # 19 quiet pairs and two a contention burst hit (one block each 60% slow): the trimmed
+    # centre cuts them, where a plain mean's standard error would triple
+    ratios = [*_ratios(1.0, 0.02, 19), math.log(1.6), -math.log(1.6)]
+    assert compare_paired(ratios, DEFAULTS, higher_is_better=False).verdict == "unchanged"
+    plain = np.asarray(ratios)
+    assert plain.std(ddof=1) / math.sqrt(plain.size) > 0.025  # the mean could not say so
 
 
 def test_paired_noisy_ratios_are_inconclusive() -> None:
@@ -418,8 +428,8 @@ def test_unchanged_is_a_tost_on_the_90_percent_interval() -> None:
     )
     # a paired run whose 90% interval fits inside +-5% but whose 95% interval does not
     rng = np.random.default_rng(3)
-    ratios = rng.normal(0.0, 0.05, 40)
-    ratios -= ratios.mean()
+    half = rng.normal(0.0, 0.05, 20)
+    ratios = np.concatenate([half, -half])  # symmetric: centred at 0, trimmed or not
     outcome = compare_paired(ratios, settings, higher_is_better=False)
     half_95 = (outcome.ci[1] - outcome.ci[0]) / 2
     margin = math.log1p(0.05)

@@ -14,6 +14,7 @@ from pytest_ovperf.verdicts.stats import (
     order_statistic_ranks,
     percentile_interval,
     rate_interval,
+    trimmed_mean,
 )
 
 # -- order_statistic_ranks -------------------------------------------------------------
@@ -254,3 +255,44 @@ def test_relative_half_width_is_inf_when_undefined(
 def test_relative_half_width() -> None:
     assert Interval(10.0, 9.0, 11.0, 0.95, "test").relative_half_width == pytest.approx(0.1)
     assert Interval(-10.0, -11.0, -9.0, 0.95, "test").relative_half_width == pytest.approx(0.1)
+
+
+# -- trimmed_mean (Yuen) ---------------------------------------------------------------
+
+
+def test_trimmed_mean_is_scipys_and_its_se_is_yuens() -> None:
+    data = np.random.default_rng(1).standard_t(2, size=20)
+    centre = trimmed_mean(data, 0.2)
+    assert centre.estimate == pytest.approx(sps.trim_mean(data, 0.2))
+    assert centre.kept == 12 and centre.df == 11
+    # Yuen: the winsorized values' variance, (n - 1) s_w^2 / (h (h - 1)), h values kept
+    ordered = np.sort(data)
+    winsorized = np.clip(ordered, ordered[4], ordered[15])
+    expected = math.sqrt(19 * winsorized.var(ddof=1) / (12 * 11))
+    assert centre.se == pytest.approx(expected)
+
+
+def test_trimmed_mean_cuts_nothing_from_a_few_values() -> None:
+    data = [0.1, 0.2, 0.4, 0.3]  # 20% of 4 cuts nothing: the plain mean and its t
+    centre = trimmed_mean(data, 0.2)
+    assert centre.estimate == pytest.approx(np.mean(data))
+    assert centre.se == pytest.approx(np.std(data, ddof=1) / 2.0)
+    assert centre.df == 3 and centre.kept == 4
+
+
+def test_trimmed_mean_of_nothing_or_one_value_knows_no_spread() -> None:
+    assert trimmed_mean([], 0.2).se == math.inf
+    assert trimmed_mean([0.5], 0.2).se == math.inf
+
+
+def test_yuens_interval_keeps_its_level_for_heavy_tails() -> None:
+    # symmetric, heavy-tailed (t with 2 df, as contended block pairs are): the 95% interval
+    # of 16 values covers the centre about 95% of the time
+    rng = np.random.default_rng(7)
+    covered = 0
+    trials = 4000
+    for _ in range(trials):
+        centre = trimmed_mean(rng.standard_t(2, size=16), 0.2)
+        half = float(sps.t.ppf(0.975, centre.df)) * centre.se
+        covered += abs(centre.estimate) <= half
+    assert 0.93 <= covered / trials <= 0.98

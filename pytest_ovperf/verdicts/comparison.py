@@ -46,7 +46,9 @@ from .limits import (
     DEFAULT_REGRESSION_THRESHOLD,
     DRIFT_PRIOR_DF,
     PAIRED_DRIFT,
+    PAIRED_TRIM,
 )
+from .stats import trimmed_mean
 
 
 def summarise_run(value: float, block_values: Sequence[float], software: str) -> RunSummary:
@@ -246,18 +248,18 @@ def compare_paired(
     """Judge interleaved blocks of a model against its reference in the same run.
 
     ``log_ratios`` are log(model / reference) of paired blocks; pairing removes the
-    machine's drift, but not a process-level offset between two compiled models (their code
-    and memory placement), which no pair within the run can show: ``paired_drift`` is added
-    to the standard error of the mean pair for it.
+    machine's drift. Their centre is Yuen's trimmed mean (``PAIRED_TEST``): a pair one
+    side of which the host's contention hit is cut, not averaged in. Pairing does not
+    remove a process-level offset between two compiled models (their code and memory
+    placement), which no pair within the run can show: ``paired_drift`` is added to the
+    standard error of the centre for it.
     """
-    data = np.asarray(log_ratios, dtype=float)
-    k = data.size
-    mean = float(data.mean()) if k else math.nan
-    slowdown = -mean if higher_is_better else mean
-    within = float(data.std(ddof=1)) / math.sqrt(k) if k >= 2 else math.inf
-    se = math.sqrt(within**2 + settings.paired_drift**2)
-    df = float(max(k - 1, 1))
-    return _judge(slowdown, se, df, settings, settings.paired_drift, math.nan, 0, within, int(k))
+    centre = trimmed_mean(log_ratios, PAIRED_TRIM)
+    k = len(log_ratios)
+    slowdown = -centre.estimate if higher_is_better else centre.estimate
+    se = math.sqrt(centre.se**2 + settings.paired_drift**2)
+    df = float(max(centre.df, 1.0))
+    return _judge(slowdown, se, df, settings, settings.paired_drift, math.nan, 0, centre.se, int(k))
 
 
 def _judge(

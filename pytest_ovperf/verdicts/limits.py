@@ -24,6 +24,15 @@ DRIFT_PRIOR_DF = 2.0
 #: the same network read 0.86% apart (SD over 40 processes, bench/speedup_error_rate.py),
 #: a process-level effect (code and memory placement) that no block pair within a run shows
 PAIRED_DRIFT = 0.01
+#: share of the block pairs cut from each end before the paired test averages their log
+#: ratios (Yuen's trimmed t): a block the host's contention hits lands on one side of its
+#: pair, and such pairs made the ratios heavy-tailed (kurtosis 5-80 on the 2-vCPU VM, their
+#: SD up to 5x their scaled MAD); cutting 20% (the conventional choice) lifted replayed A/A
+#: `unchanged` on a real model from 70% to 91% (latency) at no false regression
+#: (BENCHMARKS.md, bench/replay_ab.py)
+PAIRED_TRIM = 0.2
+#: the paired test, as messages name it
+PAIRED_TEST = f"Yuen's paired t on the {PAIRED_TRIM:.0%}-trimmed mean"
 #: memory: an increase over the baseline is a regression only beyond both this fraction
 #: and ``DEFAULT_MEMORY_FLOOR_MB``: the figure repeats to a few MiB, so a fraction alone
 #: would flag allocator noise on a small model, a floor alone a real growth of a big one
