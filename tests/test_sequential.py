@@ -9,8 +9,9 @@ import pytest
 from scipy import stats as sps
 
 from pytest_ovperf.store.models import ModelStore
+from pytest_ovperf.verdicts.ab import AB_LOOKS
 from pytest_ovperf.verdicts.comparison import GateSettings
-from pytest_ovperf.verdicts.gate import AB_LOOKS, BaselineGate
+from pytest_ovperf.verdicts.gate import BaselineGate
 from pytest_ovperf.verdicts.sequential import look_confidence, obrien_fleming_constant
 
 
