@@ -44,8 +44,9 @@ from .messages import (
     unconfirmed_failure_message,
 )
 from .options import InconclusivePolicy, MemoryMode
-from .partners import ChosenPartner, PartnerChooser, PartnerUnavailable, baseline_spec
+from .partners import ChosenPartner, ComparisonPartner, Judging, PartnerChooser, PartnerUnavailable
 from .results import (
+    BaselineComparison,
     Check,
     CompanionFigure,
     LatencyResult,
@@ -70,13 +71,7 @@ from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
 from .verdicts.budgets import Budget, applicable_budgets
-from .verdicts.gate import (
-    AB_LOOKS,
-    AbPlan,
-    baseline_error,
-    judge_ab,
-    judge_reference,
-)
+from .verdicts.gate import baseline_error, judge_ab, judge_reference
 from .verdicts.kinds import GateVerdict, Metric, Verdict
 from .verdicts.stats import Interval
 
@@ -155,7 +150,7 @@ class PerfBudget:
                 inputs,
                 settings,
                 percentiles,
-                chosen.partner,
+                chosen.partner.blocks,
                 self._progress,
                 chosen.companion,
             )
@@ -182,7 +177,7 @@ class PerfBudget:
                         result.n,
                     )
                 )
-        return self._conclude(result, entry, samples.partner, chosen.plan, chosen.fallback)
+        return self._conclude(result, entry, samples.partner, chosen)
 
     def measure_throughput(self, infer_pool: InferPool | None = None) -> ThroughputResult:
         """Keep ``infer_pool`` (default: this test's THROUGHPUT compile) busy and count fps."""
@@ -194,7 +189,7 @@ class PerfBudget:
         with self._measuring() as hold:
             load = LoadMeter().start()
             samples = measure_throughput(
-                infer_pool, settings, chosen.partner, self._progress, chosen.companion
+                infer_pool, settings, chosen.partner.blocks, self._progress, chosen.companion
             )
             hold.release_at = time.time()
         interval = samples.interval(settings.confidence)
@@ -215,7 +210,7 @@ class PerfBudget:
                         Metric.THROUGHPUT, "fps", interval, budget.throughput_fps, result.n
                     )
                 )
-        return self._conclude(result, entry, samples.partner, chosen.plan, chosen.fallback)
+        return self._conclude(result, entry, samples.partner, chosen)
 
     def measure_load(self, *, hint: str = LOAD.hint) -> LoadResult:
         """Read and compile this test's model repeatedly, as an application starts up, and
@@ -227,9 +222,10 @@ class PerfBudget:
         settings = self._session.settings.measure
         problem = ""
         try:
-            partner_spec, plan, fallback = self._chooser().choose_model(LOAD.name, entry)
+            chosen = self._chooser().choose(LOAD.name, entry)
             model = self._load_runner(self.spec, hint)
-            partner = self._load_runner(partner_spec, hint) if partner_spec is not None else None
+            other = chosen.partner.model
+            partner = self._load_runner(other, hint) if other is not None else None
             with self._measuring() as hold:
                 load = LoadMeter().start()
                 samples = measure_repeated(model, settings, partner)
@@ -258,7 +254,7 @@ class PerfBudget:
             if partner is not None
             else None
         )
-        return self._conclude(result, entry, paired, plan, fallback)
+        return self._conclude(result, entry, paired, chosen)
 
     def measure_memory(self, *, hint: str = MEMORY.hint) -> MemoryResult:
         """Read the resident memory this test's model keeps once compiled (with one infer
@@ -272,9 +268,10 @@ class PerfBudget:
         in_session = session.settings.memory_mode is MemoryMode.SESSION
         problem = ""
         try:
-            partner_spec, plan, fallback = self._chooser().choose_model(MEMORY.name, entry)
+            chosen = self._chooser().choose(MEMORY.name, entry)
             # the model files before the device is held: preparing one takes a shared lock
             target = self._memory_target(self.spec, hint)
+            partner_spec = chosen.partner.model
             other = self._memory_target(partner_spec, hint) if partner_spec else None
             with self._measuring() as hold:
                 samples = measure_memory(session.core, target, in_session)
@@ -320,9 +317,9 @@ class PerfBudget:
             partner_mb = partner.median("memory_mb")
             assert partner_mb is not None
             result.baseline = session.gate.judge_memory_in_run(
-                memory_mb, partner_mb, plan, self.spec.describe_reference()
+                memory_mb, partner_mb, chosen.partner.plan, chosen.partner.description
             )
-        return self._conclude(result, entry, None, plan, fallback)
+        return self._conclude(result, entry, None, chosen)
 
     def measure_observations(self, kind: str, observe: Callable[[], float]) -> ObservedResult:
         """Measure a kind another plugin added (``pytest_ovperf_kinds``, docs/kinds.md):
@@ -356,7 +353,7 @@ class PerfBudget:
             values=samples.values,
             foreign_load=load.foreign_load(),
         )
-        return self._conclude(result, entry, None, None, "")
+        return self._conclude(result, entry, None, ChosenPartner())
 
     def _memory_target(self, spec: ModelSpec, hint: str) -> MemoryTarget:
         model = self._session.compile_cache.model_file(spec)
@@ -389,8 +386,8 @@ class PerfBudget:
         )
 
     def _partner(self, kind: str, entry: CompiledEntry) -> ChosenPartner:
-        """The workload interleaved with the model (``partners.py``); one that cannot be
-        had fails the test with the reason."""
+        """The workload interleaved with the model (``partners/``: the first of its
+        sources that offers one); one that cannot be had fails the test with the reason."""
         try:
             return self._chooser().choose(kind, entry)
         except PartnerUnavailable as exc:
@@ -464,54 +461,56 @@ class PerfBudget:
     def _judge_baseline(
         self,
         result: PerfResult,
-        partner: PartnerSamples | None,
-        plan: AbPlan | None,
-        fallback: str,
+        samples: PartnerSamples | None,
+        chosen: ChosenPartner,
     ) -> None:
-        """Fill ``result.baseline``: against the interleaved reference or the baseline's own
-        model (A/B), else the stored runs (a problem with the baseline file is an ``error``
-        comparison). A recorded run also keeps a copy of its model for later A/B runs."""
+        """Fill ``result.baseline`` by the chosen partner's judging: against the reference or
+        the baseline's own model (A/B) measured beside it, else the stored runs (a problem
+        with the baseline file is an ``error`` comparison). A recorded run also keeps a copy
+        of its model for later A/B runs."""
         if result.baseline is not None:  # judged where it was measured (memory's partner)
             return
-        gate = self._session.gate
-        hib = result.higher_is_better
-        if self.spec.has_reference and partner is not None:
-            result.baseline = busy_guarded(
-                result,
-                judge_reference(
-                    partner.log_ratios,
-                    partner.value,
-                    self.spec.describe_reference(),
-                    gate.settings_for(self.regression_threshold),
-                    hib,
-                ),
-                self._session.settings.max_foreign_load,
-            )
+        partner = chosen.partner
+        paired = self._paired_verdict(result, partner, samples)
+        if paired is not None:
+            result.baseline = busy_guarded(result, paired, self._session.settings.max_foreign_load)
             return
-        if plan is not None and partner is not None:
-            if kind_of(result.kind).interleaved:  # blocks: the sequential test's looks
-                look = partner.look if partner.look is not None else AB_LOOKS - 1
-                settings, looks = gate.ab_settings(self.regression_threshold, look), AB_LOOKS
-            else:  # whole observations (loads): one judgement at the end, at the full level
-                settings, looks = gate.settings_for(self.regression_threshold), 1
-            result.baseline = busy_guarded(
-                result,
-                judge_ab(partner.log_ratios, partner.value, plan, settings, hib, looks),
-                self._session.settings.max_foreign_load,
-            )
-            return
-        if partner is not None:
-            result.probe_value = partner.value
+        if partner.judging is Judging.PROBE and samples is not None:
+            result.probe_value = samples.value
             if result.kind == LATENCY.name:
-                result.probe_log_ratios = list(partner.log_ratios)
+                result.probe_log_ratios = list(samples.log_ratios)
+        gate = self._session.gate
         try:
             if gate.update:  # the copy first: a stored run never names a model not kept
                 self._keep_model_copy()
             result.baseline = gate.check(
-                result, self.test_file, self.test_name, self.regression_threshold, fallback
+                result, self.test_file, self.test_name, self.regression_threshold, chosen.fallback
             )
         except (BaselineFileError, ModelStoreError) as exc:
             result.baseline = baseline_error(exc)
+
+    def _paired_verdict(
+        self, result: PerfResult, partner: ComparisonPartner, samples: PartnerSamples | None
+    ) -> BaselineComparison | None:
+        """The verdict against a partner measured in this run, the paired test over its log
+        ratios; ``None`` where the partner is not judged so (the probe, none)."""
+        if samples is None:
+            return None
+        gate, hib = self._session.gate, result.higher_is_better
+        if partner.judging is Judging.REFERENCE:
+            settings = gate.settings_for(self.regression_threshold)
+            return judge_reference(
+                samples.log_ratios, samples.value, partner.description, settings, hib
+            )
+        if partner.judging is Judging.AB and partner.plan is not None:
+            looks = partner.blocks.looks if partner.blocks is not None else None
+            if looks is not None:  # blocks: the sequential test's looks
+                look = samples.look if samples.look is not None else looks.count - 1
+                settings, count = gate.ab_settings(self.regression_threshold, look), looks.count
+            else:  # whole observations (loads): one judgement at the end, at the full level
+                settings, count = gate.settings_for(self.regression_threshold), 1
+            return judge_ab(samples.log_ratios, samples.value, partner.plan, settings, hib, count)
+        return None
 
     def _keep_model_copy(self) -> None:
         """Keep the recorded model in the model store, for A/B runs against this baseline."""
@@ -546,7 +545,7 @@ class PerfBudget:
             spec, self.target.device, self.target.precision, kind_of(kind).hint
         )
 
-    def _attribute(self, result: PerfResult, plan: AbPlan | None) -> None:
+    def _attribute(self, result: PerfResult, partner: ComparisonPartner) -> None:
         """After a regression (or a failed speedup budget), rank the layer types by the time
         they gained against the compared model: profiled here when it is at hand (A/B,
         reference), else the profile stored with the baseline (history)."""
@@ -558,14 +557,9 @@ class PerfBudget:
         )
         if comparison.verdict is not GateVerdict.REGRESSION and not budget_failed:
             return
-        if plan is not None or self.spec.has_reference:
-            spec = (
-                baseline_spec(plan, self.spec.inputs)
-                if plan is not None
-                else self.spec.reference_spec()
-            )
+        if partner.model is not None:
             try:
-                other = self._profile_of(spec, result.kind).by_type()
+                other = self._profile_of(partner.model, result.kind).by_type()
             except ModelError:
                 return
         else:
@@ -581,12 +575,11 @@ class PerfBudget:
         self,
         result: ResultT,
         entry: CompiledEntry,
-        partner: PartnerSamples | None,
-        plan: AbPlan | None,
-        fallback: str,
+        samples: PartnerSamples | None,
+        chosen: ChosenPartner,
     ) -> ResultT:
         """Judge a measured result, keep it for the reports, then decide the test."""
-        self._judge(result, entry, partner, plan, fallback)
+        self._judge(result, entry, samples, chosen)
         self.results.append(result)
         self._decide(result)
         return result
@@ -595,9 +588,8 @@ class PerfBudget:
         self,
         result: PerfResult,
         entry: CompiledEntry,
-        partner: PartnerSamples | None,
-        plan: AbPlan | None,
-        fallback: str,
+        samples: PartnerSamples | None,
+        chosen: ChosenPartner,
     ) -> None:
         """Every verdict of ``result``: one-off costs, the baseline (recorded or compared),
         speedup budgets, the machine guards, calibrated budgets, attribution."""
@@ -608,13 +600,13 @@ class PerfBudget:
         drift = gate.drift_for(self.test_file, self.test_name, result.facts, result.kind)
         fastest_probe = gate.fastest_probe(self.test_file, result.facts)
         self._profile(result)  # before recording: a recorded run keeps its profile
-        self._judge_baseline(result, partner, plan, fallback)
+        self._judge_baseline(result, samples, chosen)
         reference_checks(result, self.budgets)
         guard = budget_guard(
             result, fastest_probe, settings.max_foreign_load, settings.max_probe_shift
         )
         calibrate_checks(result, drift, guard, settings.measure.confidence)
-        self._attribute(result, plan)
+        self._attribute(result, chosen.partner)
 
     def _decide(self, result: PerfResult) -> None:
         """Fail, warn or pass the test on the verdicts (a statistical failure may be held

@@ -60,7 +60,7 @@ class Partner:
 @dataclass(frozen=True)
 class Companion:
     """A second figure of the same model measured within the same time cap, in blocks
-    beside the model's (the one-thread compute companion, ``partners.py``): not paired
+    beside the model's (the one-thread compute companion, ``partners/``): not paired
     with the model, only summarised and stored."""
 
     runner: LatencyBlocks
