@@ -13,24 +13,24 @@ the file).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import openvino as ov
 
+from . import records
 from . import sweep as sweep_grid
 from .html import html_report
 from .identity import TestIdentity
-from .kinds import KINDS, UnknownKindError, kind_of_record
+from .kinds import kind_of_record
 from .measure.settings import MeasureSettings
-from .records import SCHEMA_VERSION, json_report
+from .records import JsonReport, ResultRecord, headline_value, json_report, records_of
 from .report import SUMMARY_HEADER, format_table, summary_rows
 from .runtime.devices import parse_precision_list
-from .runtime.facts import SOFTWARE_KEY_FACTS, cpu_model_name
+from .runtime.facts import cpu_model_name
 from .runtime.models import ModelError
 from .store.baselines import BaselineFileError
 from .store.baselines import load as load_baselines
@@ -105,40 +105,21 @@ def _number(value: Any) -> str:
 # -- reports -------------------------------------------------------------------------------
 
 
-def read_report(path: Path) -> dict[str, Any]:
-    """A JSON report of ``--ovperf-json``; anything else is an ``InputError`` naming it."""
+def read_report(path: Path) -> JsonReport:
+    """A JSON report of ``--ovperf-json`` (``records.read_report``); anything else is an
+    ``InputError`` naming it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise InputError(f"{path}: not a pytest-ovperf JSON report (no 'results' list)")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(
-            f"{path}: report schema_version {data.get('schema_version')!r}, this ovperf reads "
-            f"{SCHEMA_VERSION}"
-        )
-    for index, result in enumerate(data["results"]):
-        if not isinstance(result, dict) or not {"nodeid", "kind"} <= set(result):
-            raise InputError(f"{path}: result {index} has no 'nodeid' and 'kind'")
-        try:
-            kind_of_record(result)
-        except UnknownKindError:
-            raise InputError(
-                f"{path}: result {index} is of kind {result['kind']!r}, which this ovperf does "
-                f"not know (it knows {', '.join(KINDS)}) and the record does not describe"
-            ) from None
-    return data
+        return records.read_report(path)
+    except records.ReportError as exc:
+        raise InputError(str(exc)) from None
 
 
-def _by_key(report: Mapping[str, Any], what: str) -> dict[tuple[str, str, Any], Any]:
+def _by_key(report: JsonReport, what: str) -> dict[tuple[str, str, str], ResultRecord]:
     """A report's results by (test, kind, device); a merged report of several machines,
     which holds a test twice, is refused rather than compared across machines."""
-    found: dict[tuple[str, str, Any], Any] = {}
-    for result in report["results"]:
-        key = (result["nodeid"], result["kind"], result.get("device"))
+    found: dict[tuple[str, str, str], ResultRecord] = {}
+    for result in records_of(report):
+        key = (result["nodeid"], result["kind"], result["device"])
         if key in found:
             raise InputError(
                 f"{what} holds {key[0]} ({key[1]}, {key[2]}) more than once (a merged "
@@ -148,19 +129,21 @@ def _by_key(report: Mapping[str, Any], what: str) -> dict[tuple[str, str, Any], 
     return found
 
 
-def _gate_figure(result: Mapping[str, Any]) -> tuple[float, float] | None:
+def _gate_figure(result: ResultRecord) -> tuple[float, float] | None:
     """(value, within-run SE on the log scale) of a report's result: p50 or fps, with the
     SE from its interval when the interval is of that figure (else 10%)."""
-    kind = kind_of_record(result)
-    value = kind.headline_value(result)
+    value = headline_value(result)
     if value is None or value <= 0:
         return None
-    statistic = kind.headline
-    ci = result.get("ci") or [None, None]
+    low, high = result["ci"]
     within = 0.1
-    if result.get("statistic") == statistic and all(isinstance(x, (int, float)) for x in ci):
+    if (
+        result["statistic"] == kind_of_record(result).headline
+        and low is not None
+        and high is not None
+    ):
         confidence = float(result.get("confidence") or 0.95)
-        interval = Interval(float(value), float(ci[0]), float(ci[1]), confidence, "report")
+        interval = Interval(value, float(low), float(high), confidence, "report")
         if 0 < interval.log_standard_error < math.inf:
             within = interval.log_standard_error
     return float(value), within
@@ -171,7 +154,7 @@ def _summary(value: float, within: float, software: str) -> RunSummary:
 
 
 def compare_reports(
-    old: Mapping[str, Any], new: Mapping[str, Any], threshold: float, drift: float
+    old: JsonReport, new: JsonReport, threshold: float, drift: float
 ) -> tuple[list[list[str]], bool]:
     """Rows of the comparison (same statistics and verdict words as the gate's history
     path with one baseline run), and whether any says regression."""
@@ -179,12 +162,12 @@ def compare_reports(
     _by_key(new, "the new report")  # the same check: one result per test, kind and device
     settings = GateSettings(threshold=threshold, prior_drift=drift)
     rows, regression = [], False
-    for result in new["results"]:
-        key = (result["nodeid"], result["kind"], result.get("device"))
+    for result in records_of(new):
+        key = (result["nodeid"], result["kind"], result["device"])
         before = old_results.pop(key, None)
         current, baseline = _gate_figure(result), _gate_figure(before) if before else None
         test = TestIdentity.from_nodeid(result["nodeid"]).name
-        name = [test, str(result.get("device")), result["kind"]]
+        name = [test, result["device"], result["kind"]]
         if current is None or baseline is None:
             rows.append([*name, "-", _cell(current), "-", "no-baseline"])
             continue
@@ -204,9 +187,10 @@ def compare_reports(
                 ]
             )
             continue
-        software = {k: result.get(k) for k in SOFTWARE_KEY_FACTS}
+        # (the current run's software does not enter the statistics: only the history's
+        # runs are grouped by theirs)
         outcome = compare(
-            _summary(*current, json.dumps(software, sort_keys=True, default=str)),
+            _summary(*current, "new"),
             [_summary(*baseline, "old")],
             settings,
             higher_is_better=kind.higher_is_better,
@@ -232,13 +216,13 @@ def _cell(figure: tuple[float, float] | None) -> str:
     return f"{figure[0]:.4g}" if figure else "-"
 
 
-def merge(paths: Sequence[Path]) -> dict[str, Any]:
+def merge(paths: Sequence[Path]) -> JsonReport:
     """One report of several (a CI matrix): each result keeps the environment it came from."""
-    results = []
+    results: list[ResultRecord] = []
     for path in paths:
         report = read_report(path)
-        environment = report.get("environment", {})
-        for result in report["results"]:
+        environment = report["environment"]
+        for result in records_of(report):
             results.append({**result, "environment": environment, "source": str(path)})
     return json_report(results, {"merged_from": [str(p) for p in paths]})
 
@@ -357,17 +341,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines = run_sweep(args)
         elif args.command == "html":
             report = read_report(args.report)
-            write_text_atomic(
-                args.output, html_report(report["results"], report.get("environment", {}))
-            )
-            lines = [f"wrote {args.output} ({len(report['results'])} result(s))"]
+            write_text_atomic(args.output, html_report(records_of(report), report["environment"]))
+            lines = [f"wrote {args.output} ({len(records_of(report))} result(s))"]
         else:
             merged = merge(args.reports)
             write_json_atomic(args.output, merged)
-            lines = format_table(SUMMARY_HEADER, summary_rows(merged["results"]))
-            lines.append(f"merged {len(merged['results'])} result(s) into {args.output}")
+            lines = format_table(SUMMARY_HEADER, summary_rows(records_of(merged)))
+            lines.append(f"merged {len(records_of(merged))} result(s) into {args.output}")
             if args.html is not None:
-                write_text_atomic(args.html, html_report(merged["results"], merged["environment"]))
+                write_text_atomic(args.html, html_report(records_of(merged), merged["environment"]))
                 lines.append(f"wrote {args.html}")
     except InputError as exc:
         print(f"ovperf: {exc}", file=sys.stderr)

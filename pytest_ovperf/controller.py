@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +18,9 @@ from .collect import WORKER_OUTPUT_KEY, CollectionTracker
 from .session import OvperfSession
 from .store.files import write_json_atomic, write_text_atomic
 from .store.location import baseline_path
+
+if TYPE_CHECKING:
+    from .records import ResultRecord
 
 #: name of the test report's user property that carries a test's result records
 USER_PROPERTY = "ovperf_results"
@@ -46,7 +49,9 @@ class ResultCollector:
             return
         for name, value in report.user_properties:
             if name == USER_PROPERTY:
-                self.ovperf.results.extend(json.loads(str(value)))
+                # written by ``records.result_record`` in this process or an xdist worker
+                records: list[ResultRecord] = json.loads(str(value))
+                self.ovperf.results.extend(records)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._find_stale_baselines()

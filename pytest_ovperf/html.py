@@ -18,6 +18,7 @@ from typing import Any
 
 from .kinds import kind_of_record
 from .messages import shares_text
+from .records import ResultRecord, headline_value
 from .report import SUMMARY_HEADER, summary_rows
 
 _STYLE = """
@@ -107,17 +108,17 @@ _SCRIPT = """
 """
 
 
-def _plot_data(record: Mapping[str, Any]) -> dict[str, Any]:
+def _plot_data(record: ResultRecord) -> dict[str, Any]:
     """What the page's script needs to draw one result."""
     kind = kind_of_record(record)
-    budgets = [c["limit"] for c in record.get("checks", []) if c.get("metric") == kind.metric]
-    ci = record.get("ci") or [None, None]
+    budgets = [c["limit"] for c in record["checks"] if c["metric"] == kind.metric]
+    low, high = record["ci"]
     return {
         "kind": kind.name,
         "unit": kind.unit,
-        "value": kind.headline_value(record),
-        "low": ci[0],
-        "high": ci[1],
+        "value": headline_value(record),
+        "low": low,
+        "high": high,
         "quantiles": record.get("latency_quantiles_ms") or [],
         "budget": budgets[0] if budgets else None,
         "baseline": record.get("baseline_value"),
@@ -129,7 +130,7 @@ def _verdict(value: Any) -> str:
     return f'<span class="verdict-{text}">{text}</span>'
 
 
-def _card(index: int, record: Mapping[str, Any]) -> str:
+def _card(index: int, record: ResultRecord) -> str:
     name = html.escape(str(record["nodeid"]))
     precision = html.escape(shares_text(record.get("runtime_precisions") or {}))
     layers = "".join(
@@ -154,7 +155,7 @@ def _card(index: int, record: Mapping[str, Any]) -> str:
     )
 
 
-def html_report(records: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]) -> str:
+def html_report(records: Sequence[ResultRecord], environment: Mapping[str, Any]) -> str:
     """The report as one HTML document."""
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"

@@ -9,6 +9,7 @@ from typing import Any
 from .identity import TestIdentity
 from .kinds import kind_of_record
 from .messages import fmt, shares_text
+from .records import CheckRecord, ResultRecord, headline_value
 from .verdicts.kinds import GateVerdict, Metric, Verdict
 from .verdicts.suite import SuiteShift, suite_shift
 
@@ -21,17 +22,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+def summary_rows(records: Iterable[ResultRecord]) -> list[list[str]]:
     """Rows of the terminal summary: one per checked metric, or one per result without checks."""
     rows = []
     for data in records:
         kind = kind_of_record(data)
         unit = kind.unit
-        checks = data.get("checks") or [None]
+        checks: list[CheckRecord | None] = [*data["checks"]] or [None]
         for check in checks:
+            ci: list[float | None] | None
+            limit: float | None
             if check is None:
-                value, metric = kind.headline_value(data), kind.headline
-                ci = data.get("ci") if data.get("statistic", "").startswith(metric) else None
+                value, metric = headline_value(data), kind.headline
+                ci = data["ci"] if data["statistic"].startswith(metric) else None
                 limit, verdict = None, Verdict.NONE.value
             else:
                 value, metric, ci = check["value"], check["statistic"], check["ci"]
@@ -59,18 +62,18 @@ def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def _ratio_cell(data: Mapping[str, Any]) -> str:
+def _ratio_cell(data: ResultRecord) -> str:
     ratio = data.get("ratio")
     if ratio is None:
         return "-"
     ci = data.get("ratio_ci")
     text = f"{ratio:.3f}"
-    if ci and ci[0] is not None:
+    if ci and ci[0] is not None and ci[1] is not None:
         text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
     return text
 
 
-def baseline_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
+def baseline_notes(records: Iterable[ResultRecord]) -> list[str]:
     """Why results were not compared with a baseline (other machine profile, bad file)."""
     notes = []
     plain_missing = 0
@@ -90,9 +93,9 @@ def baseline_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return notes
 
 
-def remeasure_lines(records: Iterable[Mapping[str, Any]]) -> list[str]:
+def remeasure_lines(records: Iterable[ResultRecord]) -> list[str]:
     """One line on the tests re-measured after a statistical failure (``confirm.py``)."""
-    outcomes = [r["remeasure"]["confirmed"] for r in records if r.get("remeasure")]
+    outcomes = [r["remeasure"]["confirmed"] for r in records if "remeasure" in r]
     if not outcomes:
         return []
     confirmed = sum(1 for o in outcomes if o)
@@ -145,7 +148,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
-def markdown_report(records: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]) -> str:
+def markdown_report(records: Sequence[ResultRecord], environment: Mapping[str, Any]) -> str:
     """A compact markdown table for CI job summaries (``--ovperf-markdown``,
     ``$GITHUB_STEP_SUMMARY``): the terminal summary's rows, the runtime precision, and the
     machine and runtime they were measured on."""

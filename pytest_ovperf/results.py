@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats as sps
 
 from .kinds import kind_of
 from .runtime.profile import LayerChange, RuntimeProfile
+from .store.schema import StoredRun
 from .verdicts.budgets import judge
 from .verdicts.companion import Figure
 from .verdicts.comparison import GateResult
@@ -99,6 +102,62 @@ class StoredBaseline:
     model_hash: str | None
 
 
+#: confidence of a recorded run's interval (``RecordedPoint``)
+RECORDED_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class RecordedPoint:
+    """One stored run of a baseline entry, as the reports draw it (the HTML report's trend
+    of recorded runs): its headline figure with an interval, when and on what it ran."""
+
+    #: the run's headline figure (p50 ms, fps, MiB, a plugin kind's): ``RunSummary.value``
+    value: float
+    #: its ``RECORDED_CONFIDENCE`` interval from the run's own spread (the within-run
+    #: standard error of the log figure, Student t on blocks - 1 degrees of freedom);
+    #: ``None`` where the run had no spread to tell (``within_se`` infinite)
+    low: float | None
+    high: float | None
+    recorded_at: str | None
+    #: id of the run's software facts (``RunSummary.software``): equal ids, equal software
+    software: str
+    git_commit: str | None = None
+    #: the gate's baseline figure came from this run (else it informs the drift only)
+    in_baseline: bool = False
+
+    @classmethod
+    def of_run(cls, run: StoredRun, in_baseline: bool = False) -> RecordedPoint:
+        summary = run.summary
+        low = high = None
+        if math.isfinite(summary.within_se):
+            df = summary.blocks - 1
+            z = (
+                float(sps.t.ppf(0.5 + RECORDED_CONFIDENCE / 2, df))
+                if df >= 1
+                else float(sps.norm.ppf(0.5 + RECORDED_CONFIDENCE / 2))
+            )
+            low = math.exp(summary.log_value - z * summary.within_se)
+            high = math.exp(summary.log_value + z * summary.within_se)
+        return cls(
+            value=summary.value,
+            low=low,
+            high=high,
+            recorded_at=run.recorded_at,
+            software=summary.software,
+            git_commit=run.git_commit,
+            in_baseline=in_baseline,
+        )
+
+
+def recorded_points(
+    runs: Sequence[StoredRun], baseline: Sequence[StoredRun] = ()
+) -> tuple[RecordedPoint, ...]:
+    """The points of an entry's stored runs (oldest first), those in ``baseline`` (the runs
+    the gate's baseline figure came from) marked."""
+    chosen = {id(run) for run in baseline}
+    return tuple(RecordedPoint.of_run(run, id(run) in chosen) for run in runs)
+
+
 @dataclass
 class BaselineComparison:
     """The regression gate's view of one result (filled by ``verdicts.gate``, or from an
@@ -113,6 +172,9 @@ class BaselineComparison:
     baseline_value: float | None = None
     #: the stored baseline (history method)
     stored: StoredBaseline | None = None
+    #: the stored runs of the baseline entry, oldest first (history method; the HTML
+    #: report's trend): ``recorded_points(runs, reference_runs)``; empty where none
+    recorded: tuple[RecordedPoint, ...] = ()
     #: the reference model (reference method) or the baseline's model (A/B), as described
     reference: str | None = None
     #: history method: why no A/B comparison against the baseline's own model was made

@@ -20,6 +20,7 @@ from .workers import WorkerSetup
 if TYPE_CHECKING:
     import openvino as ov
 
+    from .records import ResultRecord
     from .runtime.device_locks import DeviceLocks
     from .runtime.devices import DeviceCatalog
     from .runtime.models import CompileCache
@@ -36,7 +37,7 @@ class OvperfSession:
     #: how this process shares the machine with other xdist workers
     worker: WorkerSetup = field(default_factory=WorkerSetup)
     #: result records (``records.result_record``), gathered from test reports so xdist works
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[ResultRecord] = field(default_factory=list)
     #: on the xdist controller: the device-lock directory handed to the workers
     lock_dir_for_workers: Path | None = None
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openvino as ov
 
@@ -26,6 +26,9 @@ from .measure.settings import MeasureSettings
 from .runtime.devices import hint_value_for
 from .runtime.models import ModelError, ModelSpec, make_inputs, read_model
 from .verdicts.stats import Interval
+
+if TYPE_CHECKING:
+    from .records import ResultRecord
 
 #: hints a sweep may name, as benchmark_app spells them
 HINTS = {
@@ -257,17 +260,19 @@ def to_json(results: Sequence[Measured], model_path: Path, device: str) -> dict[
     }
 
 
-def to_records(results: Sequence[Measured]) -> list[dict[str, Any]]:
+def to_records(results: Sequence[Measured]) -> list[ResultRecord]:
     """The sweep as JSON result records (for the HTML report): one latency and one
     throughput record per configuration."""
-    records: list[dict[str, Any]] = []
+    records: list[ResultRecord] = []
     for m in results:
         name = f"sweep::{m.configuration.label.replace(' ', ',')}"
-        common = {"nodeid": name, "device": "-", "precision": "-", "checks": []}
-        common["budget_verdict"] = "none"
         records.append(
             {
-                **common,
+                "nodeid": name,
+                "device": "-",
+                "precision": "-",
+                "checks": [],
+                "budget_verdict": "none",
                 "kind": LATENCY.name,
                 "statistic": LATENCY.headline,
                 "p50_ms": _finite(m.p50_ms.estimate),
@@ -277,7 +282,11 @@ def to_records(results: Sequence[Measured]) -> list[dict[str, Any]]:
         )
         records.append(
             {
-                **common,
+                "nodeid": name,
+                "device": "-",
+                "precision": "-",
+                "checks": [],
+                "budget_verdict": "none",
                 "kind": THROUGHPUT.name,
                 "statistic": THROUGHPUT.headline,
                 "fps": _finite(m.items_per_s.estimate),

@@ -5,14 +5,16 @@ docs/kinds.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .base import MeasurementKind
 from .latency import LATENCY
 from .load import LOAD
 from .memory import MEMORY
 from .throughput import THROUGHPUT
+
+if TYPE_CHECKING:
+    from ..records import ResultRecord
 
 #: every kind, by name, in the order reports list them
 KINDS: dict[str, MeasurementKind] = {k.name: k for k in (LATENCY, THROUGHPUT, LOAD, MEMORY)}
@@ -35,7 +37,8 @@ RESERVED_FIELDS = frozenset(
         "attribution", "remeasure", "baseline_verdict", "baseline_method", "baseline_value",
         "ratio", "ratio_ci", "baseline_p_value", "regression_threshold", "baseline_message",
         "baseline_other_profiles", "what_changed", "decided_by", "companion_verdict",
-        "companion_ratio", "companion_ratio_ci", *PLUGIN_KIND_FIELDS,
+        "companion_ratio", "companion_ratio_ci", "recorded_runs", "environment", "source",
+        *PLUGIN_KIND_FIELDS,
     }
 )  # fmt: skip
 
@@ -48,14 +51,19 @@ class KindError(ValueError):
     """A kind another plugin adds cannot be registered; the message says why."""
 
 
-def kind_of_record(record: Mapping[str, Any]) -> MeasurementKind:
+def kind_of_record(record: ResultRecord) -> MeasurementKind:
     """The kind of a result record: a known kind, else the plugin kind the record describes
     (``PLUGIN_KIND_FIELDS``); ``UnknownKindError`` when it is neither."""
     name = str(record.get("kind"))
     known = KINDS.get(name)
     if known is not None:
         return known
-    unit, higher, field = (record.get(key) for key in PLUGIN_KIND_FIELDS)
+    # (the fields of ``PLUGIN_KIND_FIELDS``; a record from a file may hold anything there)
+    unit, higher, field = (
+        record.get("unit"),
+        record.get("higher_is_better"),
+        record.get("headline_field"),
+    )
     if not (isinstance(unit, str) and isinstance(higher, bool) and isinstance(field, str)):
         return kind_of(name)  # raises, naming the known kinds
     return MeasurementKind(

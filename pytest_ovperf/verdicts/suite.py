@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scipy import stats as sps
 
 from ..kinds import kind_of_record
 from .kinds import GateMethod
+
+if TYPE_CHECKING:
+    from ..records import ResultRecord
 
 #: fewest history comparisons worth a suite-level statement
 SHIFT_MIN_TESTS = 5
@@ -46,7 +49,7 @@ class SuiteShift:
     common_changes: dict[str, tuple[Any, Any]]
 
 
-def suite_shift(records: Iterable[Mapping[str, Any]]) -> SuiteShift | None:
+def suite_shift(records: Iterable[ResultRecord]) -> SuiteShift | None:
     """The shift of the suite's history comparisons (JSON result records), if any."""
     compared = []
     for data in records:
