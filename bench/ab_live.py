@@ -22,14 +22,22 @@ import argparse
 import math
 import statistics
 from collections import Counter
-from typing import Any
 
-from companion_history import KINDS, WIDTH_ENV, one_thread_ratio, pytest_run, write_test_file
+from companion_history import (
+    KINDS,
+    WIDTH_ENV,
+    PytestRun,
+    one_thread_ratio,
+    pytest_run,
+    write_test_file,
+)
 from wheel_models import MODELS, model_path
 from workdir import fresh_workdir
 
+from pytest_ovperf.records import ResultRecord
 
-def pairs_of(data: dict[str, Any]) -> str:
+
+def pairs_of(data: ResultRecord) -> str:
     """The block pairs the verdict rests on, from its message."""
     message = data.get("baseline_message") or ""
     marker = " block pairs"
@@ -59,7 +67,7 @@ def main() -> None:
         scenarios.append((f"width {wider} ({ratio:.3f}x at one thread)", wider))
     print(f"model {bench_model.description}, input {bench_model.shape}", flush=True)
     pytest_run(work, env, "record", *common, "--ovperf-update-baselines")
-    runs: list[tuple[str, dict[str, Any]]] = []
+    runs: list[tuple[str, PytestRun]] = []
     for index in range(args.runs):
         # the scenarios take turns, so that a noisy spell hits them alike
         for name, scenario_width in scenarios:
@@ -79,16 +87,19 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|")
         for name, _ in scenarios:
             verdicts: Counter[str] = Counter()
-            pairs, ratios, busy = [], [], 0
+            pairs: list[int] = []
+            ratios: list[float] = []
+            busy = 0
             for scenario, run in runs:
                 if scenario != name:
                     continue
                 data = run["results"][kind]
-                verdicts[data["baseline_verdict"]] += 1
+                verdicts[data.get("baseline_verdict", "-")] += 1
                 if pairs_of(data).isdigit():
                     pairs.append(int(pairs_of(data)))
-                if data.get("ratio") is not None:
-                    ratios.append(data["ratio"])
+                measured = data.get("ratio")
+                if measured is not None:
+                    ratios.append(measured)
                 busy += (data.get("foreign_load") or 0) > 0.15
             total = sum(verdicts.values())
             print(

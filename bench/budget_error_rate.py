@@ -19,12 +19,13 @@ Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 
 from workdir import ROOT, fresh_workdir
+
+from pytest_ovperf.records import ResultRecord, read_report, records_of
 
 WORK = ROOT / "bench" / "_work" / "budget"
 
@@ -49,7 +50,7 @@ def test_at_budget_again(perf_budget):
 """
 
 
-def run(args: list[str], env: dict[str, str]) -> list[dict[str, object]]:
+def run(args: list[str], env: dict[str, str]) -> list[ResultRecord]:
     report = WORK / "report.json"
     report.unlink(missing_ok=True)
     completed = subprocess.run(
@@ -61,8 +62,14 @@ def run(args: list[str], env: dict[str, str]) -> list[dict[str, object]]:
     )  # fmt: skip
     if not report.exists():
         raise RuntimeError(f"no report:\n{completed.stdout[-3000:]}")
-    results: list[dict[str, object]] = json.loads(report.read_text())["results"]
-    return results
+    return records_of(read_report(report))
+
+
+def known(value: float | None) -> float:
+    """A figure the run must have reported."""
+    if value is None:
+        raise RuntimeError("a check of the report lacks a figure or a bound")
+    return float(value)
 
 
 def main() -> None:
@@ -82,15 +89,17 @@ def main() -> None:
     again: list[tuple[float, bool]] = []  # the re-measure: interval low, guarded
     for index in range(args.runs):
         first, second = run(args.pytest_args, env)
-        (check,) = first["checks"]  # type: ignore[misc]
-        runs.append((float(check["value"]), float(check["ci"][0]), float(check["ci"][1])))
-        own.append((float(check["run_ci"][0]), float(check["run_ci"][1])))
+        (check,) = first["checks"]
+        value = known(check["value"])
+        runs.append((value, known(check["ci"][0]), known(check["ci"][1])))
+        run_ci = check.get("run_ci") or [None, None]
+        own.append((known(run_ci[0]), known(run_ci[1])))
         guarded.append(check.get("guard") is not None)
-        (check_again,) = second["checks"]  # type: ignore[misc]
-        again.append((float(check_again["ci"][0]), check_again.get("guard") is not None))
+        (check_again,) = second["checks"]
+        again.append((known(check_again["ci"][0]), check_again.get("guard") is not None))
         print(
-            f"run {index + 1}/{args.runs}: p50 {check['value']:.4g} ms, guard "
-            f"{check.get('guard')}; again {check_again['value']:.4g} ms",
+            f"run {index + 1}/{args.runs}: p50 {value:.4g} ms, guard "
+            f"{check.get('guard')}; again {known(check_again['value']):.4g} ms",
             flush=True,
         )
     truth = statistics.median(v for v, _, _ in runs)

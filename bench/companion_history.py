@@ -28,7 +28,6 @@ Prints a markdown table per kind; the per-run JSON reports stay in
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import subprocess
@@ -36,10 +35,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from wheel_models import MODELS, BenchModel, model_path
 from workdir import fresh_workdir
+
+from pytest_ovperf.records import ResultRecord, headline_value, read_report, records_of
 
 #: a latency and a throughput test of the wheel model; the input width comes from
 #: ``WIDTH_ENV`` (a wider input is more computation for these convolutional models)
@@ -78,7 +79,19 @@ def write_test_file(work: Path, bench_model: BenchModel) -> None:
     )
 
 
-def pytest_run(work: Path, env: dict[str, str], name: str, *args: str) -> dict[str, Any]:
+class PytestRun(TypedDict):
+    """One pytest process of the bench."""
+
+    name: str
+    #: its result records by kind
+    results: dict[str, ResultRecord]
+    #: the kinds whose test warned that its verdict was inconclusive
+    warned: set[str]
+    returncode: int
+    seconds: float
+
+
+def pytest_run(work: Path, env: dict[str, str], name: str, *args: str) -> PytestRun:
     """One pytest process; its JSON results by kind, its warnings and its exit code."""
     report = work / "reports" / f"{name}.json"
     report.parent.mkdir(exist_ok=True)
@@ -92,7 +105,7 @@ def pytest_run(work: Path, env: dict[str, str], name: str, *args: str) -> dict[s
     )  # fmt: skip
     if completed.returncode not in (0, 1) or not report.exists():
         raise RuntimeError(f"{name}: pytest exited {completed.returncode}\n{completed.stdout}")
-    results = {r["kind"]: r for r in json.loads(report.read_text())["results"]}
+    results = {r["kind"]: r for r in records_of(read_report(report))}
     warned = {
         kind
         for kind in KINDS
@@ -106,6 +119,14 @@ def pytest_run(work: Path, env: dict[str, str], name: str, *args: str) -> dict[s
         "returncode": completed.returncode,
         "seconds": time.time() - started,
     }
+
+
+def companion_ms(record: ResultRecord) -> float:
+    """The one-thread companion's p50 of a record (NaN where it was not measured)."""
+    companion = record.get("companion")
+    if companion is None or companion["p50_ms"] is None:
+        return math.nan
+    return companion["p50_ms"]
 
 
 def spell(probe_ms: float | None, reference_ms: float) -> str:
@@ -138,7 +159,7 @@ def one_thread_ratio(model: Path, shape: list[int], slow_shape: list[int]) -> fl
                 request.infer()
                 times.append(request.latency)
             medians.append(statistics.median(times))
-        ratios.append(medians[1] / medians[0])
+        ratios.append(float(medians[1] / medians[0]))
     return statistics.median(ratios)
 
 
@@ -168,7 +189,7 @@ def main() -> None:
         flush=True,
     )
 
-    runs: list[tuple[str, dict[str, Any]]] = []
+    runs: list[tuple[str, PytestRun]] = []
     recordings = [pytest_run(work, env, "record-1", *common, "--ovperf-update-baselines")]
     runs.append(("right after", pytest_run(work, env, "right-after", *common)))
     for index in range(2, args.record + 1):
@@ -188,8 +209,8 @@ def main() -> None:
     for kind in KINDS:
         probes = [r["results"][kind].get("probe_ms") for r in recordings]
         reference = statistics.median([p for p in probes if p])
-        values = [r["results"][kind]["p50_ms" if kind == "latency" else "fps"] for r in recordings]
-        companions = [r["results"][kind]["companion"]["p50_ms"] for r in recordings]
+        values = [headline_value(r["results"][kind]) or math.nan for r in recordings]
+        companions = [companion_ms(r["results"][kind]) for r in recordings]
         print()
         print(
             f"### {kind}: recordings read {', '.join(f'{v:.4g}' for v in values)} "
@@ -215,7 +236,7 @@ def main() -> None:
             warned = "yes" if kind in run["warned"] else ""
             print(
                 f"| {run['name']} | {scenario} | {state} ({shift}) | "
-                f"{(data.get('foreign_load') or 0):.0%} | {data['baseline_verdict']} | "
+                f"{(data.get('foreign_load') or 0):.0%} | {data.get('baseline_verdict')} | "
                 f"{data.get('decided_by') or '-'} | {ratio:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | "
                 + (
                     f"{companion:.3f} [{companion_ci[0]:.3f}, {companion_ci[1]:.3f}]"
@@ -225,7 +246,7 @@ def main() -> None:
                 + f" | {warned} |"
             )
             counter = tally.setdefault((scenario, state), Counter())
-            counter[data["baseline_verdict"]] += 1
+            counter[data.get("baseline_verdict", "-")] += 1
             counter["warned"] += 1 if kind in run["warned"] else 0
             counter["runs"] += 1
         print()

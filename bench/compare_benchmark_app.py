@@ -292,8 +292,14 @@ def run_plugin(test_file: Path, kind: str, device: str, pytest_args: list[str], 
             + ("" if out_json.is_file() else f", no report at {out_json}")
             + f":\n{_tail(console)}\ncommand: {' '.join(command)}"
         )
-    report = json.loads(out_json.read_text())
-    results = [r for r in report.get("results", []) if r.get("kind") == kind]
+    # imported here: check_plugin_installed names a missing plugin before any run
+    from pytest_ovperf.records import ReportError, read_report, records_of
+
+    try:
+        report = read_report(out_json)
+    except ReportError as exc:
+        raise RunFailed(str(exc)) from None
+    results = [r for r in records_of(report) if r["kind"] == kind]
     if len(results) != 1:
         raise RunFailed(f"expected one {kind} result in {out_json}, got {len(results)}: {report}")
     result = results[0]
@@ -303,11 +309,10 @@ def run_plugin(test_file: Path, kind: str, device: str, pytest_args: list[str], 
     run.measure_s = _float(result.get("measure_s"))
     run.compile_ms = _float(result.get("compile_ms"))
     run.first_inference_ms = _float(result.get("first_inference_ms"))
-    ci = result.get("ci")
-    run.ci = [float(v) for v in ci] if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
-    requests = result.get("infer_requests", result.get("requests"))
-    run.requests = int(requests) if requests is not None else None
-    run.verdict = result.get("budget_verdict")
+    low, high = result["ci"]
+    run.ci = [float(low), float(high)] if low is not None and high is not None else None
+    run.requests = result.get("infer_requests")
+    run.verdict = result["budget_verdict"]
     run.raw = {"command": command, "result": result}
     if (kind == "latency" and run.p50_ms is None) or (kind == "throughput" and run.fps is None):
         raise RunFailed(f"{kind} result lacks its headline figure: {result}")

@@ -36,6 +36,8 @@ import numpy as np
 import openvino as ov
 from workdir import ROOT, fresh_workdir
 
+from pytest_ovperf.records import ResultRecord, headline_value, read_report, records_of
+
 WORK = ROOT / "bench" / "_work" / "gate"
 
 OVPERF_TEST = """
@@ -187,7 +189,7 @@ def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 def ovperf_run(
     extra: int, env: dict[str, str], extra_args: list[str], kind: str, seed: int = 7
-) -> dict[str, object]:
+) -> ResultRecord:
     report = WORK / "report.json"
     report.unlink(missing_ok=True)
     completed = run(
@@ -201,8 +203,7 @@ def ovperf_run(
     )  # fmt: skip
     if not report.exists():
         raise RuntimeError(f"pytest-ovperf run produced no report:\n{completed.stdout[-3000:]}")
-    results: list[dict[str, object]] = json.loads(report.read_text())["results"]
-    return results[0]
+    return records_of(read_report(report))[0]
 
 
 def benchmark_run(extra: int, env: dict[str, str], save: bool, kind: str, seed: int = 7) -> bool:
@@ -285,11 +286,11 @@ def main() -> None:
             )
             scenario.verdicts.append(str(result.get("baseline_verdict")))
             scenario.methods.append(str(result.get("baseline_method")))
-            scenario.ratios.append(float(result.get("ratio") or float("nan")))  # type: ignore[arg-type]
-            scenario.values.append(float(result[statistic]))  # type: ignore[arg-type]
-            scenario.measure_s.append(float(result["measure_s"]))  # type: ignore[arg-type]
+            scenario.ratios.append(result.get("ratio") or float("nan"))
+            scenario.values.append(headline_value(result) or float("nan"))
+            scenario.measure_s.append(result.get("measure_s") or float("nan"))
             scenario.messages.append(str(result.get("baseline_message") or ""))
-            scenario.probe_ms.append(float(result.get("probe_ms") or float("nan")))  # type: ignore[arg-type]
+            scenario.probe_ms.append(result.get("probe_ms") or float("nan"))
             alarm = benchmark_run(
                 scenario.extra_blocks, env, save=False, kind=args.kind, seed=scenario.seed
             )

@@ -24,14 +24,15 @@ process and forward against reversed (within 10% or 16 MiB), repeats (spread wit
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from workdir import fresh_workdir
+
+from pytest_ovperf.records import ResultRecord, read_report, records_of
 
 HEADER = """
 import pytest
@@ -64,7 +65,9 @@ def test_w128(perf_budget):
 ADDED_MIB = 64.0
 
 
-def run_suite(work: Path, env: dict[str, str], order: list[str], mode: str) -> dict[str, Any]:
+def run_suite(
+    work: Path, env: dict[str, str], order: list[str], mode: str
+) -> dict[str, ResultRecord]:
     """One pytest process; ``{test: record}`` of its memory results."""
     (work / "test_memory.py").write_text(HEADER + "".join(TESTS[name] for name in order))
     report = work / "report.json"
@@ -78,12 +81,17 @@ def run_suite(work: Path, env: dict[str, str], order: list[str], mode: str) -> d
     )  # fmt: skip
     if completed.returncode != 0 or not report.exists():
         raise RuntimeError(f"pytest failed:\n{completed.stdout[-3000:]}")
-    records = json.loads(report.read_text())["results"]
+    records = records_of(read_report(report))
     return {
         r["nodeid"].split("::")[-1].split("[")[0].removeprefix("test_"): r
         for r in records
         if r["kind"] == "memory"
     }
+
+
+def mib(value: float | None) -> float:
+    """A figure of a memory record in MiB (NaN where the record has none)."""
+    return math.nan if value is None else value
 
 
 def within(a: float, b: float, fraction: float, mib: float) -> bool:
@@ -112,11 +120,12 @@ def main() -> None:
     print("|---|---|---|---|---|")
     medians: dict[tuple[str, str], float] = {}
     for name in ("w64", "w128"):
-        values = [r[name]["memory_mb"] for r in repeats]
+        values = [mib(r[name].get("memory_mb")) for r in repeats]
         medians[("process, forward (median of repeats)", name)] = statistics.median(values)
-        peaks = [r[name]["compile_peak_mb"] for r in repeats if r[name]["compile_peak_mb"]]
-        anon = statistics.median(r[name]["anon_mb"] for r in repeats)
-        file = statistics.median(r[name]["file_mb"] for r in repeats)
+        peaks = [mib(r[name].get("compile_peak_mb")) for r in repeats]
+        peaks = [p for p in peaks if p and not math.isnan(p)]
+        anon = statistics.median(mib(r[name].get("anon_mb")) for r in repeats)
+        file = statistics.median(mib(r[name].get("file_mb")) for r in repeats)
         print(
             f"| process, forward x{args.repeats} | {name} | {statistics.median(values):.1f} "
             f"(spread {max(values) - min(values):.1f}) | {anon:.1f} / {file:.1f} | "
@@ -126,10 +135,11 @@ def main() -> None:
             if found is None:
                 continue
             record = found[name]
-            medians[(run_name, name)] = record["memory_mb"]
+            medians[(run_name, name)] = mib(record.get("memory_mb"))
             print(
-                f"| {run_name} | {name} | {record['memory_mb']:.1f} | {record['anon_mb']:.1f} / "
-                f"{record['file_mb']:.1f} | {record['compile_peak_mb'] or float('nan'):.1f} |"
+                f"| {run_name} | {name} | {mib(record.get('memory_mb')):.1f} | "
+                f"{mib(record.get('anon_mb')):.1f} / {mib(record.get('file_mb')):.1f} | "
+                f"{record.get('compile_peak_mb') or float('nan'):.1f} |"
             )
     print()
     base = "process, forward (median of repeats)"
@@ -144,7 +154,7 @@ def main() -> None:
         )
         print(f"- {other} against the forward repeats: {deltas} MiB; within 10% or 16 MiB: {agree}")
     for name in ("w64", "w128"):
-        values = [r[name]["memory_mb"] for r in repeats]
+        values = [mib(r[name].get("memory_mb")) for r in repeats]
         spread = max(values) - min(values)
         ok = spread <= max(0.05 * statistics.median(values), 8.0)
         print(

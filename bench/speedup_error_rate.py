@@ -15,12 +15,13 @@ Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 from workdir import fresh_workdir
+
+from pytest_ovperf.records import read_report, records_of
 
 TEST = """
 import pytest
@@ -59,11 +60,11 @@ def main() -> None:
         )  # fmt: skip
         if not report.exists():
             raise RuntimeError(f"no report:\n{completed.stdout[-3000:]}")
-        (result,) = json.loads(report.read_text())["results"]
+        (result,) = records_of(read_report(report))
         for check in result["checks"]:
             if check["metric"] in verdicts:
                 verdicts[check["metric"]].append(check["verdict"])
-        ratios.append(float(result.get("ratio") or float("nan")))
+        ratios.append(result.get("ratio") or float("nan"))
         print(f"run {index + 1}/{args.runs}: ratio {ratios[-1]:.3f}", flush=True)
     print()
     print(

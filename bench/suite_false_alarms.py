@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from workdir import fresh_workdir
+
+from pytest_ovperf.records import ResultRecord, read_report, records_of
 
 TEST_FILE = """
 import pytest
@@ -58,7 +58,10 @@ def variants(count: int) -> list[tuple[int, int, int]]:
     return grid[:count]
 
 
-def run_pytest(work: Path, env: dict[str, str], args: list[str], job: str) -> dict[str, Any]:
+def run_pytest(
+    work: Path, env: dict[str, str], args: list[str], job: str
+) -> tuple[list[ResultRecord], int]:
+    """One pytest process: its result records and its exit status."""
     report = work / "ovperf.json"
     report.unlink(missing_ok=True)
     completed = subprocess.run(
@@ -84,9 +87,7 @@ def run_pytest(work: Path, env: dict[str, str], args: list[str], job: str) -> di
         raise SystemExit(
             f"pytest failed to run ({completed.returncode}):\n{completed.stdout[-3000:]}"
         )
-    data: dict[str, Any] = json.loads(report.read_text())
-    data["returncode"] = completed.returncode
-    return data
+    return records_of(read_report(report)), completed.returncode
 
 
 def main() -> None:
@@ -117,15 +118,14 @@ def main() -> None:
     rows = []
     verdicts: collections.Counter[str] = collections.Counter()
     for run in range(args.runs):
-        data = run_pytest(work, env, extra, f"compare-{run}")
-        results = data["results"]
-        first_failures = [r for r in results if r.get("remeasure")]
-        confirmed = [r for r in first_failures if r["remeasure"]["confirmed"]]
+        results, returncode = run_pytest(work, env, extra, f"compare-{run}")
+        first_failures = [r["remeasure"] for r in results if "remeasure" in r]
+        confirmed = [f for f in first_failures if f["confirmed"]]
         verdicts.update(r.get("baseline_verdict", "none") for r in results)
-        rows.append((len(results), len(first_failures), len(confirmed), data["returncode"]))
+        rows.append((len(results), len(first_failures), len(confirmed), returncode))
         print(
             f"run {run + 1}/{args.runs}: {len(results)} results, first-measurement failures "
-            f"{len(first_failures)}, confirmed {len(confirmed)}, exit {data['returncode']} "
+            f"{len(first_failures)}, confirmed {len(confirmed)}, exit {returncode} "
             f"({time.time() - started:.0f} s)",
             flush=True,
         )

@@ -17,7 +17,6 @@ Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -25,6 +24,8 @@ import sys
 import time
 
 from workdir import ROOT, fresh_workdir
+
+from pytest_ovperf.records import headline_value, read_report, records_of
 
 WORK = ROOT / "bench" / "_work" / "xdist"
 
@@ -58,8 +59,8 @@ def run(args: list[str], env: dict[str, str]) -> tuple[dict[str, float], float]:
     wall = time.perf_counter() - started
     if not report.exists():
         raise RuntimeError(f"no report from {args}:\n{completed.stdout[-3000:]}")
-    results = json.loads(report.read_text())["results"]
-    return {r["nodeid"]: float(r["p50_ms"]) for r in results}, wall
+    results = records_of(read_report(report))
+    return {r["nodeid"]: headline_value(r) or float("nan") for r in results}, wall
 
 
 def main() -> None:
