@@ -4,8 +4,12 @@ A summary table on top (the terminal summary's rows), then per result a card: th
 and messages, the runtime precision and top layers, and a plot drawn in the browser from
 the data embedded in the page: for latency the ECDF of the measured latencies (from the
 report's 101 quantiles) with the budget and the baseline as vertical lines; for throughput
-the fps with its interval against the budget and the baseline. The page marks its body
-``data-rendered="yes"`` once every plot is drawn, which the browser test checks.
+the fps with its interval against the budget and the baseline. Below it, where the gate
+compared the result with stored runs (the record's ``recorded_runs``), the trend of the
+test's recorded runs: each run's headline figure with its interval, oldest first, then this
+run, marked apart; filled points are the runs the baseline figure came from, a grey line
+where the software changed. The page marks its body ``data-rendered="yes"`` once every plot
+is drawn, which the browser test checks.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ th { background: #f3f3f3; }
 .verdict-inconclusive { color: #8a6d00; font-weight: bold; }
 .verdict-nothing-changed, .verdict-by-budget { color: #555; }
 pre { white-space: pre-wrap; font-size: 0.8em; background: #fafafa; padding: 0.5em; }
-svg.ovperf-plot { background: #fff; border: 1px solid #eee; }
+svg.ovperf-plot, svg.ovperf-trend { background: #fff; border: 1px solid #eee; }
+.ovperf-no-trend { color: #555; font-size: 0.9em; }
 """
 
 #: draws every plot from the embedded data (plain DOM + SVG, no library)
@@ -102,7 +107,83 @@ _SCRIPT = """
     }
     vline(svg, sx, r.budget, "#b00020", "budget", 0);
     vline(svg, sx, r.baseline, "#2e7d32", "baseline", 1);
+    if (r.runs.length) trend(document.getElementById("trend-" + index), r);
   });
+  function finite(v) { return v !== null && v !== undefined && isFinite(v); }
+  function title(node, s) { el("title", {}, node).textContent = s; }
+  // the stored runs oldest first, then this run, one slot each; y: the headline figure.
+  // Labels sit on rows of their own: the legend on top, the dates under the axis at its two
+  // ends, the value ticks left of the plot
+  function trend(svg, r) {
+    const TT = 26, points = r.runs.concat([r.current]);
+    const values = [];
+    points.forEach(p => [p.value, p.low, p.high].forEach(v => { if (finite(v)) values.push(v); }));
+    if (finite(r.baseline)) values.push(r.baseline);
+    if (!values.length) return;
+    let lo = Math.min(...values), hi = Math.max(...values);
+    const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.05 || 1;
+    lo -= pad; hi += pad;
+    const sy = v => H - B - (v - lo) / (hi - lo) * (H - B - TT);
+    const slot = (W - L - R) / points.length;
+    const sx = i => L + slot * (i + 0.5);
+    el("line", {x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#888"}, svg);
+    el("line", {x1: L, y1: TT, x2: L, y2: H - B, stroke: "#888"}, svg);
+    for (let i = 0; i <= 3; i++) {
+      const v = lo + (hi - lo) * i / 3;
+      text(svg, L - 4, sy(v) + 4, v.toPrecision(3), "end");
+    }
+    text(svg, 4, 11, r.unit, "start");
+    // legend, on the top row
+    el("circle", {cx: L + 6, cy: 7, r: 4, fill: "#1565c0"}, svg);
+    text(svg, L + 14, 11, "stored run (filled: in the baseline)");
+    el("rect", {x: L + 236, y: 2, width: 9, height: 9, fill: "#e65100",
+                transform: "rotate(45 " + (L + 240.5) + " 6.5)"}, svg);
+    text(svg, L + 252, 11, "this run");
+    if (finite(r.baseline)) {
+      el("line", {x1: L + 316, y1: 7, x2: L + 336, y2: 7, stroke: "#2e7d32",
+                  "stroke-dasharray": "4 3"}, svg);
+      text(svg, L + 340, 11, "baseline");
+      el("line", {x1: L, y1: sy(r.baseline), x2: W - R, y2: sy(r.baseline), stroke: "#2e7d32",
+                  "stroke-dasharray": "4 3", "class": "ovperf-trend-baseline"}, svg);
+    }
+    r.runs.forEach(function (p, i) {
+      if (i > 0 && p.software !== r.runs[i - 1].software) {
+        const x = L + slot * i;
+        title(el("line", {x1: x, y1: TT, x2: x, y2: H - B, stroke: "#bbb",
+                          "class": "ovperf-trend-software"}, svg), "software changed");
+      }
+    });
+    el("line", {x1: L + slot * r.runs.length, y1: TT, x2: L + slot * r.runs.length, y2: H - B,
+                stroke: "#eee"}, svg);
+    points.forEach(function (p, i) {
+      const current = i === r.runs.length;
+      const colour = current ? "#e65100" : "#1565c0";
+      if (finite(p.low) && finite(p.high)) {
+        el("line", {x1: sx(i), y1: sy(p.low), x2: sx(i), y2: sy(p.high), stroke: colour,
+                    "stroke-width": 1.5, "class": "ovperf-trend-ci"}, svg);
+      }
+      if (!finite(p.value)) return;
+      const interval = finite(p.low) && finite(p.high)
+        ? " [" + p.low.toPrecision(4) + ", " + p.high.toPrecision(4) + "]" : "";
+      const figure = p.value.toPrecision(4) + " " + r.unit + interval;
+      if (current) {
+        const x = sx(i), y = sy(p.value);
+        title(el("rect", {x: x - 5, y: y - 5, width: 10, height: 10, fill: colour,
+                          transform: "rotate(45 " + x + " " + y + ")",
+                          "class": "ovperf-trend-current"}, svg), "this run: " + figure);
+      } else {
+        title(el("circle", {cx: sx(i), cy: sy(p.value), r: 4, stroke: colour,
+                            "stroke-width": 1.5, fill: p.in_baseline ? colour : "#fff",
+                            "class": "ovperf-trend-run"}, svg),
+              (p.recorded_at || "recorded at ?") + ": " + figure + "; software " + p.software
+              + (p.git_commit ? "; commit " + p.git_commit : ""));
+      }
+    });
+    // dates under the axis: the oldest run's at the left end, this run at the right end
+    text(svg, L, H - B + 14, "recorded " + (r.runs[0].recorded_at || "?").slice(0, 10), "start");
+    text(svg, W - R, H - B + 14, "this run", "end");
+    text(svg, W - R, H - 4, r.runs.length + " stored run(s)", "end");
+  }
   document.body.setAttribute("data-rendered", "yes");
 })();
 """
@@ -113,16 +194,48 @@ def _plot_data(record: ResultRecord) -> dict[str, Any]:
     kind = kind_of_record(record)
     budgets = [c["limit"] for c in record["checks"] if c["metric"] == kind.metric]
     low, high = record["ci"]
+    value = headline_value(record)
+    # this run's point of the trend: its headline figure, with the interval where the
+    # record's interval is of that figure
+    headline_ci = record["statistic"] == kind.headline
     return {
         "kind": kind.name,
         "unit": kind.unit,
-        "value": headline_value(record),
+        "value": value,
         "low": low,
         "high": high,
         "quantiles": record.get("latency_quantiles_ms") or [],
         "budget": budgets[0] if budgets else None,
         "baseline": record.get("baseline_value"),
+        "runs": [
+            {
+                "value": run["value"],
+                "low": run["ci"][0],
+                "high": run["ci"][1],
+                "recorded_at": run["recorded_at"],
+                "software": run["software"],
+                "git_commit": run.get("git_commit"),
+                "in_baseline": run.get("in_baseline", False),
+            }
+            for run in record.get("recorded_runs") or []
+        ],
+        "current": {
+            "value": value,
+            "low": low if headline_ci else None,
+            "high": high if headline_ci else None,
+        },
     }
+
+
+def _finite(value: Any) -> Any:
+    """JSON.parse takes no NaN or Infinity: a missing figure is null (nested too)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _verdict(value: Any) -> str:
@@ -149,10 +262,23 @@ def _card(index: int, record: ResultRecord) -> str:
         f"precision: {precision}</p>"
         f'<svg class="ovperf-plot" id="plot-{index}" width="520" height="200" '
         'viewBox="0 0 520 200" role="img"></svg>'
+        + _trend(index, record)
         + (f"<p>top layers:</p><ul>{layers}</ul>" if layers else "")
         + (f"<pre>{html.escape(message)}</pre>" if message else "")
         + "</div>"
     )
+
+
+def _trend(index: int, record: ResultRecord) -> str:
+    """The place of the trend of the test's recorded runs, or why there is none."""
+    if record.get("recorded_runs"):
+        return (
+            f'<p>recorded runs:</p><svg class="ovperf-trend" id="trend-{index}" width="520" '
+            'height="200" viewBox="0 0 520 200" role="img"></svg>'
+        )
+    if "baseline_verdict" in record:  # the gate looked at it
+        return '<p class="ovperf-no-trend">no recorded runs</p>'
+    return ""
 
 
 def html_report(records: Sequence[ResultRecord], environment: Mapping[str, Any]) -> str:
@@ -162,11 +288,7 @@ def html_report(records: Sequence[ResultRecord], environment: Mapping[str, Any])
         for row in summary_rows(records)
     )
     header = "".join(f"<th>{html.escape(h)}</th>" for h in SUMMARY_HEADER)
-    # JSON.parse takes no NaN or Infinity: a missing bound is null
-    plots = [
-        {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in d.items()}
-        for d in (_plot_data(r) for r in records)
-    ]
+    plots = [_finite(_plot_data(r)) for r in records]
     data = json.dumps(plots).replace("</", "<\\/")
     machine = html.escape(
         f"{environment.get('cpu', '?')}, OpenVINO {environment.get('openvino', '?')}"

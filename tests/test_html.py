@@ -11,9 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FAST
+from conftest import FAST, example_result
+from recorded import STORED, history_result
 
 from pytest_ovperf.cli import main
+from pytest_ovperf.html import html_report
+from pytest_ovperf.records import result_record
 
 SUITE = """
 import pytest
@@ -66,6 +69,27 @@ def render(page: Path, profile: Path) -> tuple[str, list[str]]:
     return completed.stdout, console
 
 
+#: appended to a page by the browser tests: counts the pairs of labels of one plot whose boxes
+#: overlap, once the page drew its plots
+OVERLAP_CHECK = """<script>
+(function () {
+  const overlaps = [];
+  document.querySelectorAll("svg").forEach(function (svg) {
+    const boxes = Array.from(svg.querySelectorAll("text")).map(t => [t.textContent, t.getBBox()]);
+    boxes.forEach(function ([a, p], i) {
+      boxes.slice(i + 1).forEach(function ([b, q]) {
+        if (p.x < q.x + q.width - 0.5 && q.x < p.x + p.width - 0.5 &&
+            p.y < q.y + q.height - 0.5 && q.y < p.y + p.height - 0.5) {
+          overlaps.push(svg.id + ": " + a + " / " + b);
+        }
+      });
+    });
+  });
+  document.body.setAttribute("data-overlaps", overlaps.join("; ") || "none");
+})();
+</script></body>"""
+
+
 @pytest.fixture
 def report(ovtester: pytest.Pytester) -> tuple[Path, Path]:
     """An HTML and a JSON report of a latency and a throughput test."""
@@ -92,9 +116,12 @@ def test_a_real_browser_draws_every_plot_without_console_messages(
     report: tuple[Path, Path], tmp_path: Path
 ) -> None:
     page, _ = report
-    dom, console = render(page, tmp_path / "profile")
+    checked = tmp_path / "checked.html"
+    checked.write_text(page.read_text().replace("</body>", OVERLAP_CHECK))
+    dom, console = render(checked, tmp_path / "profile")
     assert console == []
     assert 'data-rendered="yes"' in dom
+    assert 'data-overlaps="none"' in dom  # no label covers another
     assert dom.count('class="ovperf-ecdf"') == 1  # the latency test's distribution
     assert dom.count('class="ovperf-bar"') == 1  # the throughput test's fps
     assert dom.count('class="ovperf-budget"') == 2  # both budget lines
@@ -124,3 +151,28 @@ def test_ovperf_html_names_a_foreign_file(
     foreign.write_text(json.dumps({"tests": []}))
     assert main(["html", str(foreign), "-o", str(tmp_path / "x.html")]) == 2
     assert f"ovperf: {foreign}: not a pytest-ovperf JSON report" in capsys.readouterr().err
+
+
+def test_the_trend_draws_every_recorded_run_and_marks_this_one(tmp_path: Path) -> None:
+    compared = result_record(history_result())
+    unrecorded = result_record(example_result([1.0, 1.1, 1.2]))
+    unrecorded["baseline_verdict"] = "no-baseline"  # the gate looked, found no runs
+    page = tmp_path / "trend.html"
+    text = html_report([compared, unrecorded], {"cpu": "Example CPU", "openvino": "x"})
+    assert text.count('class="ovperf-trend"') == 1
+    assert text.count('<p class="ovperf-no-trend">no recorded runs</p>') == 1
+    page.write_text(text.replace("</body>", OVERLAP_CHECK))
+    dom, console = render(page, tmp_path / "profile")
+    assert console == []
+    assert 'data-rendered="yes"' in dom
+    assert 'data-overlaps="none"' in dom
+    runs = re.findall(r'<circle [^>]*class="ovperf-trend-run"[^>]*>', dom)
+    assert len(runs) == len(STORED)
+    # the runs the baseline figure came from are filled, the others hollow
+    assert [('fill="#fff"' not in run) for run in runs] == [False] * 3 + [True] * 2
+    assert dom.count('class="ovperf-trend-current"') == 1  # this run, apart from the stored
+    assert dom.count('class="ovperf-trend-ci"') == len(STORED) + 1  # each with its interval
+    assert dom.count('class="ovperf-trend-software"') == 1  # sw-a -> sw-b
+    assert dom.count('class="ovperf-trend-baseline"') == 1
+    assert "2026-11-01T10:00:00+00:00: 1.000 ms" in dom  # a run's tooltip
+    assert "this run: 1.200 ms" in dom
