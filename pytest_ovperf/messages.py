@@ -211,9 +211,7 @@ def _reference_lines(result: PerfResult, comparison: BaselineComparison) -> list
     unit, statistic = _unit_and_statistic(result)
     pairs = f"{kind_of(result.kind).unit_of_evidence} pairs"
     ratio, (low, high) = outcome.ratio(result.higher_is_better)
-    method = (
-        f"{PAIRED_TEST}, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added"
-    )
+    method = f"{PAIRED_TEST}, df={outcome.df:.0f}, {outcome.drift:.1%} between-process spread added"
     if comparison.verdict is GateVerdict.BY_BUDGET:
         judged = f"({method}); judged by the test's speedup budget, not the regression threshold"
     else:

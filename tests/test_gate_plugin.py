@@ -299,6 +299,12 @@ def test_a_run_right_after_recording_does_not_warn(ovtester: pytest.Pytester) ->
         outcome.assert_outcomes(passed=1)
     if verdict == "nothing-changed":
         assert "nothing the gate fingerprints changed" in data["baseline_message"]
+    # the stored run it was compared with travels to the reports (the HTML trend)
+    (point,) = data["recorded_runs"]
+    assert point["in_baseline"] is True
+    assert point["value"] == pytest.approx(data["baseline_value"], rel=1e-3)
+    low, high = point["ci"]
+    assert low < point["value"] < high
 
 
 def test_a_fact_the_baseline_did_not_record_is_unknown_not_changed() -> None:

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from ..kinds import kind_of
-from ..results import BaselineComparison, MachineGuard, PerfResult, ProfileDifference
+from ..results import (
+    BaselineComparison,
+    MachineGuard,
+    PerfResult,
+    ProfileDifference,
+    recorded_points,
+)
 from ..runtime.facts import software_changes
 from ..store.reader import BaselineReader, stored_baseline
 from ..store.schema import BaselineFile, StoredRun, history_of
@@ -139,6 +145,7 @@ class HistoryJudge:
             companion=companion_outcome,
             decided_by=decided_by,
             companion_guard=companion_guard,
+            recorded=recorded_points(runs, chosen.reference),
         )
 
     def _by_thresholds(
@@ -166,6 +173,7 @@ class HistoryJudge:
             stored=stored_baseline(path, entry, runs),
             what_changed=software_changes(entry.get("software", {}), dict(software)),
             memory=judgement,
+            recorded=recorded_points(runs, reference),
         )
 
     def _no_baseline(
