@@ -146,8 +146,9 @@ from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
 from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
 from pytest_ovperf.runtime.toy_models import mobilenet_like
 from pytest_ovperf.store.models import ModelStore
+from pytest_ovperf.verdicts.ab import AB_LOOKS
 from pytest_ovperf.verdicts.comparison import GateSettings, compare_paired
-from pytest_ovperf.verdicts.gate import AB_LOOKS, BaselineGate
+from pytest_ovperf.verdicts.gate import BaselineGate
 from pytest_ovperf.verdicts.kinds import GateVerdict
 from pytest_ovperf.verdicts.limits import (
     DEFAULT_DRIFT_PRIOR,

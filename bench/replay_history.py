@@ -33,7 +33,7 @@ from workdir import fresh_workdir
 
 from pytest_ovperf.store.schema import StoredRun, history_of
 from pytest_ovperf.verdicts.comparison import GateSettings, compare
-from pytest_ovperf.verdicts.gate import same_machine_state
+from pytest_ovperf.verdicts.history import same_machine_state
 from pytest_ovperf.verdicts.limits import DEFAULT_MAX_PROBE_SHIFT
 
 TEST = """

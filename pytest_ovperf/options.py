@@ -70,7 +70,7 @@ class Settings:
     prior_drift: float = DEFAULT_DRIFT_PRIOR
     #: interleave the machine-speed probe with every measurement
     speed_probe: bool = True
-    #: on the CPU, measure the model with one inference thread too (``partners.py``)
+    #: on the CPU, measure the model with one inference thread too (``partners/``)
     companion: bool = True
     #: above this foreign CPU load (fraction) a baseline comparison is inconclusive
     max_foreign_load: float = DEFAULT_MAX_FOREIGN_LOAD

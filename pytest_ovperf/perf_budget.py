@@ -70,8 +70,9 @@ from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
+from .verdicts.ab import judge_ab, judge_reference
 from .verdicts.budgets import Budget, applicable_budgets
-from .verdicts.gate import baseline_error, judge_ab, judge_reference
+from .verdicts.gate import baseline_error
 from .verdicts.kinds import GateVerdict, Metric, Verdict
 from .verdicts.stats import Interval
 

@@ -86,7 +86,7 @@ class RemeasureRecord(TypedDict):
 
 
 class CompanionRecord(TypedDict):
-    """The one-thread compute companion measured beside the result (``partners.py``)."""
+    """The one-thread compute companion measured beside the result (``partners/``)."""
 
     p50_ms: float | None
     blocks: int

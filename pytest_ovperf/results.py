@@ -70,7 +70,7 @@ class Check:
 
 @dataclass(frozen=True)
 class CompanionFigure:
-    """The one-thread compute companion of a result (``partners.py``): the same model,
+    """The one-thread compute companion of a result (``partners/``): the same model,
     one inference thread, sync, measured beside it."""
 
     #: median latency (ms) over all its inferences

@@ -22,7 +22,7 @@ from ..measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from ..measure.engine import Partner
 from ..runtime.models import CompiledEntry, ModelSpec
 from ..session import OvperfSession
-from ..verdicts.gate import AbPlan
+from ..verdicts.ab import AbPlan
 
 
 class PartnerUnavailable(Exception):

@@ -9,8 +9,9 @@ from typing import Any
 from ..kinds import kind_of
 from ..measure.engine import Partner, SequentialLooks
 from ..runtime.models import CompiledEntry, ModelError, ModelSpec
+from ..verdicts.ab import AB_LOOKS, AbPlan, AbUnavailable
 from ..verdicts.comparison import compare_paired
-from ..verdicts.gate import AB_LOOKS, AbPlan, AbUnavailable, BaselineGate
+from ..verdicts.gate import BaselineGate
 from ..verdicts.kinds import CompareMode, GateVerdict
 from .base import ComparisonPartner, Fallback, Judging, Offer, PartnerSource, PartnerUnavailable
 

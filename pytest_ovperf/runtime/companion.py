@@ -1,5 +1,5 @@
 """The compute companion: the test's model with one inference thread, measured beside the
-user-facing figure on the CPU (chosen in ``partners.py``, judged in ``verdicts/companion.py``).
+user-facing figure on the CPU (chosen in ``partners/``, judged in ``verdicts/companion.py``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Two figures of one model judged against the stored runs: the user-facing one (p50 or fps
-with the test's threads and streams) and the one-thread compute companion (``partners.py``).
+with the test's threads and streams) and the one-thread compute companion (``partners/``).
 
 On a shared machine the user-facing figure drifts between processes with the machine's
 state (two-thread latency moved 25% between two runs a minute apart) while one thread stays

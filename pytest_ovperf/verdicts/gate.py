@@ -19,18 +19,14 @@ from ..store.baselines import BaselineFileError
 from ..store.models import ModelStore, ModelStoreError
 from ..store.reader import BaselineReader, probe_id_of
 from .ab import (
-    AB_LOOKS,
     AbPlan,
     AbPlanner,
-    AbUnavailable,
-    judge_ab,
-    judge_reference,
     look_settings,
     memory_in_run,
 )
 from .comparison import GateSettings
 from .drift import Drift
-from .history import HistoryJudge, same_machine_state
+from .history import HistoryJudge
 from .history_drift import DriftEstimator
 from .kinds import CompareMode, GateVerdict
 from .limits import (
@@ -41,19 +37,6 @@ from .limits import (
 )
 from .memory import MemoryJudgement, judge_memory
 from .recording import record_run, summaries_of
-
-#: what other modules import from here (A/B's and history's names, re-exported: their home
-#: is ``ab.py`` and ``history.py``)
-__all__ = [
-    "AB_LOOKS",
-    "AbPlan",
-    "AbUnavailable",
-    "BaselineGate",
-    "baseline_error",
-    "judge_ab",
-    "judge_reference",
-    "same_machine_state",
-]
 
 
 @dataclass
