@@ -3,20 +3,17 @@
 Latency follows benchmark_app's latency mode (one request, ``InferRequest.latency`` per
 inference, inputs bound once). Throughput keeps an ``AsyncInferQueue`` of
 ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` full and drains it at the end of every block, so that
-another workload can run between blocks without contention. A block's fps is its steady
-rate: once the queue is full, every submission returns when a request completes, so the
-completions between the ``STEADY_SKIP``-th request latency's submission and the last one,
-over the time between them, leave out the fill at the block's start (streams started in
-lockstep, refilling slowly) and the drain at its end. Counting the whole block instead
-(submitted / (block time + drain)) read a quarter of a request latency per block low (the
-PP-OCR detector at 2 x 17 ms: 0.1 s blocks 4-5% below continuous submission, 0.3 s blocks
-1%), which forced blocks of 25 request latencies and so few block pairs in an A/B
-comparison. A block too short for a steady window is counted whole.
+another workload can run between blocks without contention; a block's fps is its steady
+rate. The timed loops themselves live in ``loops.py`` (its docstring says how a block is
+counted), shared with the side-runtime worker, which measures another OpenVINO release the
+same way.
 """
 
 from __future__ import annotations
 
-import time
+# the tests stand in for the clock through ``blocks.time.perf_counter`` (the time module
+# that loops.py reads)
+import time  # noqa: F401
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +21,19 @@ import numpy as np
 import openvino as ov
 
 from ..runtime.models import bind_inputs
+from . import loops
+from .loops import STEADY_LATENCIES, STEADY_MIN_CYCLES, STEADY_SKIP
 from .settings import MeasureSettings
+
+__all__ = [
+    "STEADY_LATENCIES",
+    "STEADY_MIN_CYCLES",
+    "STEADY_SKIP",
+    "InferPool",
+    "LatencyBlocks",
+    "ThroughputBlocks",
+    "warm_up",
+]
 
 
 class InferPool:
@@ -59,11 +68,7 @@ class InferPool:
 
 
 def warm_up(infer: Callable[[], Any], settings: MeasureSettings) -> None:
-    deadline = time.perf_counter() + settings.warmup_s
-    done = 0
-    while done < settings.warmup_iterations or time.perf_counter() < deadline:
-        infer()
-        done += 1
+    loops.warm_up(infer, settings.warmup_s, settings.warmup_iterations)
 
 
 class LatencyBlocks:
@@ -79,31 +84,12 @@ class LatencyBlocks:
         self.latencies: list[float] = []
 
     def __call__(self, seconds: float) -> float:
-        start_index = len(self.latencies)
-        deadline = time.perf_counter() + seconds
-        while True:
-            self.request.infer()
-            self.latencies.append(self.request.latency)
-            if time.perf_counter() >= deadline:
-                break
-        return float(np.median(self.latencies[start_index:]))
+        return loops.latency_block(self.request, seconds, self.latencies)
 
     @property
     def value(self) -> float:
         """The headline figure: median latency (ms) over every block."""
         return float(np.median(self.latencies))
-
-
-#: request latencies (cycles of the whole queue) left out at the start of a block before its
-#: steady window opens
-STEADY_SKIP = 2
-#: request latencies a block's steady window spans (at least): a block lasts
-#: ``STEADY_SKIP + STEADY_LATENCIES`` request latencies at least
-STEADY_LATENCIES = 6
-#: fewest whole-queue cycles a steady window must hold, else the block is counted whole
-#: (well below ``STEADY_LATENCIES``: a block of the planned length always keeps its window,
-#: whether its last cycle ends just before or just after the deadline)
-STEADY_MIN_CYCLES = 2
 
 
 class ThroughputBlocks:
@@ -117,46 +103,21 @@ class ThroughputBlocks:
         self.block_seconds: list[float] = []
         #: inferences submitted in each block, the window's and the rest
         self.submitted: list[int] = []
-        # warm up with one block of the same kind, then forget it
-        self(max(settings.warmup_s, 1e-3))
-        while sum(self.submitted) < max(settings.warmup_iterations, pool.size):
-            self(1e-3)
-        #: one request's latency: the whole queue completes once in it
-        self.request_latency_s = pool.size / self.value
-        #: the length of this model's blocks
-        self.block_s = max(
-            settings.block_s, (STEADY_SKIP + STEADY_LATENCIES) * self.request_latency_s
+        # warm up with blocks of the same kind, then forget them
+        warm = loops.throughput_warm_up(
+            pool.start, pool.wait_all, pool.size, settings.warmup_s, settings.warmup_iterations
         )
-        self.block_counts.clear()
-        self.block_seconds.clear()
-        self.submitted.clear()
+        #: one request's latency: the whole queue completes once in it
+        self.request_latency_s = pool.size / loops.pooled_rate(warm)
+        #: the length of this model's blocks
+        self.block_s = loops.throughput_block_s(self.request_latency_s, settings.block_s)
 
     def __call__(self, seconds: float) -> float:
-        clock = time.perf_counter
-        started = clock()
-        deadline = started + seconds
-        # the k-th submission returns when the (k - size)-th request completes
-        opens_at = (1 + STEADY_SKIP) * self.pool.size
-        count, opened = 0, 0.0
-        while True:
-            self.pool.start()
-            count += 1
-            now = clock()
-            if count == opens_at:
-                opened = now
-            if now >= deadline:
-                break
-        self.pool.wait_all()
-        elapsed = clock() - started
-        steady = count - opens_at
-        if steady >= STEADY_MIN_CYCLES * self.pool.size and now > opened:
-            completions, window = steady, now - opened
-        else:  # too short for a steady window: the whole block, fill and drain included
-            completions, window = count, elapsed
-        self.block_counts.append(completions)
-        self.block_seconds.append(window)
-        self.submitted.append(count)
-        return completions / window
+        block = loops.throughput_block(self.pool.start, self.pool.wait_all, self.pool.size, seconds)
+        self.block_counts.append(block.completions)
+        self.block_seconds.append(block.window_s)
+        self.submitted.append(block.submitted)
+        return block.value
 
     @property
     def completed(self) -> int:

@@ -1,0 +1,147 @@
+"""The timed loops of a block, and nothing else: what ``blocks.py`` measures in this process
+and what the side-runtime worker (``runtime/side/worker.py``) measures under another
+OpenVINO release, so that both sides of a comparison are measured the same way.
+
+This module imports nothing from ``pytest_ovperf`` (only the standard library and numpy, and
+openvino's types for the type checker alone): the worker runs in a side Python environment
+where pytest_ovperf is not installed and loads this file as a top-level module. Keep it so.
+
+Latency (benchmark_app's latency mode): one request, inputs bound once, a block's figure is
+the median of ``InferRequest.latency`` over the inferences of its time slice.
+
+Throughput: an ``AsyncInferQueue`` kept full and drained at the end of every block (so that
+another workload can run between blocks without contention). A block's fps is its steady
+rate: once the queue is full, every submission returns when a request completes, so the
+completions between the ``STEADY_SKIP``-th request latency's submission and the last one,
+over the time between them, leave out the fill at the block's start (streams started in
+lockstep, refilling slowly) and the drain at its end. Counting the whole block instead
+(submitted / (block time + drain)) read a quarter of a request latency per block low (the
+PP-OCR detector at 2 x 17 ms: 0.1 s blocks 4-5% below continuous submission, 0.3 s blocks
+1%), which forced blocks of 25 request latencies and so few block pairs in an A/B
+comparison. A block too short for a steady window is counted whole.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+#: request latencies (cycles of the whole queue) left out at the start of a block before its
+#: steady window opens
+STEADY_SKIP = 2
+#: request latencies a block's steady window spans (at least): a block lasts
+#: ``STEADY_SKIP + STEADY_LATENCIES`` request latencies at least
+STEADY_LATENCIES = 6
+#: fewest whole-queue cycles a steady window must hold, else the block is counted whole
+#: (well below ``STEADY_LATENCIES``: a block of the planned length always keeps its window,
+#: whether its last cycle ends just before or just after the deadline)
+STEADY_MIN_CYCLES = 2
+#: the shortest throughput warm-up block (s)
+_SHORTEST_BLOCK_S = 1e-3
+
+
+class SyncRequest(Protocol):
+    """What a latency block needs of an ``openvino.InferRequest``."""
+
+    def infer(self) -> Any: ...
+
+    @property
+    def latency(self) -> float: ...
+
+
+def warm_up(infer: Callable[[], Any], seconds: float, iterations: int) -> int:
+    """Call ``infer`` for at least ``seconds`` and at least ``iterations`` times; returns how
+    many times it was called."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+    while done < iterations or time.perf_counter() < deadline:
+        infer()
+        done += 1
+    return done
+
+
+def latency_block(request: SyncRequest, seconds: float, latencies: list[float]) -> float:
+    """One latency block: sync inferences until ``seconds`` have passed (one at least), each
+    one's ``request.latency`` (ms) appended to ``latencies``; returns the block's median."""
+    clock = time.perf_counter
+    start_index = len(latencies)
+    deadline = clock() + seconds
+    while True:
+        request.infer()
+        latencies.append(request.latency)
+        if clock() >= deadline:
+            break
+    return float(np.median(latencies[start_index:]))
+
+
+class ThroughputBlock(NamedTuple):
+    """One throughput block: the completions and seconds of its steady window (or of the
+    whole block, drain included, when it was too short for one), the inferences submitted in
+    all, and its rate."""
+
+    completions: int
+    window_s: float
+    submitted: int
+    value: float
+
+
+def throughput_block(
+    start: Callable[[], Any], wait_all: Callable[[], Any], size: int, seconds: float
+) -> ThroughputBlock:
+    """One throughput block on a queue of ``size`` requests: ``start()`` submits one
+    inference (blocking until a request is idle: ``AsyncInferQueue.start_async``),
+    ``wait_all()`` drains the queue. Submits until ``seconds`` have passed, then drains."""
+    clock = time.perf_counter
+    started = clock()
+    deadline = started + seconds
+    # the k-th submission returns when the (k - size)-th request completes
+    opens_at = (1 + STEADY_SKIP) * size
+    count, opened = 0, 0.0
+    while True:
+        start()
+        count += 1
+        now = clock()
+        if count == opens_at:
+            opened = now
+        if now >= deadline:
+            break
+    wait_all()
+    elapsed = clock() - started
+    steady = count - opens_at
+    if steady >= STEADY_MIN_CYCLES * size and now > opened:
+        completions, window = steady, now - opened
+    else:  # too short for a steady window: the whole block, fill and drain included
+        completions, window = count, elapsed
+    return ThroughputBlock(completions, window, count, completions / window)
+
+
+def pooled_rate(blocks: Sequence[ThroughputBlock]) -> float:
+    """The steady windows' completions over their time (fps); NaN without any time."""
+    seconds = sum(block.window_s for block in blocks)
+    return sum(block.completions for block in blocks) / seconds if seconds > 0 else float("nan")
+
+
+def throughput_warm_up(
+    start: Callable[[], Any],
+    wait_all: Callable[[], Any],
+    size: int,
+    seconds: float,
+    iterations: int,
+) -> list[ThroughputBlock]:
+    """Warm a queue up with one block of the same kind (``seconds`` long), then short blocks
+    until ``iterations`` and a whole queue's worth of inferences were submitted; returns
+    those blocks (their ``pooled_rate`` sizes the measured blocks)."""
+    blocks = [throughput_block(start, wait_all, size, max(seconds, _SHORTEST_BLOCK_S))]
+    while sum(block.submitted for block in blocks) < max(iterations, size):
+        blocks.append(throughput_block(start, wait_all, size, _SHORTEST_BLOCK_S))
+    return blocks
+
+
+def throughput_block_s(request_latency_s: float, block_s: float) -> float:
+    """The length of a model's throughput blocks: ``block_s``, but long enough for a steady
+    window (``STEADY_SKIP + STEADY_LATENCIES`` request latencies: the whole queue completes
+    once in a request latency, ``size / rate``)."""
+    return max(block_s, (STEADY_SKIP + STEADY_LATENCIES) * request_latency_s)
