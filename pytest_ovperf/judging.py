@@ -13,7 +13,7 @@ from .verdicts.budgets import Budget
 from .verdicts.drift import Drift, calibrated_interval
 from .verdicts.guards import busy_guard
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric
-from .verdicts.limits import PAIRED_TEST
+from .verdicts.limits import MAX_IDLE_SIDE_CPU, PAIRED_TEST
 from .verdicts.stats import Interval
 
 
@@ -29,6 +29,20 @@ def busy_guarded(
         return comparison
     comparison.guards.append(guard)
     comparison.verdict = GateVerdict.INCONCLUSIVE
+    return comparison
+
+
+def idle_side_guarded(comparison: BaselineComparison, share: float) -> BaselineComparison:
+    """A comparison with another runtime's worker where the idle side used more than
+    ``MAX_IDLE_SIDE_CPU`` of the measuring side's CPU is inconclusive: two processes do not
+    share OpenVINO's thread pool, and threads spinning after an inference take cores from
+    the other side's measurement."""
+    comparison.idle_side_cpu = share
+    if share > MAX_IDLE_SIDE_CPU:
+        comparison.guards.append(
+            MachineGuard(GuardReason.IDLE_SIDE_CPU, share, None, MAX_IDLE_SIDE_CPU)
+        )
+        comparison.verdict = GateVerdict.INCONCLUSIVE
     return comparison
 
 

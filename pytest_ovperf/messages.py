@@ -292,6 +292,13 @@ def _guard_line(guard: MachineGuard) -> str:
             + f", over the {guard.limit:.0%} allowed (--ovperf-max-foreign-load):"
             " a slowdown cannot be told from contention; re-run on a quiet machine"
         )
+    if guard.reason is GuardReason.IDLE_SIDE_CPU:
+        return (
+            f"the two runtimes did not take turns cleanly: the idle side used "
+            f"{guard.current or 0.0:.1%} of the measuring side's CPU, over the "
+            f"{guard.limit:.0%} allowed (OpenVINO's threads spinning after inference take "
+            "cores from the other process): the ratio cannot be trusted"
+        )
     assert guard.current is not None and guard.baseline is not None  # a probe guard has both
     shift = guard.current / guard.baseline - 1.0
     if guard.reason is GuardReason.SLOW_STATE:

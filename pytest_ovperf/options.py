@@ -90,6 +90,9 @@ class Settings:
     #: memory: an increase over the baseline beyond both of these is a regression
     memory_threshold: float = DEFAULT_MEMORY_THRESHOLD
     memory_floor_mb: float = DEFAULT_MEMORY_FLOOR_MB
+    #: where the side environments of other OpenVINO releases live (``None``: the user's
+    #: cache directory, ``runtime/side/environment.py``)
+    runtime_cache: Path | None = None
     #: measure a test that failed on statistics alone again at the end of the run, and
     #: fail it only when the re-measure fails too
     confirm: bool = True
@@ -158,6 +161,12 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "",
         "directory of the copies of the models baselines were recorded with, relative to "
         "rootdir (default: <baseline-dir>/models)",
+    ),
+    (
+        "runtime-cache",
+        "",
+        "directory of the side environments of other OpenVINO releases (reference_runtime=); "
+        "default: the user's cache directory (~/.cache/pytest-ovperf/runtimes)",
     ),
     (
         "compare",
@@ -409,4 +418,5 @@ def settings_from_config(config: pytest.Config) -> Settings:
         memory_mode=memory_mode,
         memory_threshold=read.fraction("memory-threshold"),
         memory_floor_mb=memory_floor,
+        runtime_cache=rootdir / read.text("runtime-cache") if read.text("runtime-cache") else None,
     )

@@ -20,6 +20,7 @@ from .judging import (
     budget_guard,
     busy_guarded,
     calibrate_checks,
+    idle_side_guarded,
     one_off_checks,
     point_checks,
     reference_checks,
@@ -145,7 +146,7 @@ class PerfBudget:
         settings = self._session.settings.measure
         chosen = self._partner(LATENCY.name, entry)
         with self._measuring() as hold:
-            load = LoadMeter().start()
+            load = LoadMeter(helper_pids=chosen.partner.helper_pids).start()
             samples = measure_latency(
                 compiled,
                 inputs,
@@ -188,7 +189,7 @@ class PerfBudget:
         settings = self._session.settings.measure
         chosen = self._partner(THROUGHPUT.name, entry)
         with self._measuring() as hold:
-            load = LoadMeter().start()
+            load = LoadMeter(helper_pids=chosen.partner.helper_pids).start()
             samples = measure_throughput(
                 infer_pool, settings, chosen.partner.blocks, self._progress, chosen.companion
             )
@@ -475,6 +476,8 @@ class PerfBudget:
         paired = self._paired_verdict(result, partner, samples)
         if paired is not None:
             result.baseline = busy_guarded(result, paired, self._session.settings.max_foreign_load)
+            if partner.idle_cpu is not None:
+                result.baseline = idle_side_guarded(result.baseline, partner.idle_cpu())
             return
         if partner.judging is Judging.PROBE and samples is not None:
             result.probe_value = samples.value

@@ -54,7 +54,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "ovperf_model(source, *, shape=None, config=None, inputs=None, reference=None): "
+        "ovperf_model(source, *, shape=None, config=None, inputs=None, reference=None, "
+        "reference_config=None, reference_runtime=None): "
         "the OpenVINO model a perf test measures",
     )
     budget_arguments = ", ".join(f.name for f in fields(Budget))
@@ -87,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     elif SESSION_ID_KEY in workerinput:
         ovperf.session_id = workerinput[SESSION_ID_KEY]
     config.stash[SESSION_KEY] = ovperf
+    config.add_cleanup(ovperf.close)
     collection = CollectionTracker()
     config.pluginmanager.register(collection, "ovperf-collection")
     runs_tests = workerinput is not None or not worker_count(config)

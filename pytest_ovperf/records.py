@@ -189,6 +189,9 @@ class ResultRecord(TypedDict):
     #: software fact -> [baseline value, current value]
     what_changed: NotRequired[dict[str, list[Any]]]
     decided_by: NotRequired[str | None]
+    #: another runtime's worker beside (``reference_runtime=``): the CPU the idle side used
+    #: while the other measured, as a fraction of the measuring side's
+    idle_side_cpu: NotRequired[float | None]
     #: the stored runs of the baseline, oldest first (history comparisons)
     recorded_runs: NotRequired[list[RecordedRunRecord]]
     companion_verdict: NotRequired[str]
@@ -375,6 +378,8 @@ def result_record(result: PerfResult) -> ResultRecord:
                 "decided_by": b.decided_by.value if b.decided_by is not None else None,
             }
         )
+        if b.idle_side_cpu is not None:
+            data["idle_side_cpu"] = _num(b.idle_side_cpu)
         if b.recorded:
             data["recorded_runs"] = [_recorded_run(point) for point in b.recorded]
         if b.companion is not None:

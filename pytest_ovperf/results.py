@@ -207,6 +207,9 @@ class BaselineComparison:
     companion_guard: MachineGuard | None = None
     #: memory: the threshold judgement (no statistics: ``verdicts/memory.py``)
     memory: MemoryJudgement | None = None
+    #: another runtime's worker beside: the CPU the idle side used while the other measured,
+    #: as a fraction of the measuring side's
+    idle_side_cpu: float | None = None
 
     @property
     def ratio(self) -> float | None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .runtime.device_locks import DeviceLocks
     from .runtime.devices import DeviceCatalog
     from .runtime.models import CompileCache
+    from .runtime.side.pool import SideRuntimes
     from .store.models import ModelStore
     from .verdicts.gate import BaselineGate
 
@@ -96,6 +97,18 @@ class OvperfSession:
             memory_threshold=self.settings.memory_threshold,
             memory_floor_mb=self.settings.memory_floor_mb,
         )
+
+    @functools.cached_property
+    def side_runtimes(self) -> SideRuntimes:
+        """Other OpenVINO runtimes measured beside this one (``reference_runtime=``)."""
+        from .runtime.side.pool import SideRuntimes
+
+        return SideRuntimes(self.settings.runtime_cache)
+
+    def close(self) -> None:
+        """The session's end: shut down the side runtimes' workers, if any were started."""
+        if "side_runtimes" in self.__dict__:
+            self.side_runtimes.close()
 
     @functools.cached_property
     def software_facts(self) -> dict[str, Any]:

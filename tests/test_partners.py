@@ -21,6 +21,7 @@ from pytest_ovperf.partners import (
     PartnerUnavailable,
     ProbeSource,
     ReferenceSource,
+    SideRuntimeSource,
     first_offer,
 )
 from pytest_ovperf.runtime.models import CompiledEntry
@@ -91,8 +92,13 @@ def test_a_source_that_cannot_do_without_its_partner_ends_the_walk() -> None:
 
 
 def test_the_sources_order() -> None:
-    assert (ReferenceSource, BaselineCopySource, ProbeSource) == SOURCES
-    assert [s.name for s in SOURCES] == ["reference", "baseline-copy", "probe"]
+    assert (SideRuntimeSource, ReferenceSource, BaselineCopySource, ProbeSource) == SOURCES
+    assert [s.name for s in SOURCES] == [
+        "reference-runtime",
+        "reference",
+        "baseline-copy",
+        "probe",
+    ]
     assert [j for j in Judging if j.against_stored_runs] == [Judging.PROBE, Judging.HISTORY]
 
 

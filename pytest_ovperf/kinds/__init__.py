@@ -36,8 +36,9 @@ RESERVED_FIELDS = frozenset(
         "device_wait_s", "checks", "companion", "runtime_precisions", "top_layers",
         "attribution", "remeasure", "baseline_verdict", "baseline_method", "baseline_value",
         "ratio", "ratio_ci", "baseline_p_value", "regression_threshold", "baseline_message",
-        "baseline_other_profiles", "what_changed", "decided_by", "companion_verdict",
-        "companion_ratio", "companion_ratio_ci", "recorded_runs", "environment", "source",
+        "baseline_other_profiles", "what_changed", "decided_by", "idle_side_cpu",
+        "companion_verdict", "companion_ratio", "companion_ratio_ci", "recorded_runs",
+        "environment", "source",
         *PLUGIN_KIND_FIELDS,
     }
 )  # fmt: skip

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import openvino as ov
@@ -44,11 +45,32 @@ class SequentialLooks:
     settled: Callable[[Sequence[float], int], bool]
 
 
+class PartnerRunner(Protocol):
+    """What runs a partner's blocks: a block runner of this process (``LatencyBlocks``,
+    ``ThroughputBlocks``) or the worker of another OpenVINO runtime (``runtime/side/``)."""
+
+    def __call__(self, seconds: float) -> float:
+        """Run one block of about ``seconds``; its summary (median ms, or fps)."""
+        ...
+
+    @property
+    def value(self) -> float:
+        """The headline figure over every block run."""
+        ...
+
+
+@runtime_checkable
+class SteadyBlocks(Protocol):
+    """A throughput runner whose blocks need a length of their own (a steady window)."""
+
+    block_s: float
+
+
 @dataclass(frozen=True)
 class Partner:
     """A workload measured interleaved with the model."""
 
-    runner: LatencyBlocks | ThroughputBlocks
+    runner: PartnerRunner
     #: a partner block lasts this fraction of a model block
     share: float
     #: whether the model/partner ratio is compared, so its precision also decides stopping
@@ -341,7 +363,7 @@ def measure_throughput(
     # a throughput partner's blocks are as long as the model's: both long enough for a
     # steady window
     block_s = model.block_s
-    if partner is not None and isinstance(partner.runner, ThroughputBlocks):
+    if partner is not None and isinstance(partner.runner, SteadyBlocks):
         block_s = max(block_s, partner.runner.block_s / partner.share)
     run, partner_samples, companion_samples = _run_with(
         model, partner, settings, precision, "throughput", progress, block_s, companion

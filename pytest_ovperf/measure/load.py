@@ -5,7 +5,8 @@ used the CPU is slower for reasons that have nothing to do with the model. The g
 tell such a slowdown from a regression by statistics alone, because the load may be steady
 for the whole run. So it measures the load directly: CPU time the whole machine spent busy
 (psutil's system CPU times, steal time included where the system reports it) minus the CPU
-time of this process, as a fraction of the wall time times the machine's CPUs. Where the
+time of this process (and of its helper processes: the worker of another OpenVINO runtime
+measured beside it), as a fraction of the wall time times the machine's CPUs. Where the
 system reports no CPU times the meter reports ``None`` and the gate does without it.
 """
 
@@ -32,9 +33,16 @@ def _machine_busy_seconds() -> float | None:
     return float(sum(getattr(times, name, 0.0) for name in _BUSY_FIELDS))
 
 
-def _own_cpu_seconds() -> float:
+def _own_cpu_seconds(helper_pids: tuple[int, ...] = ()) -> float:
     times = os.times()
-    return times.user + times.system
+    own = times.user + times.system
+    for pid in helper_pids:
+        try:
+            helper = psutil.Process(pid).cpu_times()
+        except (psutil.Error, OSError):
+            continue  # gone: what it used is lost, and counts as foreign (the safe side)
+        own += helper.user + helper.system
+    return own
 
 
 @dataclass
@@ -44,11 +52,13 @@ class LoadMeter:
     started_wall: float = 0.0
     started_busy: float | None = None
     started_own: float = 0.0
+    #: processes that work for this measurement (a side runtime's worker): not foreign
+    helper_pids: tuple[int, ...] = ()
 
     def start(self) -> LoadMeter:
         self.started_wall = time.monotonic()
         self.started_busy = _machine_busy_seconds()
-        self.started_own = _own_cpu_seconds()
+        self.started_own = _own_cpu_seconds(self.helper_pids)
         return self
 
     def foreign_load(self) -> float | None:
@@ -59,7 +69,8 @@ class LoadMeter:
         wall = time.monotonic() - self.started_wall
         if wall <= 0:
             return None
-        others = (busy - self.started_busy) - (_own_cpu_seconds() - self.started_own)
+        own = _own_cpu_seconds(self.helper_pids) - self.started_own
+        others = (busy - self.started_busy) - own
         # the CPU times count every CPU of the machine; the capacity is all of them
         capacity = wall * (os.cpu_count() or logical_cpu_count())
         return min(max(others / capacity, 0.0), 1.0)

@@ -5,9 +5,11 @@ One source per module, each a ``PartnerSource`` (``base.py``) offering at most o
 ``ComparisonPartner``: how it runs, how the result is judged, how messages name it.
 ``SOURCES`` is their order; the first partner offered is the one measured:
 
-1. ``ReferenceSource`` (``reference.py``): the test's ``reference=`` / ``reference_config=``;
-2. ``BaselineCopySource`` (``baseline_copy.py``): the baseline's own model, A/B;
-3. ``ProbeSource`` (``probe.py``): the speed probe, for the kinds measured in blocks.
+1. ``SideRuntimeSource`` (``side_runtime.py``): the reference under another OpenVINO
+   runtime, in a worker process (``reference_runtime=``);
+2. ``ReferenceSource`` (``reference.py``): the test's ``reference=`` / ``reference_config=``;
+3. ``BaselineCopySource`` (``baseline_copy.py``): the baseline's own model, A/B;
+4. ``ProbeSource`` (``probe.py``): the speed probe, for the kinds measured in blocks.
 
 None offered: the model is measured alone. Either of the last two leaves the result to the
 stored runs (recorded or compared), and on the CPU the companion then runs beside.
@@ -45,6 +47,7 @@ from .base import (
 from .baseline_copy import BaselineCopySource, ab_looks, baseline_spec
 from .probe import ProbeSource
 from .reference import ReferenceSource
+from .side_runtime import SideRuntimeSource
 
 __all__ = [
     "NO_PARTNER",
@@ -61,13 +64,19 @@ __all__ = [
     "PartnerUnavailable",
     "ProbeSource",
     "ReferenceSource",
+    "SideRuntimeSource",
     "ab_looks",
     "baseline_spec",
     "first_offer",
 ]
 
 #: the sources of a comparison partner, in the order they are asked
-SOURCES: tuple[type[PartnerSource], ...] = (ReferenceSource, BaselineCopySource, ProbeSource)
+SOURCES: tuple[type[PartnerSource], ...] = (
+    SideRuntimeSource,
+    ReferenceSource,
+    BaselineCopySource,
+    ProbeSource,
+)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,11 @@ class ComparisonPartner:
     model: ModelSpec | None = None
     #: the baseline's entry and model copy (``Judging.AB``)
     plan: AbPlan | None = None
+    #: processes that run it (another runtime's worker): their CPU is not foreign load
+    helper_pids: tuple[int, ...] = ()
+    #: another runtime's worker: the CPU the idle side used while the other measured, as a
+    #: fraction of the measuring side's (read after the measurement)
+    idle_cpu: Callable[[], float] | None = None
 
 
 #: the test's model measured alone, judged against the stored runs

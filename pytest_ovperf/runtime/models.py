@@ -40,12 +40,21 @@ class ModelSpec:
     #: the reference's compile config (``reference_config=``): the reference is the model
     #: itself (or ``reference``) compiled with this config instead of ``config``
     reference_config: Mapping[str, Any] | None = None
+    #: another OpenVINO runtime the reference (the model itself unless ``reference`` or
+    #: ``reference_config`` says otherwise) runs under (``reference_runtime=``): a release
+    #: (``"2025.4.1"``, installed into a cached side environment) or the path of a Python
+    #: interpreter that has OpenVINO (``runtime/side/``)
+    reference_runtime: str | None = None
     #: directory of the test file; relative paths are resolved against it
     base_dir: Path = Path(".")
 
     @property
     def has_reference(self) -> bool:
-        return self.reference is not None or self.reference_config is not None
+        return (
+            self.reference is not None
+            or self.reference_config is not None
+            or self.reference_runtime is not None
+        )
 
     def reference_spec(self) -> ModelSpec:
         """The reference as a model spec of its own: ``reference`` (else this model),
@@ -59,6 +68,7 @@ class ModelSpec:
         )
 
     def describe_reference(self) -> str:
+        """The reference in messages (the runtime it runs under is the partner's to say)."""
         source = self.reference if self.reference is not None else self.source
         text = self.describe(source)
         if self.reference_config is not None:
@@ -83,7 +93,7 @@ class ModelSpec:
         return f"{getattr(source, '__module__', '?')}.{name}()"
 
 
-_MODEL_KWARGS = {"shape", "config", "inputs", "reference", "reference_config"}
+_MODEL_KWARGS = {"shape", "config", "inputs", "reference", "reference_config", "reference_runtime"}
 
 
 def parse_model_marker(
@@ -124,6 +134,14 @@ def parse_model_marker(
         raise ModelError(
             f"ovperf_model reference_config must be a dict of properties, got {reference_config!r}"
         )
+    reference_runtime = kwargs.get("reference_runtime")
+    if reference_runtime is not None and (
+        not isinstance(reference_runtime, (str, Path)) or not str(reference_runtime).strip()
+    ):
+        raise ModelError(
+            "ovperf_model reference_runtime must be an OpenVINO release (e.g. '2025.4.1') or "
+            f"the path of a Python interpreter that has OpenVINO, got {reference_runtime!r}"
+        )
     shape = kwargs.get("shape")
     if shape is not None and not isinstance(shape, (Mapping, list, tuple)):
         raise ModelError(f"ovperf_model shape must be a dict name -> list or a list, got {shape!r}")
@@ -134,6 +152,7 @@ def parse_model_marker(
         inputs=kwargs.get("inputs"),
         reference=kwargs.get("reference"),
         reference_config=dict(reference_config) if reference_config is not None else None,
+        reference_runtime=str(reference_runtime) if reference_runtime is not None else None,
         base_dir=base_dir,
     )
 
@@ -348,15 +367,28 @@ class CompileCache:
         key = _source_key(spec, source)
         found = self._files.get(key)
         if found is None:
-            prepared = self.prepare(spec, source)
-            if self._file_dir is None:
-                self._file_dir = tempfile.TemporaryDirectory(prefix="ovperf-models-")
-            target = Path(self._file_dir.name) / f"{prepared.fingerprint}.xml"
-            if not target.exists():
-                ov.save_model(prepared.model, str(target), compress_to_fp16=False)
-            found = ModelFile(target, None)  # saved after the reshape
+            found = ModelFile(self._saved(spec, source), None)  # saved after the reshape
             self._files[key] = found
         return found
+
+    def side_file(self, spec: ModelSpec, source: ModelSource | None = None) -> Path:
+        """A file another OpenVINO runtime reads the model from (``reference_runtime=``):
+        the model's own file where no shape is to be set, so that runtime reads it as
+        users' code would; else the prepared model, reshaped, saved as IR."""
+        found = self.model_file(spec, source)
+        return found.path if found.shape is None else self._saved(spec, source)
+
+    def _saved(self, spec: ModelSpec, source: ModelSource | None) -> Path:
+        """The prepared model (read, reshaped) saved once as IR with full-precision weights
+        (``compress_to_fp16`` would change what is measured) in a temporary directory that
+        lives as long as this cache."""
+        prepared = self.prepare(spec, source)
+        if self._file_dir is None:
+            self._file_dir = tempfile.TemporaryDirectory(prefix="ovperf-models-")
+        target = Path(self._file_dir.name) / f"{prepared.fingerprint}.xml"
+        if not target.exists():
+            ov.save_model(prepared.model, str(target), compress_to_fp16=False)
+        return target
 
     def prepare(self, spec: ModelSpec, source: ModelSource | None = None) -> PreparedModel:
         """Read, reshape and make inputs (``ModelError`` on failure); no compiling."""

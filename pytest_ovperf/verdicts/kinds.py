@@ -59,6 +59,8 @@ class GuardReason(str, Enum):
     MACHINE_SPEED = "machine-speed"
     #: the speed probe ran slower than in the fastest stored runs on this machine (budgets)
     SLOW_STATE = "slow-state"
+    #: the idle one of two runtime processes used CPU while the other measured
+    IDLE_SIDE_CPU = "idle-side-cpu"
 
 
 class CompareMode(str, Enum):

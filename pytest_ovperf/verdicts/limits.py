@@ -46,6 +46,11 @@ DEFAULT_MAX_FOREIGN_LOAD = 0.15
 #: how far the speed probe may move from the baseline's runs before they count as another
 #: machine state
 DEFAULT_MAX_PROBE_SHIFT = 0.10
+#: another runtime's worker measured beside this one: the CPU the idle side may use while the
+#: other side measures, as a fraction of the active side's CPU in that time. OpenVINO's
+#: worker threads spin after an inference; two runtimes in one process share one pool, two
+#: processes do not, and the idle side's spinning takes cores from the measured one
+MAX_IDLE_SIDE_CPU = 0.01
 
 
 class FractionError(ValueError):

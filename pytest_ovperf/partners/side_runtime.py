@@ -1,0 +1,237 @@
+"""The reference under another OpenVINO runtime: ``ovperf_model(..., reference_runtime=...)``.
+
+The reference (the model itself unless ``reference=`` / ``reference_config=`` say otherwise)
+runs in a worker process of the other runtime (``runtime/side/``), block by block in turn
+with the test's model under this runtime, and the result is judged against it as against an
+in-process reference (paired, ABBA). Two processes do not share OpenVINO's thread pool, so
+the CPU each side uses while the other measures is counted, and a comparison where the idle
+side used more than ``MAX_IDLE_SIDE_CPU`` of the measuring side's CPU is inconclusive
+(``judging.idle_side_guarded``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import numpy as np
+import openvino as ov
+
+from ..kinds import LATENCY, kind_of
+from ..measure.engine import Partner
+from ..measure.loops import throughput_block_s
+from ..runtime.models import CompiledEntry, ModelError, compile_config
+from ..runtime.side.client import LoadAnswer, SideWorker
+from ..runtime.side.environment import SideInterpreter, SideRuntimeError
+from ..runtime.side.pool import runtime_argument
+from .base import ComparisonPartner, Judging, Offer, PartnerSource, PartnerUnavailable
+
+#: outputs of the two runtimes on the same inputs agree when every element is within this
+#: fraction of the output's largest magnitude (bf16 keeps 8 bits of mantissa: two runtimes
+#: that pick other kernels differ by a few of its steps)
+OUTPUT_TOLERANCE = 0.05
+
+#: the test's model and the reference are compared for the kinds measured in blocks only
+_WHOLE_KINDS_TEXT = "load time and memory under another runtime are not measured yet"
+
+
+class OvperfRuntimeMismatchWarning(UserWarning):
+    """The two runtimes' outputs of the same model on the same inputs differ beyond
+    ``OUTPUT_TOLERANCE``: they do not compute the same thing."""
+
+
+def _own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+class SideBlocks:
+    """The reference's blocks, run by another runtime's worker: a partner runner of the
+    engine (``measure/engine.py``), counting the CPU each side used while the other ran."""
+
+    def __init__(self, worker: SideWorker, kind: str, loaded: LoadAnswer, block_s: float) -> None:
+        self.worker = worker
+        self.kind = kind
+        self.blocks: list[float] = []
+        self.completions = 0
+        self.window_s = 0.0
+        #: CPU (s) of this process while the worker measured, and of the worker meanwhile
+        self.main_idle_cpu = self.side_active_cpu = 0.0
+        #: CPU (s) of the worker while this process measured, and of this process meanwhile
+        self.side_idle_cpu = self.main_active_cpu = 0.0
+        self._main_mark: float | None = None
+        self._side_mark: float | None = None
+        if kind != LATENCY.name:
+            # long enough for a steady window, as ``ThroughputBlocks`` sizes its own; the
+            # worker timed its queue's request latency while warming up
+            latency_s = loaded.request_latency_s
+            self.block_s = throughput_block_s(latency_s, block_s) if latency_s else block_s
+
+    def __call__(self, seconds: float) -> float:
+        before = _own_cpu_s()
+        if self._main_mark is not None:
+            self.main_active_cpu += before - self._main_mark
+        answer = self.worker.block(self.kind, seconds)
+        after = _own_cpu_s()
+        self.main_idle_cpu += after - before
+        if self._side_mark is not None:
+            self.side_idle_cpu += max(answer.cpu_before_s - self._side_mark, 0.0)
+        self.side_active_cpu += answer.cpu_s
+        self._side_mark = answer.cpu_before_s + answer.cpu_s
+        self._main_mark = after
+        if answer.completions is not None and answer.window_s is not None:
+            self.completions += answer.completions
+            self.window_s += answer.window_s
+        value = float(answer.value)
+        self.blocks.append(value)
+        return value
+
+    @property
+    def value(self) -> float:
+        """Latency: the median of the blocks' medians (ms); throughput: the steady windows'
+        completions over their time (fps)."""
+        if self.kind == LATENCY.name:
+            return float(np.median(self.blocks)) if self.blocks else math.nan
+        return self.completions / self.window_s if self.window_s > 0 else math.nan
+
+    @property
+    def idle_share(self) -> float:
+        """The larger of the two idle sides' CPU as a fraction of the measuring side's."""
+        shares = [
+            idle / active
+            for idle, active in (
+                (self.side_idle_cpu, self.main_active_cpu),
+                (self.main_idle_cpu, self.side_active_cpu),
+            )
+            if active > 0
+        ]
+        return max(shares, default=0.0)
+
+
+class SideRuntimeSource(PartnerSource):
+    """The reference under the runtime ``reference_runtime=`` names, wherever a test names
+    one; it comes first, since that test's reference is meant to run there. A runtime that
+    cannot be had or a model it cannot run fails the test, naming both versions."""
+
+    name = "reference-runtime"
+
+    def offer(self, kind: str, entry: CompiledEntry) -> Offer:
+        spec = self.context.spec
+        if spec.reference_runtime is None:
+            return None
+        measured = kind_of(kind)
+        wanted = f"OpenVINO {spec.reference_runtime}"
+        if not measured.interleaved:
+            raise PartnerUnavailable(
+                f"reference_runtime= compares latency and throughput; {_WHOLE_KINDS_TEXT}"
+            )
+        session, target = self.context.session, self.context.target
+        reference = spec.reference_spec()
+        try:
+            interpreter = session.side_runtimes.interpreter(
+                runtime_argument(spec.reference_runtime, spec.base_dir)
+            )
+            model = session.compile_cache.side_file(reference)
+            prepared = session.compile_cache.prepare(reference)
+            config = {
+                str(k): _property_text(v)
+                for k, v in compile_config(reference, target.precision, measured.hint).items()
+            }
+            measure = session.settings.measure
+            worker, loaded = session.side_runtimes.load(
+                interpreter,
+                model,
+                target.device,
+                config,
+                prepared.inputs,
+                kind,
+                (measure.warmup_s, measure.warmup_iterations),
+            )
+        except (SideRuntimeError, ModelError) as exc:
+            raise PartnerUnavailable(
+                f"the reference under {wanted} cannot run (this run: OpenVINO "
+                f"{ov.get_version()}): {exc}"
+            ) from None
+        notes = _differences(entry, loaded.effective)
+        if spec.reference is None:  # the model itself: both sides compute the same
+            notes += _output_mismatch(entry, loaded, interpreter)
+        runner = SideBlocks(worker, kind, loaded, session.settings.measure.block_s)
+        description = (
+            f"{spec.describe_reference()} under OpenVINO {interpreter.openvino_version} "
+            f"({interpreter.python}; this run: OpenVINO {ov.get_version()})"
+        )
+        if notes:
+            description += "; " + "; ".join(notes)
+        return ComparisonPartner(
+            self.name,
+            Judging.REFERENCE,
+            description,
+            blocks=Partner(runner, 1.0, True),
+            helper_pids=(worker.worker_pid,),
+            idle_cpu=lambda: runner.idle_share,
+        )
+
+
+def _property_text(value: object) -> str:
+    """A compile property as the worker's ``compile_model`` takes it (``True`` -> "YES")."""
+    if isinstance(value, bool):
+        return "YES" if value else "NO"
+    return str(value)
+
+
+#: the compiled model's settings both sides report, named when they differ (a new release
+#: may change a default)
+EFFECTIVE_PROPERTIES = (
+    "INFERENCE_PRECISION_HINT",
+    "NUM_STREAMS",
+    "INFERENCE_NUM_THREADS",
+    "OPTIMAL_NUMBER_OF_INFER_REQUESTS",
+)
+
+
+def _differences(entry: CompiledEntry, side: dict[str, str]) -> list[str]:
+    """The settings the two runtimes chose differently for the same model and config."""
+    found = []
+    for name in EFFECTIVE_PROPERTIES:
+        if name not in side:
+            continue
+        try:
+            here = str(entry.compiled.get_property(name))
+        except RuntimeError:
+            continue
+        if here != side[name]:
+            found.append(f"{name} {side[name]} there, {here} here")
+    return [f"its settings differ: {', '.join(found)}"] if found else []
+
+
+def _output_mismatch(
+    entry: CompiledEntry, loaded: LoadAnswer, interpreter: SideInterpreter
+) -> list[str]:
+    """Whether the two runtimes' outputs of the model on the same inputs agree; a mismatch
+    is warned about and named in the message."""
+    try:
+        theirs = loaded.read_outputs()
+    except (OSError, ValueError):
+        return []
+    request = entry.compiled.create_infer_request()
+    results = request.infer(entry.inputs)
+    ours = [np.asarray(results[i]) for i in range(len(entry.compiled.outputs))]
+    worst = 0.0
+    for mine, other in zip(ours, theirs):
+        if mine.shape != other.shape:
+            worst = math.inf
+            break
+        scale = float(np.max(np.abs(mine))) if mine.size else 0.0
+        if scale > 0:
+            diff = np.abs(mine.astype(np.float64) - other.astype(np.float64))
+            worst = max(worst, float(np.max(diff)) / scale)
+    if worst <= OUTPUT_TOLERANCE:
+        return []
+    text = (
+        f"the outputs of OpenVINO {interpreter.openvino_version} and {ov.get_version()} on the "
+        f"same inputs differ by {worst:.1%} of their largest value (over "
+        f"{OUTPUT_TOLERANCE:.0%}): the two runtimes do not compute the same thing"
+    )
+    warnings.warn(OvperfRuntimeMismatchWarning(text), stacklevel=2)
+    return [text]

@@ -1,0 +1,118 @@
+"""The session's side runtimes: each ``reference_runtime=`` resolved once (an environment
+made or found, ``environment.py``), one worker process per runtime, the model it has loaded,
+and every worker shut down when the session ends."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .client import LoadAnswer, SideWorker
+from .environment import SideInterpreter, SideRuntimeError, default_cache_dir, resolve
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What a worker has loaded: the model file, device and config it was given."""
+
+    model: Path
+    device: str
+    config: tuple[tuple[str, str], ...]
+    kind: str
+
+
+def runtime_argument(spec: str, base_dir: Path) -> str:
+    """A ``reference_runtime=`` value as ``resolve`` takes it: a release as it is; a path
+    (it names a directory or a file that exists there) made absolute against the test
+    file's directory, as model paths are."""
+    candidate = Path(spec).expanduser()
+    if not candidate.is_absolute():
+        candidate = base_dir / candidate
+    if "/" in spec or "\\" in spec or candidate.exists():
+        # absolute, but not resolved: a virtual environment's python is a link to the base
+        # interpreter, which does not see the environment's packages
+        return os.path.abspath(candidate)
+    return spec
+
+
+class SideRuntimes:
+    """The session's side runtimes and their workers (made on first use)."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self._interpreters: dict[str, SideInterpreter | SideRuntimeError] = {}
+        self._workers: dict[Path, SideWorker] = {}
+        self._loaded: dict[Path, tuple[LoadedModel, LoadAnswer]] = {}
+        self._logs: tempfile.TemporaryDirectory[str] | None = None
+
+    def interpreter(self, spec: str) -> SideInterpreter:
+        """The side runtime ``spec`` names (``runtime_argument``), made or found once a
+        session; raises ``SideRuntimeError`` (again, for every test that names it)."""
+        found = self._interpreters.get(spec)
+        if found is None:
+            try:
+                found = resolve(spec, self.cache_dir)
+            except SideRuntimeError as exc:
+                found = exc
+            self._interpreters[spec] = found
+        if isinstance(found, SideRuntimeError):
+            raise found
+        return found
+
+    def load(
+        self,
+        interpreter: SideInterpreter,
+        model: Path,
+        device: str,
+        config: Mapping[str, str],
+        inputs: Sequence[np.ndarray],
+        kind: str,
+        warmup: tuple[float, int],
+    ) -> tuple[SideWorker, LoadAnswer]:
+        """The runtime's worker with ``model`` compiled for ``device`` with ``config`` and
+        warmed up for ``kind`` (``warmup``: seconds and iterations, as the model's own) (a
+        worker loads one model at a time: loading another
+        replaces it)."""
+        wanted = LoadedModel(model, device, tuple(sorted(config.items())), kind)
+        worker = self._workers.get(interpreter.python)
+        if worker is None:
+            if self._logs is None:
+                self._logs = tempfile.TemporaryDirectory(prefix="ovperf-side-")
+            worker = SideWorker.start(interpreter, Path(self._logs.name))
+            self._workers[interpreter.python] = worker
+        loaded = self._loaded.get(interpreter.python)
+        if loaded is not None and loaded[0] == wanted:
+            return worker, loaded[1]
+        try:
+            seconds, iterations = warmup
+            answer = worker.load(
+                model,
+                device,
+                config,
+                inputs,
+                kind=kind,
+                warmup_s=seconds,
+                warmup_iterations=iterations,
+            )
+        except SideRuntimeError:
+            # a worker that failed is not trusted with the next model: the next starts anew
+            self._loaded.pop(interpreter.python, None)
+            self._workers.pop(interpreter.python).close()
+            raise
+        self._loaded[interpreter.python] = (wanted, answer)
+        return worker, answer
+
+    def close(self) -> None:
+        """Shut every worker down (the session's end)."""
+        for worker in self._workers.values():
+            worker.close()
+        self._workers.clear()
+        self._loaded.clear()
+        if self._logs is not None:
+            self._logs.cleanup()
+            self._logs = None

@@ -1,0 +1,104 @@
+"""``reference_runtime=``: the reference measured under another OpenVINO runtime, in a worker
+process, block by block in turn with this one. Without network the "other" runtime is this
+interpreter (the same release): what is checked is the route, the judging and the errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import openvino as ov
+import psutil
+import pytest
+from conftest import FAST
+
+RUNTIME_TEST = """
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(
+    source=lambda: mobilenet_like(size=32), reference_runtime={runtime!r}
+)
+@pytest.mark.ovperf_budget("CPU", {budget})
+def test_upgrade(perf_budget):
+    perf_budget.measure_{kind}()
+"""
+
+
+def run_json(
+    pytester: pytest.Pytester, *args: str
+) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
+    report = pytester.path / "ovperf.json"
+    report.unlink(missing_ok=True)
+    result = pytester.runpytest_inprocess(
+        *FAST, "--ovperf-min-time=0.5", "--ovperf-max-time=2", f"--ovperf-json={report}", *args
+    )
+    results = json.loads(report.read_text())["results"] if report.exists() else []
+    return result, results
+
+
+def side_workers() -> list[psutil.Process]:
+    """This process's children running the side worker."""
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if any("worker.py" in part for part in child.cmdline())
+    ]
+
+
+@pytest.mark.parametrize("kind", ["latency", "throughput"])
+def test_the_same_release_in_a_worker_is_judged_as_a_reference(
+    ovtester: pytest.Pytester, kind: str
+) -> None:
+    budget = 'max_slowdown="50%"'
+    ovtester.makepyfile(
+        test_upgrade=RUNTIME_TEST.format(runtime=sys.executable, budget=budget, kind=kind)
+    )
+    result, (data,) = run_json(ovtester, "--ovperf-inconclusive=pass")
+    data_text = json.dumps(data)
+    assert data["baseline_method"] == "reference"
+    # both runtimes are named: the side's version and interpreter, and this run's
+    message = data["baseline_message"]
+    assert f"under OpenVINO {ov.get_version()} ({sys.executable};" in message, message
+    assert "this run: OpenVINO" in message
+    # the same release on both sides is no slowdown of 50%: never a failure
+    (check,) = [c for c in data["checks"] if c["metric"] == "max_slowdown"]
+    assert check["verdict"] in ("pass", "inconclusive"), data_text
+    if data["baseline_verdict"] == "inconclusive" and "idle side" in message:
+        assert "did not take turns cleanly" in message
+    result.assert_outcomes(passed=1)
+    assert not side_workers()  # shut down with the session
+
+
+def test_a_runtime_that_cannot_be_had_fails_the_test_naming_it(
+    ovtester: pytest.Pytester,
+) -> None:
+    missing = str(ovtester.path / "no-such-env" / "bin" / "python")
+    ovtester.makepyfile(
+        test_upgrade=RUNTIME_TEST.format(runtime=missing, budget="latency_ms=1e6", kind="latency")
+    )
+    result, _ = run_json(ovtester)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "the reference under OpenVINO" in out and "no-such-env" in out
+    assert f"this run: OpenVINO {ov.get_version()}" in out
+
+
+def test_load_time_under_another_runtime_is_a_clear_error(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(
+        test_upgrade=RUNTIME_TEST.format(runtime=sys.executable, budget="load_ms=1e6", kind="load")
+    )
+    result, _ = run_json(ovtester)
+    result.assert_outcomes(failed=1)
+    assert "load time and memory under another runtime are not measured yet" in (
+        result.stdout.str()
+    )
+
+
+def test_reference_runtime_must_name_a_release_or_a_path(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(
+        test_upgrade=RUNTIME_TEST.format(runtime="", budget="latency_ms=1e6", kind="latency")
+    )
+    result, _ = run_json(ovtester)
+    assert "reference_runtime must be an OpenVINO release" in result.stdout.str()
