@@ -5,9 +5,10 @@
     ovperf merge A.json B.json -o ALL.json the reports of a CI matrix in one report
     ovperf html REPORT.json -o REPORT.html a report as a self-contained HTML page
     ovperf sweep MODEL --streams 1,2,4 --batch 1,2,4 --hint throughput,latency
+    ovperf ab MODEL --reference-runtime 2025.4.1    the model under two runtimes, paired
 
-Exit status: 0; 1 when ``compare`` finds a regression; 2 for bad input (the message names
-the file).
+Exit status: 0; 1 when ``compare`` or ``ab`` finds a regression; 2 for bad input (the
+message names the file).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import openvino as ov
 
 from . import records
 from . import sweep as sweep_grid
+from .ab_command import AbCommandError, outcome_lines, run_ab
 from .html import html_report
 from .identity import TestIdentity
 from .kinds import kind_of_record
@@ -230,6 +232,34 @@ def merge(paths: Sequence[Path]) -> JsonReport:
 # -- sweep ---------------------------------------------------------------------------------
 
 
+def command_ab(args: argparse.Namespace) -> tuple[list[str], bool]:
+    """``ovperf ab``: the lines to print, and whether it found a regression."""
+    try:
+        shape = sweep_grid.parse_shape(args.shape)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    extra = []
+    if args.max_time is not None:
+        extra.append(f"--ovperf-max-time={args.max_time}")
+    if args.runtime_cache is not None:
+        extra.append(f"--ovperf-runtime-cache={args.runtime_cache.resolve()}")
+    try:
+        outcome = run_ab(
+            args.model,
+            reference=args.reference,
+            reference_runtime=args.reference_runtime,
+            kind=args.kind,
+            device=args.device,
+            shape=shape,
+            precision=args.precision,
+            pytest_args=extra,
+        )
+    except AbCommandError as exc:
+        raise InputError(str(exc)) from None
+    regression = outcome.record.get("baseline_verdict") == GateVerdict.REGRESSION.value
+    return outcome_lines(outcome), regression
+
+
 def run_sweep(args: argparse.Namespace) -> list[str]:
     """Check every option, then measure the grid with a progress line per configuration."""
     try:
@@ -317,6 +347,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sweep_parser.add_argument("--json", type=Path, default=None)
     sweep_parser.add_argument("--html", type=Path, default=None)
+    ab_parser = commands.add_parser(
+        "ab",
+        help="a model against its reference and/or under another OpenVINO runtime, "
+        "interleaved (ABBA) in one run",
+    )
+    ab_parser.add_argument("model", type=Path, help="a model file (IR .xml, .onnx, ...)")
+    ab_parser.add_argument("--reference", type=Path, default=None, help="another model file")
+    ab_parser.add_argument(
+        "--reference-runtime",
+        default=None,
+        help="an OpenVINO release (2025.4.1) or a Python interpreter that has OpenVINO",
+    )
+    ab_parser.add_argument("--kind", choices=["latency", "throughput"], default="latency")
+    ab_parser.add_argument("-d", "--device", default="CPU")
+    ab_parser.add_argument("--shape", default=None, help="name[1,3,224,224] for dynamic inputs")
+    ab_parser.add_argument("--precision", default=None, help="f32, bf16 or f16")
+    ab_parser.add_argument(
+        "--max-time", type=float, default=None, help="seconds of measurement at most (both)"
+    )
+    ab_parser.add_argument(
+        "--runtime-cache", type=Path, default=None, help="where side environments are kept"
+    )
     merge_parser = commands.add_parser("merge", help="several JSON reports in one")
     merge_parser.add_argument("reports", type=Path, nargs="+")
     merge_parser.add_argument("-o", "--output", type=Path, required=True)
@@ -339,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if regression else 0
         elif args.command == "sweep":
             lines = run_sweep(args)
+        elif args.command == "ab":
+            lines, regression = command_ab(args)
+            print("\n".join(lines))
+            return 1 if regression else 0
         elif args.command == "html":
             report = read_report(args.report)
             write_text_atomic(args.output, html_report(records_of(report), report["environment"]))

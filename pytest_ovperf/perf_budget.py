@@ -561,9 +561,13 @@ class PerfBudget:
         )
         if comparison.verdict is not GateVerdict.REGRESSION and not budget_failed:
             return
-        if partner.model is not None:
+        if partner.profile is not None or partner.model is not None:
             try:
-                other = self._profile_of(partner.model, result.kind).by_type()
+                if partner.profile is not None:  # it runs elsewhere: it profiles itself
+                    other = partner.profile().by_type()
+                else:
+                    assert partner.model is not None
+                    other = self._profile_of(partner.model, result.kind).by_type()
             except ModelError:
                 return
         else:

@@ -21,6 +21,7 @@ from ..kinds import LATENCY
 from ..measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from ..measure.engine import Partner
 from ..runtime.models import CompiledEntry, ModelSpec
+from ..runtime.profile import RuntimeProfile
 from ..session import OvperfSession
 from ..verdicts.ab import AbPlan
 
@@ -76,6 +77,9 @@ class ComparisonPartner:
     #: another runtime's worker: the CPU the idle side used while the other measured, as a
     #: fraction of the measuring side's (read after the measurement)
     idle_cpu: Callable[[], float] | None = None
+    #: its own per-layer profile, where it runs outside this process (another runtime's
+    #: worker), to attribute a regression to layers; raises ``ModelError`` if it cannot
+    profile: Callable[[], RuntimeProfile] | None = None
 
 
 #: the test's model measured alone, judged against the stored runs

@@ -22,6 +22,7 @@ from ..kinds import LATENCY, kind_of
 from ..measure.engine import Partner
 from ..measure.loops import throughput_block_s
 from ..runtime.models import CompiledEntry, ModelError, compile_config
+from ..runtime.profile import RuntimeProfile
 from ..runtime.side.client import LoadAnswer, SideWorker
 from ..runtime.side.environment import SideInterpreter, SideRuntimeError
 from ..runtime.side.pool import runtime_argument
@@ -170,7 +171,19 @@ class SideRuntimeSource(PartnerSource):
             blocks=Partner(runner, 1.0, True),
             helper_pids=(worker.worker_pid,),
             idle_cpu=lambda: runner.idle_share,
+            profile=lambda: _side_profile(worker, interpreter),
         )
+
+
+def _side_profile(worker: SideWorker, interpreter: SideInterpreter) -> RuntimeProfile:
+    """The reference's per-layer profile in its runtime's worker (``ModelError`` if the
+    worker cannot give it)."""
+    try:
+        return worker.profile()
+    except SideRuntimeError as exc:
+        raise ModelError(
+            f"no profile from OpenVINO {interpreter.openvino_version}'s worker: {exc}"
+        ) from None
 
 
 def _property_text(value: object) -> str:
