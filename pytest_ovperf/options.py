@@ -7,6 +7,7 @@ line wins. This table is the one place that names an option, its default and its
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -93,6 +94,8 @@ class Settings:
     #: where the side environments of other OpenVINO releases live (``None``: the user's
     #: cache directory, ``runtime/side/environment.py``)
     runtime_cache: Path | None = None
+    #: OpenVINO releases to take from these interpreters instead of installing them
+    runtime_pythons: dict[str, str] = field(default_factory=dict)
     #: measure a test that failed on statistics alone again at the end of the run, and
     #: fail it only when the re-measure fails too
     confirm: bool = True
@@ -167,6 +170,12 @@ VALUE_OPTIONS: list[tuple[str, str, str]] = [
         "",
         "directory of the side environments of other OpenVINO releases (reference_runtime=); "
         "default: the user's cache directory (~/.cache/pytest-ovperf/runtimes)",
+    ),
+    (
+        "runtime-python",
+        "",
+        "interpreters that have an OpenVINO release, used instead of installing it: "
+        "RELEASE=PATH, comma-separated (offline CI, a custom build)",
     ),
     (
         "compare",
@@ -419,4 +428,19 @@ def settings_from_config(config: pytest.Config) -> Settings:
         memory_threshold=read.fraction("memory-threshold"),
         memory_floor_mb=memory_floor,
         runtime_cache=rootdir / read.text("runtime-cache") if read.text("runtime-cache") else None,
+        runtime_pythons=_runtime_pythons(read.text("runtime-python"), rootdir),
     )
+
+
+def _runtime_pythons(text: str, rootdir: Path) -> dict[str, str]:
+    """``--ovperf-runtime-python``: release -> interpreter path (relative to the rootdir)."""
+    found: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        release, equals, path = item.partition("=")
+        if not equals or not release.strip() or not path.strip():
+            raise pytest.UsageError(
+                f"--ovperf-runtime-python={text}: write RELEASE=PATH, comma-separated "
+                "(2025.4.1=/opt/ov-2025.4/bin/python)"
+            )
+        found[release.strip()] = os.path.abspath(rootdir / path.strip())
+    return found

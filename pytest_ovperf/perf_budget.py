@@ -513,7 +513,15 @@ class PerfBudget:
                 settings, count = gate.ab_settings(self.regression_threshold, look), looks.count
             else:  # whole observations (loads): one judgement at the end, at the full level
                 settings, count = gate.settings_for(self.regression_threshold), 1
-            return judge_ab(samples.log_ratios, samples.value, partner.plan, settings, hib, count)
+            return judge_ab(
+                samples.log_ratios,
+                samples.value,
+                partner.plan,
+                settings,
+                hib,
+                count,
+                partner.runtime,
+            )
         return None
 
     def _keep_model_copy(self) -> None:

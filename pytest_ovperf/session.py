@@ -103,7 +103,7 @@ class OvperfSession:
         """Other OpenVINO runtimes measured beside this one (``reference_runtime=``)."""
         from .runtime.side.pool import SideRuntimes
 
-        return SideRuntimes(self.settings.runtime_cache)
+        return SideRuntimes(self.settings.runtime_cache, self.settings.runtime_pythons)
 
     def close(self) -> None:
         """The session's end: shut down the side runtimes' workers, if any were started."""

@@ -13,6 +13,7 @@ from pytest_ovperf.partners import (
     NO_PARTNER,
     SOURCES,
     BaselineCopySource,
+    BaselineRuntimeSource,
     ComparisonPartner,
     Fallback,
     Judging,
@@ -92,10 +93,17 @@ def test_a_source_that_cannot_do_without_its_partner_ends_the_walk() -> None:
 
 
 def test_the_sources_order() -> None:
-    assert (SideRuntimeSource, ReferenceSource, BaselineCopySource, ProbeSource) == SOURCES
+    assert (
+        SideRuntimeSource,
+        ReferenceSource,
+        BaselineRuntimeSource,
+        BaselineCopySource,
+        ProbeSource,
+    ) == SOURCES
     assert [s.name for s in SOURCES] == [
         "reference-runtime",
         "reference",
+        "baseline-runtime",
         "baseline-copy",
         "probe",
     ]

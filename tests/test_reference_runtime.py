@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import openvino as ov
 import psutil
 import pytest
 from conftest import FAST
+
+from pytest_ovperf.runtime.side.pool import release_of
 
 RUNTIME_TEST = """
 import pytest
@@ -102,3 +105,71 @@ def test_reference_runtime_must_name_a_release_or_a_path(ovtester: pytest.Pytest
     )
     result, _ = run_json(ovtester)
     assert "reference_runtime must be an OpenVINO release" in result.stdout.str()
+
+
+# -- an upgrade judged in one run: the baseline's model under the baseline's runtime -------
+
+UPGRADE_TEST = """
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(source=lambda: mobilenet_like(size=32))
+@pytest.mark.ovperf_budget("CPU", latency_ms=1e6)
+def test_model(perf_budget):
+    perf_budget.measure_latency()
+"""
+
+
+def _recorded_under(baseline_dir: Path, version: str) -> None:
+    """Make every stored entry say it was recorded under OpenVINO ``version``."""
+    for path in baseline_dir.glob("*.json"):
+        data = json.loads(path.read_text())
+
+        def visit(node: Any) -> None:
+            if isinstance(node, dict):
+                software = node.get("software")
+                if isinstance(software, dict) and "openvino" in software:
+                    software["openvino"] = version
+                for value in node.values():
+                    visit(value)
+            elif isinstance(node, list):
+                for value in node:
+                    visit(value)
+
+        visit(data)
+        path.write_text(json.dumps(data))
+
+
+def test_a_baseline_of_another_release_is_judged_against_its_runtime_in_one_run(
+    ovtester: pytest.Pytester,
+) -> None:
+    release = release_of(ov.get_version())
+    assert release is not None
+    ovtester.makepyfile(test_model=UPGRADE_TEST)
+    run_json(ovtester, "--ovperf-update-baselines")
+    # the baseline now says another build of this release recorded it; offline, that
+    # release is this interpreter (--ovperf-runtime-python), so no wheel is installed
+    _recorded_under(ovtester.path / "baselines", f"{release}-00000-elsewhere")
+    mapping = f"--ovperf-runtime-python={release}={sys.executable}"
+    result, (data,) = run_json(ovtester, mapping, "--ovperf-inconclusive=pass")
+    result.assert_outcomes(passed=1)
+    assert data["baseline_method"] == "ab"
+    assert data["what_changed"]["openvino"][0] == f"{release}-00000-elsewhere"
+    assert f"under OpenVINO {ov.get_version()} ({sys.executable};" in data["baseline_message"]
+    assert data["idle_side_cpu"] is not None
+
+    # the release cannot be had: auto falls back to the stored runs and says why ...
+    broken = f"--ovperf-runtime-python={release}={ovtester.path / 'no' / 'python'}"
+    result, (data,) = run_json(ovtester, broken, "--ovperf-inconclusive=pass")
+    assert data["baseline_method"] == "history"
+    assert "no A/B under the baseline's runtime" in data["baseline_message"]
+    # ... and --ovperf-compare=ab makes that an error naming it
+    result, _ = run_json(ovtester, broken, "--ovperf-compare=ab")
+    result.assert_outcomes(failed=1)
+    assert f"cannot run under the baseline's OpenVINO {release}" in result.stdout.str()
+
+
+def test_runtime_python_must_map_releases_to_paths(ovtester: pytest.Pytester) -> None:
+    ovtester.makepyfile(test_model=UPGRADE_TEST)
+    result = ovtester.runpytest_inprocess(*FAST, "--ovperf-runtime-python=2025.4.1")
+    assert "write RELEASE=PATH" in result.stderr.str()

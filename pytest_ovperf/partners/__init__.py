@@ -8,8 +8,10 @@ One source per module, each a ``PartnerSource`` (``base.py``) offering at most o
 1. ``SideRuntimeSource`` (``side_runtime.py``): the reference under another OpenVINO
    runtime, in a worker process (``reference_runtime=``);
 2. ``ReferenceSource`` (``reference.py``): the test's ``reference=`` / ``reference_config=``;
-3. ``BaselineCopySource`` (``baseline_copy.py``): the baseline's own model, A/B;
-4. ``ProbeSource`` (``probe.py``): the speed probe, for the kinds measured in blocks.
+3. ``BaselineRuntimeSource`` (``baseline_runtime.py``): the baseline's own model under the
+   baseline's own runtime, where the baseline was recorded under another release (A/B);
+4. ``BaselineCopySource`` (``baseline_copy.py``): the baseline's own model, A/B;
+5. ``ProbeSource`` (``probe.py``): the speed probe, for the kinds measured in blocks.
 
 None offered: the model is measured alone. Either of the last two leaves the result to the
 stored runs (recorded or compared), and on the CPU the companion then runs beside.
@@ -45,6 +47,7 @@ from .base import (
     PartnerUnavailable,
 )
 from .baseline_copy import BaselineCopySource, ab_looks, baseline_spec
+from .baseline_runtime import BaselineRuntimeSource
 from .probe import ProbeSource
 from .reference import ReferenceSource
 from .side_runtime import SideRuntimeSource
@@ -53,6 +56,7 @@ __all__ = [
     "NO_PARTNER",
     "SOURCES",
     "BaselineCopySource",
+    "BaselineRuntimeSource",
     "ChosenPartner",
     "ComparisonPartner",
     "Fallback",
@@ -74,6 +78,7 @@ __all__ = [
 SOURCES: tuple[type[PartnerSource], ...] = (
     SideRuntimeSource,
     ReferenceSource,
+    BaselineRuntimeSource,
     BaselineCopySource,
     ProbeSource,
 )

@@ -72,6 +72,8 @@ class ComparisonPartner:
     model: ModelSpec | None = None
     #: the baseline's entry and model copy (``Judging.AB``)
     plan: AbPlan | None = None
+    #: the other OpenVINO runtime it runs under, as messages name it ("": this one)
+    runtime: str = ""
     #: processes that run it (another runtime's worker): their CPU is not foreign load
     helper_pids: tuple[int, ...] = ()
     #: another runtime's worker: the CPU the idle side used while the other measured, as a

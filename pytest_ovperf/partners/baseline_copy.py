@@ -44,8 +44,9 @@ def ab_looks(gate: BaselineGate, threshold: float, higher_is_better: bool) -> Se
 class BaselineCopySource(PartnerSource):
     """The baseline's own model where the gate plans an A/B comparison
     (``BaselineGate.plan_ab``: under ``--ovperf-compare=auto`` when the model or its config
-    changed since the baseline, always under ``ab``). A copy that cannot be had or run is a
-    ``Fallback`` (the stored runs judge the result), or under ``ab`` fails the test."""
+    changed since the baseline, always under ``ab``), compiled on this runtime. A copy that
+    cannot be had or run is a ``Fallback`` (the stored runs judge the result), or under
+    ``ab`` fails the test."""
 
     name = "baseline-copy"
 
@@ -59,6 +60,11 @@ class BaselineCopySource(PartnerSource):
             raise PartnerUnavailable(str(exc)) from None
         if plan is None:
             return Fallback(fallback) if fallback else None
+        auto = context.session.settings.compare is CompareMode.AUTO
+        if auto and not ({"model_hash", "config"} & set(plan.what_changed)):
+            # only the runtime changed: the same model on this runtime twice says nothing
+            # (``BaselineRuntimeSource`` measures it under its own runtime where it can)
+            return None
         model = baseline_spec(plan, context.spec.inputs)
         description = f"the baseline's model {plan.model.fingerprint}"
         partner = ComparisonPartner(self.name, Judging.AB, description, model=model, plan=plan)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import openvino as ov
@@ -21,12 +23,19 @@ import openvino as ov
 from ..kinds import LATENCY, kind_of
 from ..measure.engine import Partner
 from ..measure.loops import throughput_block_s
-from ..runtime.models import CompiledEntry, ModelError, compile_config
+from ..runtime.models import CompiledEntry, ModelError, ModelSpec, compile_config
 from ..runtime.profile import RuntimeProfile
 from ..runtime.side.client import LoadAnswer, SideWorker
 from ..runtime.side.environment import SideInterpreter, SideRuntimeError
 from ..runtime.side.pool import runtime_argument
-from .base import ComparisonPartner, Judging, Offer, PartnerSource, PartnerUnavailable
+from .base import (
+    ComparisonPartner,
+    Judging,
+    Offer,
+    PartnerContext,
+    PartnerSource,
+    PartnerUnavailable,
+)
 
 #: outputs of the two runtimes on the same inputs agree when every element is within this
 #: fraction of the output's largest magnitude (bf16 keeps 8 bits of mantissa: two runtimes
@@ -110,6 +119,79 @@ class SideBlocks:
         return max(shares, default=0.0)
 
 
+@dataclass(frozen=True)
+class SideStart:
+    """A model loaded in another runtime's worker, ready to be a partner."""
+
+    interpreter: SideInterpreter
+    worker: SideWorker
+    runner: SideBlocks
+    #: what the message says besides the runtime: differing settings, differing outputs
+    notes: list[str]
+
+    @property
+    def runtime(self) -> str:
+        """The runtime as messages name it."""
+        return (
+            f"OpenVINO {self.interpreter.openvino_version} ({self.interpreter.python}; "
+            f"this run: OpenVINO {ov.get_version()})"
+        )
+
+    def partner(
+        self, source: str, judging: Judging, description: str, **fields: Any
+    ) -> ComparisonPartner:
+        """The comparison partner this side is (``fields``: its looks aside, e.g. ``plan``)."""
+        looks = fields.pop("looks", None)
+        return ComparisonPartner(
+            source,
+            judging,
+            description,
+            blocks=Partner(self.runner, 1.0, True, looks),
+            helper_pids=(self.worker.worker_pid,),
+            idle_cpu=lambda: self.runner.idle_share,
+            profile=lambda: _side_profile(self.worker, self.interpreter),
+            **fields,
+        )
+
+
+def start_side(
+    context: PartnerContext,
+    spec: ModelSpec,
+    runtime: str,
+    kind: str,
+    entry: CompiledEntry,
+    same_model: bool,
+) -> SideStart:
+    """``spec`` loaded for ``kind`` in the worker of the runtime ``runtime`` names (a release
+    or an interpreter's path, ``runtime_argument``), its settings checked against ``entry``
+    (the test's model compiled here) and, where it is the same model (``same_model``), its
+    outputs too. Raises ``SideRuntimeError`` or ``ModelError``."""
+    session, target = context.session, context.target
+    measured = kind_of(kind)
+    interpreter = session.side_runtimes.interpreter(runtime)
+    model = session.compile_cache.side_file(spec)
+    prepared = session.compile_cache.prepare(spec)
+    config = {
+        str(k): _property_text(v)
+        for k, v in compile_config(spec, target.precision, measured.hint).items()
+    }
+    measure = session.settings.measure
+    worker, loaded = session.side_runtimes.load(
+        interpreter,
+        model,
+        target.device,
+        config,
+        prepared.inputs,
+        kind,
+        (measure.warmup_s, measure.warmup_iterations),
+    )
+    notes = _differences(entry, loaded.effective)
+    if same_model:
+        notes += _output_mismatch(entry, loaded, interpreter)
+    runner = SideBlocks(worker, kind, loaded, measure.block_s)
+    return SideStart(interpreter, worker, runner, notes)
+
+
 class SideRuntimeSource(PartnerSource):
     """The reference under the runtime ``reference_runtime=`` names, wherever a test names
     one; it comes first, since that test's reference is meant to run there. A runtime that
@@ -121,58 +203,22 @@ class SideRuntimeSource(PartnerSource):
         spec = self.context.spec
         if spec.reference_runtime is None:
             return None
-        measured = kind_of(kind)
-        wanted = f"OpenVINO {spec.reference_runtime}"
-        if not measured.interleaved:
+        if not kind_of(kind).interleaved:
             raise PartnerUnavailable(
                 f"reference_runtime= compares latency and throughput; {_WHOLE_KINDS_TEXT}"
             )
-        session, target = self.context.session, self.context.target
-        reference = spec.reference_spec()
+        runtime = runtime_argument(spec.reference_runtime, spec.base_dir)
         try:
-            interpreter = session.side_runtimes.interpreter(
-                runtime_argument(spec.reference_runtime, spec.base_dir)
-            )
-            model = session.compile_cache.side_file(reference)
-            prepared = session.compile_cache.prepare(reference)
-            config = {
-                str(k): _property_text(v)
-                for k, v in compile_config(reference, target.precision, measured.hint).items()
-            }
-            measure = session.settings.measure
-            worker, loaded = session.side_runtimes.load(
-                interpreter,
-                model,
-                target.device,
-                config,
-                prepared.inputs,
-                kind,
-                (measure.warmup_s, measure.warmup_iterations),
+            side = start_side(
+                self.context, spec.reference_spec(), runtime, kind, entry, spec.reference is None
             )
         except (SideRuntimeError, ModelError) as exc:
             raise PartnerUnavailable(
-                f"the reference under {wanted} cannot run (this run: OpenVINO "
-                f"{ov.get_version()}): {exc}"
+                f"the reference under OpenVINO {spec.reference_runtime} cannot run (this run: "
+                f"OpenVINO {ov.get_version()}): {exc}"
             ) from None
-        notes = _differences(entry, loaded.effective)
-        if spec.reference is None:  # the model itself: both sides compute the same
-            notes += _output_mismatch(entry, loaded, interpreter)
-        runner = SideBlocks(worker, kind, loaded, session.settings.measure.block_s)
-        description = (
-            f"{spec.describe_reference()} under OpenVINO {interpreter.openvino_version} "
-            f"({interpreter.python}; this run: OpenVINO {ov.get_version()})"
-        )
-        if notes:
-            description += "; " + "; ".join(notes)
-        return ComparisonPartner(
-            self.name,
-            Judging.REFERENCE,
-            description,
-            blocks=Partner(runner, 1.0, True),
-            helper_pids=(worker.worker_pid,),
-            idle_cpu=lambda: runner.idle_share,
-            profile=lambda: _side_profile(worker, interpreter),
-        )
+        description = "; ".join([f"{spec.describe_reference()} under {side.runtime}", *side.notes])
+        return side.partner(self.name, Judging.REFERENCE, description)
 
 
 def _side_profile(worker: SideWorker, interpreter: SideInterpreter) -> RuntimeProfile:

@@ -60,8 +60,10 @@ class AbPlanner:
         """Whether to measure the baseline's own model beside this one (A/B), and if it was
         wanted but cannot be had, why (the comparison then uses the stored runs).
 
-        ``auto`` does A/B when the model or its compile config changed since the baseline
-        and the baseline's copy is at hand; ``ab`` always does, and raises ``AbUnavailable``
+        ``auto`` does A/B when the model, its compile config or the OpenVINO runtime
+        changed since the baseline and the baseline's copy is at hand (a runtime change
+        alone is measured only where the baseline's runtime can run beside this one:
+        ``partners/baseline_runtime.py``); ``ab`` always does, and raises ``AbUnavailable``
         when the copy cannot be had; ``history`` never does. Recording never does.
         """
         if self.update or self.compare_mode is CompareMode.HISTORY:
@@ -76,7 +78,7 @@ class AbPlanner:
         current = {k: facts.get(k) for k in SOFTWARE_FACTS}
         changed = software_changes(baseline_software, current)
         if self.compare_mode is CompareMode.AUTO and not (
-            "model_hash" in changed or "config" in changed
+            "model_hash" in changed or "config" in changed or "openvino" in changed
         ):
             return None, ""
         fingerprint = baseline_software.get("model_hash")
@@ -119,18 +121,20 @@ def judge_ab(
     settings: GateSettings,
     higher_is_better: bool,
     looks: int = AB_LOOKS,
+    runtime: str = "",
 ) -> BaselineComparison:
     """The verdict of the current model against the baseline's own model, measured
     interleaved (paired), at the levels of the sequential test's look that stopped it
     (``settings``: ``BaselineGate.ab_settings``; one look for the kinds measured in whole
-    observations)."""
+    observations); ``runtime`` names the other runtime it ran under, if not this one."""
     return _judge_paired(
         log_ratios,
         baseline_value,
         settings,
         higher_is_better,
         GateMethod.AB,
-        f"the baseline's model {plan.model.fingerprint} ({plan.model.path})",
+        f"the baseline's model {plan.model.fingerprint} ({plan.model.path})"
+        + (f" under {runtime}" if runtime else ""),
         stored=plan.stored,
         what_changed=plan.what_changed,
         looks=looks,

@@ -5,6 +5,7 @@ and every worker shut down when the session ends."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,17 @@ class LoadedModel:
     kind: str
 
 
+#: the release in OpenVINO's full version string (``2025.4.1-20426-82bbf0292c5-releases/...``)
+_RELEASE_OF_VERSION = re.compile(r"^(\d{4}\.\d+\.\d+)(?:[-.]|$)")
+
+
+def release_of(version: object) -> str | None:
+    """The release (``2025.4.1``) an OpenVINO version string names, as pip installs it;
+    ``None`` for anything else (a custom build, an unknown value)."""
+    found = _RELEASE_OF_VERSION.match(str(version)) if isinstance(version, str) else None
+    return found.group(1) if found else None
+
+
 def runtime_argument(spec: str, base_dir: Path) -> str:
     """A ``reference_runtime=`` value as ``resolve`` takes it: a release as it is; a path
     (it names a directory or a file that exists there) made absolute against the test
@@ -43,8 +55,10 @@ def runtime_argument(spec: str, base_dir: Path) -> str:
 class SideRuntimes:
     """The session's side runtimes and their workers (made on first use)."""
 
-    def __init__(self, cache_dir: Path | None) -> None:
+    def __init__(self, cache_dir: Path | None, pythons: Mapping[str, str] | None = None) -> None:
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        #: releases to take from these interpreters instead of installing them
+        self.pythons = dict(pythons or {})
         self._interpreters: dict[str, SideInterpreter | SideRuntimeError] = {}
         self._workers: dict[Path, SideWorker] = {}
         self._loaded: dict[Path, tuple[LoadedModel, LoadAnswer]] = {}
@@ -56,12 +70,24 @@ class SideRuntimes:
         found = self._interpreters.get(spec)
         if found is None:
             try:
-                found = resolve(spec, self.cache_dir)
+                found = self._resolve(spec)
             except SideRuntimeError as exc:
                 found = exc
             self._interpreters[spec] = found
         if isinstance(found, SideRuntimeError):
             raise found
+        return found
+
+    def _resolve(self, spec: str) -> SideInterpreter:
+        given = self.pythons.get(spec)
+        if given is None:
+            return resolve(spec, self.cache_dir)
+        found = resolve(given, self.cache_dir)
+        if release_of(found.openvino_version) != spec:
+            raise SideRuntimeError(
+                f"--ovperf-runtime-python gives {given} for OpenVINO {spec}, but it has "
+                f"OpenVINO {found.openvino_version}"
+            )
         return found
 
     def load(
