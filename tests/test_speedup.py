@@ -124,7 +124,9 @@ def test_a_model_beyond_its_max_slowdown_fails_on_the_budget_alone(
     ovtester.makepyfile(
         test_slower=SLOWDOWN_TEST.format(depth=5, reference_depth=4, slowdown="10%", kind="latency")
     )
-    result, (data,) = run_json(ovtester, "--ovperf-max-time=3")
+    # one measurement: the test is about which judgement fails it (confirmation has tests of
+    # its own); beside other work a re-measure read [0.89, 1.49] and did not confirm
+    result, (data,) = run_json(ovtester, "--ovperf-max-time=3", "--ovperf-confirm=off")
     result.assert_outcomes(failed=1)
     check = speedup_check(data)
     assert check["verdict"] == "fail" and check["ci"][0] > 1.1, check
