@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +34,17 @@ FAST = (
     "-p",
     "no:cacheprovider",
 )
+
+
+def run_json(
+    pytester: pytest.Pytester, *args: str
+) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
+    """Run pytest in-process with ``FAST`` and ``args``; its JSON report's results."""
+    report = pytester.path / "ovperf.json"
+    report.unlink(missing_ok=True)
+    result = pytester.runpytest_inprocess(*FAST, f"--ovperf-json={report}", *args)
+    results = json.loads(report.read_text())["results"] if report.exists() else []
+    return result, results
 
 
 @pytest.fixture(autouse=True)

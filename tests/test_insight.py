@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import FAST
+from conftest import run_json
 
 from pytest_ovperf.runtime.profile import (
     LayerTime,
@@ -19,17 +18,6 @@ from pytest_ovperf.runtime.profile import (
     profile_from_json,
     profile_to_json,
 )
-
-
-def run_json(
-    pytester: pytest.Pytester, *args: str
-) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
-    report = pytester.path / "ovperf.json"
-    report.unlink(missing_ok=True)
-    result = pytester.runpytest_inprocess(*FAST, f"--ovperf-json={report}", *args)
-    results = json.loads(report.read_text())["results"] if report.exists() else []
-    return result, results
-
 
 # -- pure logic ---------------------------------------------------------------------------
 

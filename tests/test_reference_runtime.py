@@ -13,6 +13,7 @@ import openvino as ov
 import psutil
 import pytest
 from conftest import FAST
+from conftest import run_json as run_report
 
 from pytest_ovperf.runtime.side.pool import release_of
 
@@ -32,13 +33,7 @@ def test_upgrade(perf_budget):
 def run_json(
     pytester: pytest.Pytester, *args: str
 ) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
-    report = pytester.path / "ovperf.json"
-    report.unlink(missing_ok=True)
-    result = pytester.runpytest_inprocess(
-        *FAST, "--ovperf-min-time=0.5", "--ovperf-max-time=2", f"--ovperf-json={report}", *args
-    )
-    results = json.loads(report.read_text())["results"] if report.exists() else []
-    return result, results
+    return run_report(pytester, "--ovperf-min-time=0.5", "--ovperf-max-time=2", *args)
 
 
 def side_workers() -> list[psutil.Process]:

@@ -3,11 +3,11 @@ config (``reference_config``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from conftest import FAST, busy_machine
+from conftest import busy_machine
+from conftest import run_json as run_report
 
 from pytest_ovperf.verdicts.budgets import BudgetError, parse_budget
 from pytest_ovperf.verdicts.kinds import Metric
@@ -31,13 +31,7 @@ def test_speedup(perf_budget):
 def run_json(
     pytester: pytest.Pytester, *args: str
 ) -> tuple[pytest.RunResult, list[dict[str, Any]]]:
-    report = pytester.path / "ovperf.json"
-    report.unlink(missing_ok=True)
-    result = pytester.runpytest_inprocess(
-        *FAST, "--ovperf-min-time=0.5", "--ovperf-max-time=2", f"--ovperf-json={report}", *args
-    )
-    results = json.loads(report.read_text())["results"] if report.exists() else []
-    return result, results
+    return run_report(pytester, "--ovperf-min-time=0.5", "--ovperf-max-time=2", *args)
 
 
 def speedup_check(data: dict[str, Any]) -> dict[str, Any]:
