@@ -152,6 +152,8 @@ def perf_budget(
         problem = str(exc)
     if problem:
         _fail(request.node, problem)
+    if ovperf_session.say is None:  # installing another runtime says what it does
+        ovperf_session.say = terminal_writer(request.config)
     return PerfBudget(
         session=ovperf_session,
         nodeid=request.node.nodeid,
@@ -165,13 +167,28 @@ def perf_budget(
     )
 
 
-def _progress_printer(config: pytest.Config) -> Callable[[Progress], None] | None:
-    verbosity = config.getoption("verbose", 0)
-    if verbosity < 1 or hasattr(config, "workerinput"):
-        return None
+def terminal_writer(config: pytest.Config) -> Callable[[str], None] | None:
+    """Writes a line to the terminal in the middle of a test (output capture set aside);
+    ``None`` where there is no terminal (a pytest-xdist worker)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
+    if reporter is None or hasattr(config, "workerinput"):
+        return None
+
+    def write(line: str) -> None:
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
+
+    return write
+
+
+def _progress_printer(config: pytest.Config) -> Callable[[Progress], None] | None:
+    verbosity = config.getoption("verbose", 0)
+    write = terminal_writer(config)
+    if verbosity < 1 or write is None:
         return None
 
     from .messages import progress_line
@@ -184,11 +201,6 @@ def _progress_printer(config: pytest.Config) -> Callable[[Progress], None] | Non
         if now - last_shown[0] < 1.0 and verbosity < 2:
             return
         last_shown[0] = now
-        line = f"  ovperf {progress_line(progress)}"
-        if capture is not None:
-            with capture.global_and_fixture_disabled():
-                reporter.write_line(line)
-        else:
-            reporter.write_line(line)
+        write(f"  ovperf {progress_line(progress)}")
 
     return show

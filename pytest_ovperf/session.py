@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import platform
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,9 @@ class OvperfSession:
     results: list[ResultRecord] = field(default_factory=list)
     #: on the xdist controller: the device-lock directory handed to the workers
     lock_dir_for_workers: Path | None = None
+    #: writes a line to the terminal mid-test (another runtime being installed); ``None``:
+    #: no terminal
+    say: Callable[[str], None] | None = None
 
     @functools.cached_property
     def core(self) -> ov.Core:
@@ -103,7 +107,11 @@ class OvperfSession:
         """Other OpenVINO runtimes measured beside this one (``reference_runtime=``)."""
         from .runtime.side.pool import SideRuntimes
 
-        return SideRuntimes(self.settings.runtime_cache, self.settings.runtime_pythons)
+        def progress(line: str) -> None:
+            if self.say is not None:
+                self.say(f"  ovperf: {line}")
+
+        return SideRuntimes(self.settings.runtime_cache, self.settings.runtime_pythons, progress)
 
     def close(self) -> None:
         """The session's end: shut down the side runtimes' workers, if any were started."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +55,15 @@ def runtime_argument(spec: str, base_dir: Path) -> str:
 class SideRuntimes:
     """The session's side runtimes and their workers (made on first use)."""
 
-    def __init__(self, cache_dir: Path | None, pythons: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None,
+        pythons: Mapping[str, str] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        #: what making an environment says as it goes (pip's lines among them)
+        self.progress = progress
         #: releases to take from these interpreters instead of installing them
         self.pythons = dict(pythons or {})
         self._interpreters: dict[str, SideInterpreter | SideRuntimeError] = {}
@@ -81,7 +88,7 @@ class SideRuntimes:
     def _resolve(self, spec: str) -> SideInterpreter:
         given = self.pythons.get(spec)
         if given is None:
-            return resolve(spec, self.cache_dir)
+            return resolve(spec, self.cache_dir, self.progress)
         found = resolve(given, self.cache_dir)
         if release_of(found.openvino_version) != spec:
             raise SideRuntimeError(
