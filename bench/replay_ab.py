@@ -426,8 +426,10 @@ class Recording:
     def load(cls, path: Path) -> Recording:
         raw: dict[str, Any] = json.loads(path.read_text())
         # files written before throughput was replayed: latency, "_ms" keys, no counters
-        model = raw.get("model_blocks", raw.get("model_ms"))
-        partner = raw.get("partner_blocks", raw.get("partner_ms"))
+        model: list[float] = raw["model_blocks"] if "model_blocks" in raw else raw["model_ms"]
+        partner: list[float] = (
+            raw["partner_blocks"] if "partner_blocks" in raw else raw["partner_ms"]
+        )
         model_first = [a <= b for a, b in zip(raw["model_start_s"], raw["partner_start_s"])]
         model_last = [a >= b for a, b in zip(raw["model_end_s"], raw["partner_end_s"])]
         cpu_start = cpu_end = None
@@ -446,8 +448,10 @@ class Recording:
             partner_values=[float(x) for x in partner],
             pair_start_s=[min(a, b) for a, b in zip(raw["model_start_s"], raw["partner_start_s"])],
             pair_end_s=[max(a, b) for a, b in zip(raw["model_end_s"], raw["partner_end_s"])],
-            model_value=float(raw.get("model_value", raw.get("model_p50_ms"))),
-            partner_value=float(raw.get("partner_value", raw.get("partner_p50_ms"))),
+            model_value=float(raw["model_value"] if "model_value" in raw else raw["model_p50_ms"]),
+            partner_value=float(
+                raw["partner_value"] if "partner_value" in raw else raw["partner_p50_ms"]
+            ),
             pair_cpu_start=cpu_start,
             pair_cpu_end=cpu_end,
             cpus=int(raw.get("cpus") or os.cpu_count() or 1),

@@ -61,6 +61,7 @@ from typing import Any
 from companion_history import one_thread_ratio
 from compare_benchmark_app import RunFailed, parse_benchmark_app
 from cpu_load import foreign_load, snapshot
+from replay_ab import upper_bound
 from scipy import stats as sps
 from wheel_models import MODELS, BenchModel, model_path
 from workdir import ROOT, fresh_workdir
@@ -281,15 +282,6 @@ def ci_text(ci: Sequence[float | None] | None) -> str:
 def median(values: Sequence[float | None]) -> float:
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else math.nan
-
-
-def upper_bound(failures: int, trials: int, confidence: float = 0.95) -> float:
-    """One-sided Clopper-Pearson upper bound of a rate (as ``replay_ab.py``'s)."""
-    if trials == 0:
-        return float("nan")
-    if failures >= trials:
-        return 1.0
-    return float(sps.beta.ppf(confidence, failures + 1, trials - failures))
 
 
 def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
