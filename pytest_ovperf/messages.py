@@ -250,6 +250,11 @@ def _ab_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
             if comparison.looks > 1
             else "judged once, at the end of the measurement)"
         ),
+        *(
+            [f"{comparison.fallback}; the A/B above ran both models on this runtime"]
+            if comparison.fallback
+            else []
+        ),
     ]
 
 

@@ -478,6 +478,8 @@ class PerfBudget:
             result.baseline = busy_guarded(result, paired, self._session.settings.max_foreign_load)
             if partner.idle_cpu is not None:
                 result.baseline = idle_side_guarded(result.baseline, partner.idle_cpu())
+            # a source before it wanted to run and could not (the baseline's runtime)
+            result.baseline.fallback = chosen.fallback
             return
         if partner.judging is Judging.PROBE and samples is not None:
             result.probe_value = samples.value

@@ -162,6 +162,13 @@ def test_a_baseline_of_another_release_is_judged_against_its_runtime_in_one_run(
     result, _ = run_json(ovtester, broken, "--ovperf-compare=ab")
     result.assert_outcomes(failed=1)
     assert f"cannot run under the baseline's OpenVINO {release}" in result.stdout.str()
+    # the model changed too: its change alone is judged (A/B on this runtime), saying why
+    ovtester.makepyfile(test_model=UPGRADE_TEST.replace("size=32", "size=32, extra_blocks=1"))
+    result, (data,) = run_json(ovtester, broken, "--ovperf-inconclusive=pass")
+    assert data["baseline_method"] == "ab"
+    message = data["baseline_message"]
+    assert "no A/B under the baseline's runtime" in message
+    assert "the A/B above ran both models on this runtime" in message
 
 
 def test_runtime_python_must_map_releases_to_paths(ovtester: pytest.Pytester) -> None:
