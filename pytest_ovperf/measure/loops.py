@@ -1,6 +1,7 @@
-"""The timed loops of a block, and nothing else: what ``blocks.py`` measures in this process
-and what the side-runtime worker (``runtime/side/worker.py``) measures under another
-OpenVINO release, so that both sides of a comparison are measured the same way.
+"""The timed loops of a block, and the performance counters' loop, and nothing else: what
+``blocks.py`` and ``runtime/profile.py`` run in this process and what the side-runtime worker
+(``runtime/side/worker.py``) runs under another OpenVINO release, so that both sides of a
+comparison are measured (and profiled) the same way.
 
 This module imports nothing from ``pytest_ovperf`` (only the standard library and numpy, and
 openvino's types for the type checker alone): the worker runs in a side Python environment
@@ -145,3 +146,34 @@ def throughput_block_s(request_latency_s: float, block_s: float) -> float:
     window (``STEADY_SKIP + STEADY_LATENCIES`` request latencies: the whole queue completes
     once in a request latency, ``size / rate``)."""
     return max(block_s, (STEADY_SKIP + STEADY_LATENCIES) * request_latency_s)
+
+
+#: inferences a profile times (the median per layer is kept)
+PROFILE_ITERATIONS = 10
+
+
+class ProfiledRequest(Protocol):
+    """A request compiled with ``PERF_COUNT`` (``openvino.InferRequest``)."""
+
+    def infer(self) -> Any: ...
+
+    @property
+    def profiling_info(self) -> Any: ...
+
+
+def executed_layer_times(
+    request: ProfiledRequest, iterations: int, executed: Any
+) -> tuple[dict[str, list[float]], dict[str, tuple[str, str]]]:
+    """Run ``request`` ``iterations`` times and read its performance counters: per layer
+    that ran (its status is ``executed``, ``openvino.ProfilingInfo.Status.EXECUTED``), the
+    times in microseconds, and its (type, kernel)."""
+    samples: dict[str, list[float]] = {}
+    kinds: dict[str, tuple[str, str]] = {}
+    for _ in range(iterations):
+        request.infer()
+        for info in request.profiling_info:
+            if info.status != executed:
+                continue
+            samples.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e6)
+            kinds[info.node_name] = (info.node_type, info.exec_type)
+    return samples, kinds

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
+from ..measure.loops import PROFILE_ITERATIONS, executed_layer_times
 from .devices import member_devices, precision_label
 
-#: inferences a profile times (the median per layer is kept)
-PROFILE_ITERATIONS = 10
 #: precisions a kernel name may spell, as tokens (``jit_avx2_FP32``, ``gemm_f16``...)
 _KERNEL_PRECISION = re.compile(r"(?:^|[_:])(fp32|f32|bf16|fp16|f16|i8|u8|int8)(?:$|[_:])", re.I)
 
@@ -123,15 +122,9 @@ def profile_compiled(
 ) -> RuntimeProfile:
     """Run ``request`` (of ``compiled``, compiled with ``PERF_COUNT``, inputs bound) a few
     times and read its counters."""
-    samples: dict[str, list[float]] = {}
-    kinds: dict[str, tuple[str, str]] = {}
-    for _ in range(PROFILE_ITERATIONS):
-        request.infer()
-        for info in request.profiling_info:
-            if info.status != ov.ProfilingInfo.Status.EXECUTED:
-                continue
-            samples.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e6)
-            kinds[info.node_name] = (info.node_type, info.exec_type)
+    samples, kinds = executed_layer_times(
+        request, PROFILE_ITERATIONS, ov.ProfilingInfo.Status.EXECUTED
+    )
     runtime = _runtime_precisions(compiled)
     gpu = any(m.startswith("GPU") for m in member_devices(device))
     layers = []

@@ -31,9 +31,10 @@ from typing import Any, NoReturn
 import numpy as np
 import openvino as ov
 
+from ...measure.loops import PROFILE_ITERATIONS
 from ...measure.settings import MeasureSettings
 from ..devices import member_devices, precision_label
-from ..profile import PROFILE_ITERATIONS, LayerTime, RuntimeProfile, kernel_precision
+from ..profile import LayerTime, RuntimeProfile, kernel_precision
 from .environment import SideInterpreter, SideRuntimeError, isolated_env
 
 #: the worker script a side interpreter runs

@@ -84,8 +84,6 @@ EFFECTIVE_PROPERTIES = (
 LATENCY, THROUGHPUT = "latency", "throughput"
 #: the warm-up a load request leaves unsaid (``MeasureSettings``' defaults)
 DEFAULT_WARMUP_S, DEFAULT_WARMUP_ITERATIONS = 0.5, 5
-#: inferences a profile times unless asked (``runtime/profile.py``'s ``PROFILE_ITERATIONS``)
-DEFAULT_PROFILE_ITERATIONS = 10
 
 
 class Refused(Exception):
@@ -325,20 +323,14 @@ class Worker:
         the same way; the client turns them into its ``RuntimeProfile``)."""
         if self.model is None or self.core is None:
             raise Refused("no model is loaded")
-        iterations = max(1, int(message.get("iterations") or DEFAULT_PROFILE_ITERATIONS))
+        iterations = max(1, int(message.get("iterations") or loops.PROFILE_ITERATIONS))
         config = dict(self.config, PERF_COUNT="YES")
         compiled = self.core.compile_model(self.model, self.device, config)
         request = compiled.create_infer_request()
         bind_inputs(request, self.inputs)
-        samples: dict[str, list[float]] = {}
-        kinds: dict[str, tuple[str, str]] = {}
-        for _ in range(iterations):
-            request.infer()
-            for info in request.profiling_info:
-                if info.status != ov.ProfilingInfo.Status.EXECUTED:
-                    continue
-                samples.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e6)
-                kinds[info.node_name] = (info.node_type, info.exec_type)
+        samples, kinds = loops.executed_layer_times(
+            request, iterations, ov.ProfilingInfo.Status.EXECUTED
+        )
         precisions: dict[str, str] = {}
         try:
             for node in compiled.get_runtime_model().get_ordered_ops():
