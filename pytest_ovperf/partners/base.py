@@ -23,7 +23,7 @@ from ..measure.engine import Partner
 from ..runtime.models import CompiledEntry, ModelSpec
 from ..runtime.profile import RuntimeProfile
 from ..session import OvperfSession
-from ..verdicts.ab import AbPlan
+from ..verdicts.ab import AbPlan, AbUnavailable
 
 
 class PartnerUnavailable(Exception):
@@ -125,6 +125,7 @@ class PartnerContext:
         #: machine and software facts of a result of a compiled entry
         self.facts = facts
         self._judged: dict[str, bool] = {}
+        self._plans: dict[str, tuple[AbPlan | None, str] | AbUnavailable] = {}
 
     def compile(self, spec: ModelSpec, hint: str) -> CompiledEntry:
         """``spec`` compiled for the test's device and precision (``ModelError`` if it
@@ -137,6 +138,22 @@ class PartnerContext:
         if kind == LATENCY.name:
             return LatencyBlocks(entry.compiled, entry.inputs, measure)
         return ThroughputBlocks(InferPool(entry.compiled, entry.inputs), measure)
+
+    def ab_plan(self, kind: str, entry: CompiledEntry) -> tuple[AbPlan | None, str]:
+        """``BaselineGate.plan_ab`` for this test's measurement of ``kind``, made once: the
+        sources that use it (the baseline's runtime, the baseline's copy) share it, and the
+        copy's hash check reads its files once. Raises ``AbUnavailable``."""
+        if kind not in self._plans:
+            try:
+                self._plans[kind] = self.session.gate.plan_ab(
+                    self.test_file, self.test_name, self.facts(entry), kind
+                )
+            except AbUnavailable as exc:
+                self._plans[kind] = exc
+        found = self._plans[kind]
+        if isinstance(found, AbUnavailable):
+            raise found
+        return found
 
     def judged(self, kind: str) -> bool:
         """Whether this test's result of ``kind`` will be recorded or compared with a

@@ -53,9 +53,7 @@ class BaselineCopySource(PartnerSource):
     def offer(self, kind: str, entry: CompiledEntry) -> Offer:
         context = self.context
         try:
-            plan, fallback = context.session.gate.plan_ab(
-                context.test_file, context.test_name, context.facts(entry), kind
-            )
+            plan, fallback = context.ab_plan(kind, entry)
         except AbUnavailable as exc:
             raise PartnerUnavailable(str(exc)) from None
         if plan is None:

@@ -32,9 +32,7 @@ class BaselineRuntimeSource(PartnerSource):
         if not measured.interleaved:
             return None
         try:
-            plan, _ = context.session.gate.plan_ab(
-                context.test_file, context.test_name, context.facts(entry), kind
-            )
+            plan, _ = context.ab_plan(kind, entry)
         except AbUnavailable:
             return None  # the copy cannot be had: the next source says so
         if plan is None or "openvino" not in plan.what_changed:
