@@ -33,7 +33,8 @@ def _machine_busy_seconds() -> float | None:
     return float(sum(getattr(times, name, 0.0) for name in _BUSY_FIELDS))
 
 
-def _own_cpu_seconds(helper_pids: tuple[int, ...] = ()) -> float:
+def own_cpu_seconds(helper_pids: tuple[int, ...] = ()) -> float:
+    """CPU time (user + system, s) of this process and of ``helper_pids``."""
     times = os.times()
     own = times.user + times.system
     for pid in helper_pids:
@@ -58,7 +59,7 @@ class LoadMeter:
     def start(self) -> LoadMeter:
         self.started_wall = time.monotonic()
         self.started_busy = _machine_busy_seconds()
-        self.started_own = _own_cpu_seconds(self.helper_pids)
+        self.started_own = own_cpu_seconds(self.helper_pids)
         return self
 
     def foreign_load(self) -> float | None:
@@ -69,7 +70,7 @@ class LoadMeter:
         wall = time.monotonic() - self.started_wall
         if wall <= 0:
             return None
-        own = _own_cpu_seconds(self.helper_pids) - self.started_own
+        own = own_cpu_seconds(self.helper_pids) - self.started_own
         others = (busy - self.started_busy) - own
         # the CPU times count every CPU of the machine; the capacity is all of them
         capacity = wall * (os.cpu_count() or logical_cpu_count())

@@ -60,6 +60,4 @@ class BaselineRuntimeSource(PartnerSource):
             context.session.gate, context.regression_threshold, measured.higher_is_better
         )
         description = "; ".join([f"{description} under {side.runtime}", *side.notes])
-        return side.partner(
-            self.name, Judging.AB, description, plan=plan, runtime=side.runtime, looks=looks
-        )
+        return side.partner(self.name, Judging.AB, description, looks, plan)

@@ -12,22 +12,22 @@ side used more than ``MAX_IDLE_SIDE_CPU`` of the measuring side's CPU is inconcl
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import openvino as ov
 
 from ..kinds import LATENCY, kind_of
-from ..measure.engine import Partner
+from ..measure.engine import Partner, SequentialLooks
+from ..measure.load import own_cpu_seconds
 from ..measure.loops import throughput_block_s
 from ..runtime.models import CompiledEntry, ModelError, ModelSpec, compile_config
 from ..runtime.profile import RuntimeProfile
 from ..runtime.side.client import LoadAnswer, SideWorker
 from ..runtime.side.environment import SideInterpreter, SideRuntimeError
 from ..runtime.side.pool import runtime_argument
+from ..verdicts.ab import AbPlan
 from .base import (
     ComparisonPartner,
     Judging,
@@ -49,11 +49,6 @@ _WHOLE_KINDS_TEXT = "load time and memory under another runtime are not measured
 class OvperfRuntimeMismatchWarning(UserWarning):
     """The two runtimes' outputs of the same model on the same inputs differ beyond
     ``OUTPUT_TOLERANCE``: they do not compute the same thing."""
-
-
-def _own_cpu_s() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 class SideBlocks:
@@ -79,11 +74,11 @@ class SideBlocks:
             self.block_s = throughput_block_s(latency_s, block_s) if latency_s else block_s
 
     def __call__(self, seconds: float) -> float:
-        before = _own_cpu_s()
+        before = own_cpu_seconds()
         if self._main_mark is not None:
             self.main_active_cpu += before - self._main_mark
         answer = self.worker.block(self.kind, seconds)
-        after = _own_cpu_s()
+        after = own_cpu_seconds()
         self.main_idle_cpu += after - before
         if self._side_mark is not None:
             self.side_idle_cpu += max(answer.cpu_before_s - self._side_mark, 0.0)
@@ -138,19 +133,25 @@ class SideStart:
         )
 
     def partner(
-        self, source: str, judging: Judging, description: str, **fields: Any
+        self,
+        source: str,
+        judging: Judging,
+        description: str,
+        looks: SequentialLooks | None = None,
+        plan: AbPlan | None = None,
     ) -> ComparisonPartner:
-        """The comparison partner this side is (``fields``: its looks aside, e.g. ``plan``)."""
-        looks = fields.pop("looks", None)
+        """The comparison partner this side is: judged by ``judging``, stopped at ``looks``
+        (A/B), against the baseline's ``plan`` (A/B)."""
         return ComparisonPartner(
             source,
             judging,
             description,
             blocks=Partner(self.runner, 1.0, True, looks),
+            plan=plan,
+            runtime=self.runtime if plan is not None else "",
             helper_pids=(self.worker.worker_pid,),
             idle_cpu=lambda: self.runner.idle_share,
             profile=lambda: _side_profile(self.worker, self.interpreter),
-            **fields,
         )
 
 
