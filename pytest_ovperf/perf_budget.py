@@ -571,13 +571,14 @@ class PerfBudget:
         )
         if comparison.verdict is not GateVerdict.REGRESSION and not budget_failed:
             return
-        if partner.profile is not None or partner.model is not None:
+        if partner.profile is not None:  # it runs elsewhere: it profiles itself
             try:
-                if partner.profile is not None:  # it runs elsewhere: it profiles itself
-                    other = partner.profile().by_type()
-                else:
-                    assert partner.model is not None
-                    other = self._profile_of(partner.model, result.kind).by_type()
+                other = partner.profile().by_type()
+            except ModelError:
+                return
+        elif partner.model is not None:
+            try:
+                other = self._profile_of(partner.model, result.kind).by_type()
             except ModelError:
                 return
         else:
