@@ -24,7 +24,7 @@ from .workers import reporting_as, xdist_reporter
 #: observations such as compile_ms, which a re-run takes from the compile cache)
 CONFIRMABLE_METRICS = frozenset(
     {kind.metric for kind in KINDS.values() if kind.confirmable and kind.metric is not None}
-    | {Metric.SPEEDUP, Metric.SLOWDOWN}
+    | {Metric.SPEEDUP, Metric.SLOWDOWN, Metric.TOKENS_PER_S}
 )
 
 

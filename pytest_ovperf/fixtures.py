@@ -43,21 +43,33 @@ def ovperf_session(pytestconfig: pytest.Config) -> OvperfSession:
 @pytest.fixture
 def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession) -> Target:
     """The device and precision this instance of the test runs on."""
+    from .runtime.generation import parse_llm_marker
     from .runtime.models import ModelError, parse_model_marker
 
     node = request.node
     model_marker = node.get_closest_marker("ovperf_model")
-    if model_marker is None:
+    llm_marker = node.get_closest_marker("ovperf_llm")
+    if model_marker is None and llm_marker is None:
         _fail(
             node,
             "uses ovperf fixtures but has no @pytest.mark.ovperf_model(...) naming the model "
-            "to measure",
+            "to measure (or @pytest.mark.ovperf_llm(...) naming a generation pipeline)",
         )
+    if model_marker is not None and llm_marker is not None:
+        _fail(node, "has both ovperf_model and ovperf_llm: a perf test measures one of them")
     problem = ""
+    base_dir = Path(str(node.path)).parent
     try:
-        spec = parse_model_marker(
-            tuple(model_marker.args), model_marker.kwargs, Path(str(node.path)).parent
-        )
+        if llm_marker is not None:
+            spec = parse_llm_marker(
+                tuple(llm_marker.args),
+                llm_marker.kwargs,
+                base_dir,
+                ovperf_session.pipelines.resolve,
+            )
+        else:
+            assert model_marker is not None
+            spec = parse_model_marker(tuple(model_marker.args), model_marker.kwargs, base_dir)
         budgets = marker_budgets(node)
     except (ModelError, BudgetError) as exc:
         problem = str(exc)
@@ -136,6 +148,27 @@ def infer_pool(
 
 
 @pytest.fixture
+def llm_pipeline(
+    request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
+) -> Any:
+    """The test's generation pipeline (``ovperf_llm``): an ``openvino_genai.LLMPipeline`` on
+    the current device and precision, loaded once per session and warmed up."""
+    from .runtime.models import ModelError
+
+    context = request.node.stash[CONTEXT_KEY]
+    if context.spec.generation is None:
+        _fail(request.node, "llm_pipeline needs @pytest.mark.ovperf_llm(...) naming a pipeline")
+    problem = ""
+    try:
+        return ovperf_session.pipelines.get(
+            context.spec, ovperf_target.device, ovperf_target.precision
+        ).pipeline
+    except ModelError as exc:
+        problem = str(exc)
+    _fail(request.node, problem)
+
+
+@pytest.fixture
 def perf_budget(
     request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
 ) -> PerfBudget:
@@ -147,7 +180,8 @@ def perf_budget(
     # read the model now, so that a bad one is a setup error whichever fixture asked for it
     problem = ""
     try:
-        ovperf_session.compile_cache.prepare(context.spec)
+        if context.spec.generation is None:  # a pipeline is read where it is loaded
+            ovperf_session.compile_cache.prepare(context.spec)
     except ModelError as exc:
         problem = str(exc)
     if problem:

@@ -4,9 +4,10 @@ budgets and the baseline, and fail the test when a verdict says so."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -26,6 +27,7 @@ from .judging import (
     reference_checks,
 )
 from .kinds import BUILT_IN, LATENCY, LOAD, MEMORY, THROUGHPUT, UnknownKindError, kind_of
+from .kinds.generation import GENERATION, TPOT, TTFT
 from .measure.blocks import InferPool
 from .measure.engine import (
     CompanionSamples,
@@ -34,6 +36,7 @@ from .measure.engine import (
     measure_latency,
     measure_throughput,
 )
+from .measure.generation import measure_generation
 from .measure.load import LoadMeter
 from .measure.memory import MemoryReadingError, MemoryTarget, measure_memory
 from .measure.startup import LoadRunner, load_runner, measure_repeated
@@ -45,20 +48,31 @@ from .messages import (
     unconfirmed_failure_message,
 )
 from .options import InconclusivePolicy, MemoryMode
-from .partners import ChosenPartner, ComparisonPartner, Judging, PartnerChooser, PartnerUnavailable
+from .partners import (
+    BaselineCopySource,
+    ChosenPartner,
+    ComparisonPartner,
+    Judging,
+    PartnerChooser,
+    PartnerUnavailable,
+)
 from .results import (
     BaselineComparison,
     Check,
     CompanionFigure,
+    GenerationMeasurement,
+    GenerationResult,
     LatencyResult,
     LoadResult,
     MemoryResult,
     ObservedResult,
     PerfResult,
     ThroughputResult,
+    tokens_per_s,
 )
 from .runtime.companion import COMPANION_THREADS
 from .runtime.device_locks import DeviceLockTimeout, Hold
+from .runtime.generation import GenerationCall, PipelineEntry, pipeline_files
 from .runtime.models import (
     CompiledEntry,
     ModelError,
@@ -71,11 +85,11 @@ from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
-from .verdicts.ab import judge_ab, judge_reference
+from .verdicts.ab import AbPlan, AbUnavailable, judge_ab, judge_reference
 from .verdicts.budgets import Budget, applicable_budgets
 from .verdicts.gate import baseline_error
 from .verdicts.kinds import GateVerdict, Metric, Verdict
-from .verdicts.stats import Interval
+from .verdicts.stats import Interval, percentile_interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
@@ -357,6 +371,160 @@ class PerfBudget:
         )
         return self._conclude(result, entry, None, ChosenPartner())
 
+    def measure_generation(self, llm_pipeline: Any = None) -> GenerationMeasurement:
+        """Time generate calls of this test's pipeline (``ovperf_llm``; default: the
+        ``llm_pipeline`` fixture's): greedy, exactly ``new_tokens`` new tokens from a prompt
+        of exactly ``prompt_tokens`` token ids, another prompt each call
+        (``measure/generation.py``). Returns TTFT, TPOT and tokens/s with their intervals
+        and the pipeline's load time; its two results (kinds ``ttft`` and ``tpot``) are
+        judged against their budgets and their own baselines. Where the pipeline changed
+        since its baseline, the baseline's pipeline copy is measured interleaved with it
+        (A/B, ABBA by call)."""
+        spec = self.spec
+        generation = spec.generation
+        if generation is None:
+            self._fail(
+                "measure_generation measures the pipeline of @pytest.mark.ovperf_llm(...); "
+                "this test names a model with ovperf_model"
+            )
+        settings = self._session.settings.measure
+        pipelines = self._session.pipelines
+        problem = ""
+        try:
+            entry = pipelines.get(spec, self.target.device, self.target.precision)
+            if llm_pipeline is not None and llm_pipeline is not entry.pipeline:
+                entry = dataclasses.replace(entry, pipeline=llm_pipeline)
+            facts = self._facts(entry)
+            plans = {kind.name: self._generation_plan(kind.name, facts) for kind in GENERATION}
+            plan = next((p for p in plans.values() if p is not None), None)
+            partner_entry = (
+                pipelines.load(plan.model.directory, self.target.device, plan.config, generation)
+                if plan is not None
+                else None
+            )
+            partner_call = (
+                GenerationCall(
+                    partner_entry, generation, f"the baseline's pipeline {plan.model.fingerprint}"
+                )
+                if partner_entry is not None and plan is not None
+                else None
+            )
+            model_call = GenerationCall(entry, generation, spec.describe())
+            with self._measuring() as hold:
+                load = LoadMeter().start()
+                samples = measure_generation(model_call, settings, partner_call)
+                hold.release_at = time.time()
+        except (ModelError, AbUnavailable, ModelStoreError) as exc:
+            problem = str(exc)
+        if problem:
+            self._fail(problem)
+        confidence = settings.confidence
+        ttft, tpot = (
+            samples.interval("ttft_ms", confidence),
+            samples.interval("tpot_ms", confidence),
+        )
+        judged: list[GenerationResult] = []
+        for kind in GENERATION:
+            figure = kind.headline_field
+            result = GenerationResult(
+                **self._common_fields(entry, kind.name, samples.measure_s, hold),
+                interval=ttft if kind is TTFT else tpot,
+                statistic=kind.headline,
+                blocks=[float(getattr(c, figure)) for c in samples.calls],
+                ttft_values=samples.ttft_ms,
+                tpot_values=samples.tpot_ms,
+                ttft=ttft,
+                tpot=tpot,
+                prompt_tokens=generation.prompt_tokens,
+                new_tokens=generation.new_tokens,
+                backend=entry.backend,
+                foreign_load=load.foreign_load(),
+            )
+            self._generation_checks(result, entry)
+            kind_plan = plans[kind.name]
+            paired = None
+            chosen = ChosenPartner()
+            if (
+                kind_plan is not None
+                and partner_entry is not None
+                and (kind_plan.model.fingerprint == partner_entry.fingerprint)
+            ):
+                chosen = ChosenPartner(
+                    ComparisonPartner(
+                        BaselineCopySource.name,
+                        Judging.AB,
+                        f"the baseline's pipeline {kind_plan.model.fingerprint}",
+                        plan=kind_plan,
+                    )
+                )
+                paired = PartnerSamples(
+                    tuple(float(getattr(c, figure)) for c in samples.partner_calls),
+                    samples.partner_value(figure),
+                    samples.log_ratios(figure),
+                )
+            self._judge(result, entry, paired, chosen)
+            self.results.append(result)
+            judged.append(result)
+        self._decide_all(judged)
+        return GenerationMeasurement(judged[0], judged[1])
+
+    def _generation_plan(self, kind: str, facts: Mapping[str, Any]) -> AbPlan | None:
+        """The A/B plan of a generation kind (the baseline's pipeline copy), if any; a copy
+        that cannot be had leaves the kind to the stored runs (under ``ab``: fails)."""
+        plan, _fallback = self._session.gate.plan_ab(self.test_file, self.test_name, facts, kind)
+        return plan
+
+    def _generation_checks(self, result: GenerationResult, entry: PipelineEntry) -> None:
+        """The budgets of a generation result's own figure (``ttft_ms`` with its
+        percentile on the ttft result; ``tpot_ms`` and ``tokens_per_s`` on the tpot
+        result), and the pipeline's load time (``load_ms``, one observation) on the ttft
+        result."""
+        confidence = self._session.settings.measure.confidence
+        for budget in self.budgets:
+            if result.kind == TTFT.name and budget.ttft_ms is not None:
+                interval = percentile_interval(result.ttft_values, budget.percentile, confidence)
+                statistic = f"p{budget.percentile:g}"
+                result.checks.append(
+                    Check.judged(Metric.TTFT, statistic, interval, budget.ttft_ms, result.n)
+                )
+            if result.kind == TPOT.name and result.tpot is not None:
+                if budget.tpot_ms is not None:
+                    result.checks.append(
+                        Check.judged(
+                            Metric.TPOT, TPOT.headline, result.tpot, budget.tpot_ms, result.n
+                        )
+                    )
+                if budget.tokens_per_s is not None:
+                    rate = tokens_per_s(result.tpot)
+                    result.checks.append(
+                        Check.judged(
+                            Metric.TOKENS_PER_S, "1000/tpot", rate, budget.tokens_per_s, result.n
+                        )
+                    )
+        if result.kind == TTFT.name:
+            point_checks(
+                result,
+                self.budgets,
+                {Metric.LOAD: entry.compile_ms},
+                "single observation (pipeline load)",
+                1,
+            )
+
+    def _decide_all(self, results: Sequence[PerfResult]) -> None:
+        """Decide every result of one measurement before failing: the test's failure names
+        each kind that failed, not the first alone."""
+        failures: list[str] = []
+        for result in results:
+            try:
+                self._decide(result)
+            except pytest.fail.Exception as exc:
+                failures.append(str(exc.msg))
+        if failures:
+            message = "\n".join(failures)
+            if self._remeasure.requested:  # a statistical failure asked to be measured again
+                self._remeasure.requested = message
+            pytest.fail(message, pytrace=False)
+
     def _memory_target(self, spec: ModelSpec, hint: str) -> MemoryTarget:
         model = self._session.compile_cache.model_file(spec)
         config = compile_config(spec, self.target.precision, hint)
@@ -424,7 +592,7 @@ class PerfBudget:
         return compiled_model, make_inputs(compiled_model, self.spec.inputs, self.nodeid)
 
     def _common_fields(
-        self, entry: CompiledEntry, kind: str, measure_s: float, hold: Hold
+        self, entry: CompiledEntry | PipelineEntry, kind: str, measure_s: float, hold: Hold
     ) -> dict[str, Any]:
         """The fields every result kind shares."""
         return {
@@ -442,7 +610,7 @@ class PerfBudget:
             "facts": self._facts(entry),
         }
 
-    def _facts(self, entry: CompiledEntry) -> dict[str, Any]:
+    def _facts(self, entry: CompiledEntry | PipelineEntry) -> dict[str, Any]:
         """Machine and software facts of a result of ``entry``."""
         return {
             **self._session.machine_facts(self.target.device),
@@ -527,7 +695,17 @@ class PerfBudget:
         return None
 
     def _keep_model_copy(self) -> None:
-        """Keep the recorded model in the model store, for A/B runs against this baseline."""
+        """Keep the recorded model in the model store, for A/B runs against this baseline
+        (a generation pipeline: its directory's files)."""
+        if self.spec.generation is not None:
+            entry = self._session.pipelines.get(
+                self.spec, self.target.device, self.target.precision
+            )
+            directory = self.spec.generation.directory
+            self._session.model_store.put(
+                entry.fingerprint, None, directory, None, files=pipeline_files(directory)
+            )
+            return
         prepared = self._session.compile_cache.prepare(self.spec)
         self._session.model_store.put(
             prepared.fingerprint, prepared.model, self.spec.resolved_path(), self.spec.shape
@@ -593,7 +771,7 @@ class PerfBudget:
     def _conclude(
         self,
         result: ResultT,
-        entry: CompiledEntry,
+        entry: CompiledEntry | PipelineEntry,
         samples: PartnerSamples | None,
         chosen: ChosenPartner,
     ) -> ResultT:
@@ -606,7 +784,7 @@ class PerfBudget:
     def _judge(
         self,
         result: PerfResult,
-        entry: CompiledEntry,
+        entry: CompiledEntry | PipelineEntry,
         samples: PartnerSamples | None,
         chosen: ChosenPartner,
     ) -> None:

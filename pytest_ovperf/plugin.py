@@ -22,6 +22,7 @@ from .controller import USER_PROPERTY, ResultCollector
 from .fixtures import (  # noqa: F401 - pytest finds the fixtures among the plugin's names
     SESSION_KEY,
     compiled_model,
+    llm_pipeline,
     infer_pool,
     ovperf_session,
     ovperf_target,
@@ -57,6 +58,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "ovperf_model(source, *, shape=None, config=None, inputs=None, reference=None, "
         "reference_config=None, reference_runtime=None): "
         "the OpenVINO model a perf test measures",
+    )
+    config.addinivalue_line(
+        "markers",
+        "ovperf_llm(pipeline, *, prompt_tokens=128, new_tokens=64, config=None): the "
+        "openvino-genai generation pipeline (a directory, or a callable returning one) a perf "
+        "test measures with perf_budget.measure_generation()",
     )
     budget_arguments = ", ".join(f.name for f in fields(Budget))
     config.addinivalue_line(
@@ -112,7 +119,10 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "ovperf_target" not in metafunc.fixturenames:
         return
-    if metafunc.definition.get_closest_marker("ovperf_model") is None:
+    definition = metafunc.definition
+    if definition.get_closest_marker("ovperf_model") is None and (
+        definition.get_closest_marker("ovperf_llm") is None
+    ):
         return  # the ovperf_target fixture reports the missing marker at setup
     session = metafunc.config.stash[SESSION_KEY]
     targets = targets_for(metafunc, session.settings, session.catalog)

@@ -23,6 +23,7 @@ import numpy as np
 from .kinds import KINDS, UnknownKindError, kind_of, kind_of_record
 from .messages import ATTRIBUTION_TOP, comparison_text, shares_text
 from .results import (
+    GenerationResult,
     LatencyResult,
     LoadResult,
     MemoryResult,
@@ -31,6 +32,7 @@ from .results import (
     RecordedPoint,
     ThroughputResult,
 )
+from .verdicts.stats import Interval
 
 #: version of the JSON report's layout. It changes only when a reader of the old layout
 #: would misread the new one (a field removed, renamed or given another meaning or type);
@@ -167,6 +169,16 @@ class ResultRecord(TypedDict):
     device_mb: NotRequired[float | None]
     memory_spread_mb: NotRequired[float | None]
     memory_mode: NotRequired[str]
+    # -- generation (both kinds, ``ttft`` and ``tpot``, carry the measurement's figures)
+    ttft_ms: NotRequired[float | None]
+    ttft_ci: NotRequired[list[float | None] | None]
+    tpot_ms: NotRequired[float | None]
+    tpot_ci: NotRequired[list[float | None] | None]
+    tokens_per_s: NotRequired[float | None]
+    tokens_per_s_ci: NotRequired[list[float | None] | None]
+    prompt_tokens: NotRequired[int]
+    new_tokens: NotRequired[int]
+    attention_backend: NotRequired[str]
     # -- a plugin kind (``PLUGIN_KIND_FIELDS``): its headline is under ``headline_field``
     unit: NotRequired[str]
     higher_is_better: NotRequired[bool]
@@ -244,6 +256,10 @@ LATENCY_QUANTILES = list(range(101))
 
 def _pair(low: float | None, high: float | None) -> list[float | None]:
     return [_num(low), _num(high)]
+
+
+def _interval_pair(interval: Interval | None) -> list[float | None] | None:
+    return _pair(interval.low, interval.high) if interval is not None else None
 
 
 def result_record(result: PerfResult) -> ResultRecord:
@@ -329,6 +345,21 @@ def result_record(result: PerfResult) -> ResultRecord:
             }
         )
         cast(dict[str, object], data)[kind.headline_field] = _num(result.gate_value)
+    elif isinstance(result, GenerationResult):
+        rate = result.tokens_per_s
+        data.update(
+            {
+                "ttft_ms": _num(result.ttft_ms),
+                "ttft_ci": _interval_pair(result.ttft),
+                "tpot_ms": _num(result.tpot_ms),
+                "tpot_ci": _interval_pair(result.tpot),
+                "tokens_per_s": _num(rate.estimate) if rate is not None else None,
+                "tokens_per_s_ci": _interval_pair(rate),
+                "prompt_tokens": result.prompt_tokens,
+                "new_tokens": result.new_tokens,
+                "attention_backend": result.backend,
+            }
+        )
     elif isinstance(result, MemoryResult):
         data.update(
             {
@@ -520,6 +551,9 @@ JUNIT_FIELDS = (
     "load_ms",
     "memory_mb",
     "compile_peak_mb",
+    "ttft_ms",
+    "tpot_ms",
+    "tokens_per_s",
     "n",
     "budget_verdict",
     "baseline_verdict",

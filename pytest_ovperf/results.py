@@ -442,3 +442,99 @@ class ObservedResult(PerfResult):
     @property
     def gate_value(self) -> float:
         return self.interval.estimate
+
+
+@dataclass
+class GenerationResult(PerfResult):
+    """One kind of a generation measurement (``kinds/generation.py``: ``ttft`` or ``tpot``):
+    per-call figures of greedy generate calls of exactly ``new_tokens`` tokens. Both kinds'
+    results carry all three figures of the measurement; ``interval`` is this kind's."""
+
+    #: time to first token of each call, ms
+    ttft_values: tuple[float, ...] = ()
+    #: mean time per output token after the first of each call, ms
+    tpot_values: tuple[float, ...] = ()
+    ttft: Interval | None = None
+    tpot: Interval | None = None
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    #: the attention backend the pipeline ran (continuous batching "PA", stateful "SDPA")
+    backend: str = ""
+
+    @property
+    def n(self) -> int:
+        return len(self.tpot_values)
+
+    @property
+    def gate_value(self) -> float:
+        return self.interval.estimate
+
+    @property
+    def ttft_ms(self) -> float:
+        return self.ttft.estimate if self.ttft is not None else math.nan
+
+    @property
+    def tpot_ms(self) -> float:
+        return self.tpot.estimate if self.tpot is not None else math.nan
+
+    @property
+    def tokens_per_s(self) -> Interval | None:
+        """Output tokens per second after the first: 1000 / TPOT, with its interval."""
+        return tokens_per_s(self.tpot) if self.tpot is not None else None
+
+    def __repr__(self) -> str:
+        rate = self.tokens_per_s
+        return (
+            f"GenerationResult({self.kind} {self.device}/{self.precision} "
+            f"ttft={self.ttft_ms:.2f}ms tpot={self.tpot_ms:.3f}ms "
+            f"tokens/s={rate.estimate if rate else math.nan:.1f} n={self.n})"
+        )
+
+
+def tokens_per_s(tpot: Interval) -> Interval:
+    """Tokens per second from the time per output token (ms): the interval's bounds swap."""
+
+    def rate(ms: float) -> float:
+        return 1000.0 / ms if ms > 0 else math.inf
+
+    return Interval(
+        rate(tpot.estimate), rate(tpot.high), rate(tpot.low), tpot.confidence, tpot.method
+    )
+
+
+@dataclass(frozen=True)
+class GenerationMeasurement:
+    """What ``perf_budget.measure_generation`` returns: the figures of one measurement with
+    their intervals, and its two judged results (kinds ``ttft`` and ``tpot``)."""
+
+    ttft_result: GenerationResult
+    tpot_result: GenerationResult
+
+    @property
+    def ttft_ms(self) -> Interval:
+        """Time to first token: geometric mean over the calls, ms."""
+        return self.ttft_result.interval
+
+    @property
+    def tpot_ms(self) -> Interval:
+        """Time per output token after the first: geometric mean of the calls' means, ms."""
+        return self.tpot_result.interval
+
+    @property
+    def tokens_per_s(self) -> Interval:
+        """Output tokens per second after the first (1000 / TPOT)."""
+        return tokens_per_s(self.tpot_result.interval)
+
+    @property
+    def load_ms(self) -> float:
+        """Loading the pipeline (reading and compiling its models), one observation, ms."""
+        return self.ttft_result.compile_ms
+
+    @property
+    def n(self) -> int:
+        """Generate calls measured."""
+        return self.ttft_result.n
+
+    @property
+    def results(self) -> tuple[GenerationResult, GenerationResult]:
+        return (self.ttft_result, self.tpot_result)

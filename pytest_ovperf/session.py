@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .records import ResultRecord
     from .runtime.device_locks import DeviceLocks
     from .runtime.devices import DeviceCatalog
+    from .runtime.generation import PipelineCache
     from .runtime.models import CompileCache
     from .runtime.side.pool import SideRuntimes
     from .store.models import ModelStore
@@ -73,6 +74,13 @@ class OvperfSession:
         from .runtime.models import CompileCache
 
         return CompileCache(self.core, self.locks)
+
+    @functools.cached_property
+    def pipelines(self) -> PipelineCache:
+        """Generation pipelines (``ovperf_llm``), loaded once per session."""
+        from .runtime.generation import PipelineCache
+
+        return PipelineCache(self.core)
 
     @functools.cached_property
     def model_store(self) -> ModelStore:

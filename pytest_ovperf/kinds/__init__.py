@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import MeasurementKind
+from .generation import TPOT, TTFT
 from .latency import LATENCY
 from .load import LOAD
 from .memory import MEMORY
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from ..records import ResultRecord
 
 #: every kind, by name, in the order reports list them
-KINDS: dict[str, MeasurementKind] = {k.name: k for k in (LATENCY, THROUGHPUT, LOAD, MEMORY)}
+KINDS: dict[str, MeasurementKind] = {
+    k.name: k for k in (LATENCY, THROUGHPUT, LOAD, MEMORY, TTFT, TPOT)
+}
 
 
 #: what the record of a plugin kind's result says of its kind, so that a reader without the
@@ -38,7 +41,8 @@ RESERVED_FIELDS = frozenset(
         "ratio", "ratio_ci", "baseline_p_value", "regression_threshold", "baseline_message",
         "baseline_other_profiles", "what_changed", "decided_by", "idle_side_cpu",
         "companion_verdict", "companion_ratio", "companion_ratio_ci", "recorded_runs",
-        "environment", "source",
+        "environment", "source", "ttft_ms", "ttft_ci", "tpot_ms", "tpot_ci", "tokens_per_s",
+        "tokens_per_s_ci", "prompt_tokens", "new_tokens", "attention_backend",
         *PLUGIN_KIND_FIELDS,
     }
 )  # fmt: skip
@@ -123,6 +127,8 @@ __all__ = [
     "LOAD",
     "MEMORY",
     "THROUGHPUT",
+    "TPOT",
+    "TTFT",
     "KindError",
     "MeasurementKind",
     "UnknownKindError",

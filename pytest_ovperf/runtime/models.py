@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import openvino as ov
@@ -17,6 +17,9 @@ import openvino as ov
 from .device_locks import DeviceLocks
 from .devices import DEFAULT_PRECISION, hint_value_for, precision_label
 from .profile import RuntimeProfile, profile_compiled
+
+if TYPE_CHECKING:
+    from .generation import GenerationSpec
 
 ModelSource = Union[str, Path, ov.Model, Callable[[], ov.Model]]
 
@@ -47,6 +50,9 @@ class ModelSpec:
     reference_runtime: str | None = None
     #: directory of the test file; relative paths are resolved against it
     base_dir: Path = Path(".")
+    #: a generation pipeline (``ovperf_llm``): ``source`` is its model file, this says
+    #: the rest (the directory, the prompt and how many tokens to generate)
+    generation: GenerationSpec | None = None
 
     @property
     def has_reference(self) -> bool:

@@ -7,7 +7,10 @@ fingerprint (the ``model_hash`` fact)::
     <store>/<fingerprint>/manifest.json      what the entry holds, with each file's sha256
     <store>/<fingerprint>/<files>            the original bytes of a model file (IR .xml and
                                              its .bin, ONNX, ...), or the model built in code
-                                             saved as IR with f32 weights (model.xml/.bin)
+                                             saved as IR with f32 weights (model.xml/.bin),
+                                             or a generation pipeline's files (its model,
+                                             configs and tokenizer IRs: a directory
+                                             ``openvino_genai.LLMPipeline`` loads)
 
 An entry costs the model's own size (a built model's weights are kept uncompressed, f32).
 Entries are never rewritten: a valid one is kept as it is, a bad one is reported and left
@@ -24,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +57,8 @@ class StoredModel:
     path: Path
     #: the ``shape=`` reshape the model was measured with
     shape: Any
-    #: ``file`` (original bytes) or ``built`` (a model built in code, saved as IR)
+    #: ``file`` (original bytes), ``built`` (a model built in code, saved as IR) or
+    #: ``pipeline`` (a generation pipeline's directory: its model, configs and tokenizers)
     kind: str
 
 
@@ -126,10 +131,17 @@ class ModelStore:
         )
 
     def put(
-        self, fingerprint: str, model: ov.Model, source: Path | None, shape: Any
+        self,
+        fingerprint: str,
+        model: ov.Model | None,
+        source: Path | None,
+        shape: Any,
+        files: Sequence[Path] | None = None,
     ) -> StoredModel:
-        """Keep a copy of ``model`` (the original files when it was read from ``source``),
-        unless a valid copy with this fingerprint is there already."""
+        """Keep a copy of ``model`` (the original files when it was read from ``source``;
+        ``files``, the model file first, when it is more than a model's own files: a
+        generation pipeline's directory), unless a valid copy with this fingerprint is
+        there already."""
         directory = self.entry_dir(fingerprint)
         if (directory / MANIFEST).is_file():
             return self.get(fingerprint)  # kept as it is; a bad one is reported, not replaced
@@ -137,12 +149,13 @@ class ModelStore:
         staging = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=self.root))
         try:
             if source is not None:
-                kind = "file"
+                kind = "file" if files is None else "pipeline"
                 names = []
-                for file in _model_files(source):
+                for file in files if files is not None else _model_files(source):
                     shutil.copyfile(file, staging / file.name)
                     names.append(file.name)
             else:
+                assert model is not None  # a model built in code is saved from memory
                 kind = "built"
                 ov.save_model(model, str(staging / BUILT_MODEL_FILE), compress_to_fp16=False)
                 names = [BUILT_MODEL_FILE, Path(BUILT_MODEL_FILE).with_suffix(".bin").name]

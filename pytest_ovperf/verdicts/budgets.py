@@ -40,6 +40,12 @@ class Budget:
     memory_mb: float | None = None
     #: peak resident growth while reading and compiling (``measure_memory``), MiB
     compile_peak_mb: float | None = None
+    #: generation (``measure_generation``): time to first token (its ``percentile``), ms
+    ttft_ms: float | None = None
+    #: generation: time per output token after the first, ms
+    tpot_ms: float | None = None
+    #: generation: output tokens per second after the first, at least
+    tokens_per_s: float | None = None
     #: with a reference: at least this many times as fast as it
     min_speedup: float | None = None
     #: with a reference: at most this fraction slower than it (0.10 = 10%)

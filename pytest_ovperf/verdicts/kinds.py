@@ -86,6 +86,12 @@ class Metric(str, Enum):
     MEMORY = "memory_mb"
     #: peak resident growth while reading and compiling (MiB)
     COMPILE_PEAK = "compile_peak_mb"
+    #: generation: time to the first token of a call, ms (``percentile=``, p50 by default)
+    TTFT = "ttft_ms"
+    #: generation: mean time per output token after the first, ms (geometric mean of calls)
+    TPOT = "tpot_ms"
+    #: generation: output tokens per second after the first token (1000 / ``TPOT``)
+    TOKENS_PER_S = "tokens_per_s"
     #: how many times as fast as the reference (latency: reference / model; throughput:
     #: model / reference), at least
     SPEEDUP = "min_speedup"
@@ -95,7 +101,7 @@ class Metric(str, Enum):
 
     @property
     def higher_is_better(self) -> bool:
-        return self in (Metric.THROUGHPUT, Metric.SPEEDUP)
+        return self in (Metric.THROUGHPUT, Metric.SPEEDUP, Metric.TOKENS_PER_S)
 
     @property
     def unit(self) -> str:
@@ -103,6 +109,8 @@ class Metric(str, Enum):
             return "x"
         if self in (Metric.MEMORY, Metric.COMPILE_PEAK):
             return "MiB"
+        if self is Metric.TOKENS_PER_S:
+            return "tokens/s"
         return "fps" if self is Metric.THROUGHPUT else "ms"
 
     @property

@@ -1,0 +1,116 @@
+"""Generation: repeated generate calls of a pipeline, and of its partner (the baseline's
+pipeline copy) in ABBA order, each call one observation of two figures, time to first token
+and time per output token (``runtime/generation.CallFigures``).
+
+The call is the unit of evidence: tokens within a call share its state (the KV cache, the
+machine's moment), calls are close to independent. A figure's headline is the geometric
+mean over the calls, with a t-interval on the logs (calls are roughly log-normal and ratios
+are what budgets and baselines compare). The loop takes at least ``MIN_CALLS`` calls of each
+side (a median's order-statistic interval at 95% needs six), then stops once both figures'
+intervals (and, with a partner, both ratios') are as narrow as ``target_precision`` with
+``min_time_s`` of the model's own calls spent, or before ``max_time_s`` (both sides) would
+be exceeded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..runtime.generation import CallFigures
+from ..verdicts.stats import Interval, log_mean_interval
+from .settings import MeasureSettings
+
+#: fewest calls of each side before the stopping rule looks
+MIN_CALLS = 6
+#: most calls of each side
+MAX_CALLS = 500
+
+GenerateCall = Callable[[], CallFigures]
+#: what the interval methods name the observations
+CALLS = "calls"
+
+
+@dataclass(frozen=True)
+class GenerationSamples:
+    """The calls of one side, and of its partner (each taken beside the model's of its pair)."""
+
+    calls: tuple[CallFigures, ...]
+    measure_s: float
+    partner_calls: tuple[CallFigures, ...] = ()
+
+    @property
+    def ttft_ms(self) -> tuple[float, ...]:
+        return tuple(c.ttft_ms for c in self.calls)
+
+    @property
+    def tpot_ms(self) -> tuple[float, ...]:
+        return tuple(c.tpot_ms for c in self.calls)
+
+    def interval(self, figure: str, confidence: float) -> Interval:
+        """The geometric mean of ``figure`` ("ttft_ms" / "tpot_ms") over the calls."""
+        return log_mean_interval(_figure(self.calls, figure), confidence, CALLS)
+
+    def partner_value(self, figure: str) -> float:
+        values = _figure(self.partner_calls, figure)
+        logs = [math.log(v) for v in values if v > 0]
+        return math.exp(sum(logs) / len(logs)) if logs else math.nan
+
+    def log_ratios(self, figure: str) -> tuple[float, ...]:
+        """log(model / partner) of ``figure`` for each pair of calls."""
+        model = _figure(self.calls, figure)
+        partner = _figure(self.partner_calls, figure)
+        return tuple(math.log(m / p) for m, p in zip(model, partner) if m > 0 < p)
+
+
+#: the figures a generate call gives, as ``CallFigures`` names them
+FIGURES = ("ttft_ms", "tpot_ms")
+
+
+def _figure(calls: Sequence[CallFigures], figure: str) -> list[float]:
+    return [float(getattr(c, figure)) for c in calls]
+
+
+def measure_generation(
+    model: GenerateCall, settings: MeasureSettings, partner: GenerateCall | None = None
+) -> GenerationSamples:
+    """Time generate calls of ``model`` (and of ``partner``, ABBA); see the module. The
+    pipelines were warmed up when they were loaded."""
+    calls: list[CallFigures] = []
+    partner_calls: list[CallFigures] = []
+    started = time.perf_counter()
+    own_s = 0.0
+    while len(calls) < MAX_CALLS:
+        model_first = len(calls) % 2 == 0 or partner is None
+        if partner is not None and not model_first:
+            partner_calls.append(partner())
+        call_started = time.perf_counter()
+        calls.append(model())
+        own_s += time.perf_counter() - call_started
+        if partner is not None and model_first:
+            partner_calls.append(partner())
+        elapsed = time.perf_counter() - started
+        if len(calls) < MIN_CALLS:
+            continue
+        per_round = elapsed / len(calls)
+        if elapsed + per_round > settings.max_time_s:
+            break
+        if own_s < settings.min_time_s:
+            continue
+        if _precise(calls, partner_calls, settings):
+            break
+    return GenerationSamples(tuple(calls), time.perf_counter() - started, tuple(partner_calls))
+
+
+def _precise(
+    calls: Sequence[CallFigures], partner_calls: Sequence[CallFigures], settings: MeasureSettings
+) -> bool:
+    """Whether both figures' intervals (and both ratios', with a partner) are narrow enough."""
+    tracked = [log_mean_interval(_figure(calls, f), settings.confidence, CALLS) for f in FIGURES]
+    if partner_calls:
+        for figure in FIGURES:
+            ratios = [m / p for m, p in zip(_figure(calls, figure), _figure(partner_calls, figure))]
+            tracked.append(log_mean_interval(ratios, settings.confidence, "ratios"))
+    return all(i.relative_half_width <= settings.target_precision for i in tracked)
