@@ -68,8 +68,9 @@ def show(directory: Path) -> list[str]:
     rows = []
     for path in sorted(directory.rglob("*.json")):
         relative = path.relative_to(directory)
-        if path.name == MANIFEST or any(part.startswith(".") for part in relative.parts):
-            continue  # the model store's manifests, hidden files
+        in_store = (path.parent / MANIFEST).is_file()  # a kept model's files (a pipeline's)
+        if in_store or any(part.startswith(".") for part in relative.parts):
+            continue  # the model store's entries, hidden files
         try:
             stored = load_baselines(path)
         except BaselineFileError as exc:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import FAST
 
+from pytest_ovperf.cli import show
 from pytest_ovperf.kinds import kind_of
 from pytest_ovperf.measure.generation import MIN_CALLS, measure_generation
 from pytest_ovperf.measure.settings import MeasureSettings
@@ -207,6 +208,9 @@ def test_a_recorded_pipeline_is_kept_and_a_changed_one_is_measured_beside_it(
     assert len(copies) == 1
     kept = {p.name for p in copies[0].iterdir()}
     assert {"openvino_model.xml", "openvino_model.bin", "config.json"} <= kept
+    # the pipeline copy's own JSON files are not taken for baseline files
+    table = "\n".join(show(genai_tester.path / "baselines"))
+    assert "ttft_ms" in table and "tpot_ms" in table
     # the same pipeline again: its stored runs judge it
     outcome, results = _run(genai_tester)
     assert {r["baseline_method"] for r in results} == {"history"}
