@@ -483,7 +483,7 @@ class PerfBudget:
         for budget in self.budgets:
             if result.kind == TTFT.name and budget.ttft_ms is not None:
                 interval = percentile_interval(result.ttft_values, budget.percentile, confidence)
-                statistic = f"p{budget.percentile:g}"
+                statistic = f"ttft p{budget.percentile:g}"
                 result.checks.append(
                     Check.judged(Metric.TTFT, statistic, interval, budget.ttft_ms, result.n)
                 )
@@ -491,14 +491,22 @@ class PerfBudget:
                 if budget.tpot_ms is not None:
                     result.checks.append(
                         Check.judged(
-                            Metric.TPOT, TPOT.headline, result.tpot, budget.tpot_ms, result.n
+                            Metric.TPOT,
+                            f"tpot {TPOT.headline}",
+                            result.tpot,
+                            budget.tpot_ms,
+                            result.n,
                         )
                     )
                 if budget.tokens_per_s is not None:
                     rate = tokens_per_s(result.tpot)
                     result.checks.append(
                         Check.judged(
-                            Metric.TOKENS_PER_S, "1000/tpot", rate, budget.tokens_per_s, result.n
+                            Metric.TOKENS_PER_S,
+                            "tokens/s (1000/tpot)",
+                            rate,
+                            budget.tokens_per_s,
+                            result.n,
                         )
                     )
         if result.kind == TTFT.name:
