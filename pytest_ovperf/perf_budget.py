@@ -72,7 +72,13 @@ from .results import (
 )
 from .runtime.companion import COMPANION_THREADS
 from .runtime.device_locks import DeviceLockTimeout, Hold
-from .runtime.generation import GenerationCall, PipelineEntry, pipeline_files
+from .runtime.generation import (
+    GenerationCall,
+    GenerationError,
+    GenerationSpec,
+    PipelineEntry,
+    pipeline_files,
+)
 from .runtime.models import (
     CompiledEntry,
     ModelError,
@@ -88,7 +94,7 @@ from .store.models import ModelStoreError
 from .verdicts.ab import AbPlan, AbUnavailable, judge_ab, judge_reference
 from .verdicts.budgets import Budget, applicable_budgets
 from .verdicts.gate import baseline_error
-from .verdicts.kinds import GateVerdict, Metric, Verdict
+from .verdicts.kinds import CompareMode, GateVerdict, Metric, Verdict
 from .verdicts.stats import Interval, percentile_interval
 
 ResultT = TypeVar("ResultT", bound=PerfResult)
@@ -395,20 +401,14 @@ class PerfBudget:
             if llm_pipeline is not None and llm_pipeline is not entry.pipeline:
                 entry = dataclasses.replace(entry, pipeline=llm_pipeline)
             facts = self._facts(entry)
-            plans = {kind.name: self._generation_plan(kind.name, facts) for kind in GENERATION}
+            plans, fallback = self._generation_plans(facts)
+            partner_entry, partner_call = None, None
             plan = next((p for p in plans.values() if p is not None), None)
-            partner_entry = (
-                pipelines.load(plan.model.directory, self.target.device, plan.config, generation)
-                if plan is not None
-                else None
-            )
-            partner_call = (
-                GenerationCall(
-                    partner_entry, generation, f"the baseline's pipeline {plan.model.fingerprint}"
-                )
-                if partner_entry is not None and plan is not None
-                else None
-            )
+            if plan is not None:
+                partner_entry, fallback = self._baseline_pipeline(plan, generation, fallback)
+            if partner_entry is not None and plan is not None:
+                what = f"the baseline's pipeline {plan.model.fingerprint}"
+                partner_call = GenerationCall(partner_entry, generation, what)
             model_call = GenerationCall(entry, generation, spec.describe())
             with self._measuring() as hold:
                 load = LoadMeter().start()
@@ -443,7 +443,7 @@ class PerfBudget:
             self._generation_checks(result, entry)
             kind_plan = plans[kind.name]
             paired = None
-            chosen = ChosenPartner()
+            chosen = ChosenPartner(fallback=fallback)
             if (
                 kind_plan is not None
                 and partner_entry is not None
@@ -468,11 +468,36 @@ class PerfBudget:
         self._decide_all(judged)
         return GenerationMeasurement(judged[0], judged[1])
 
-    def _generation_plan(self, kind: str, facts: Mapping[str, Any]) -> AbPlan | None:
-        """The A/B plan of a generation kind (the baseline's pipeline copy), if any; a copy
-        that cannot be had leaves the kind to the stored runs (under ``ab``: fails)."""
-        plan, _fallback = self._session.gate.plan_ab(self.test_file, self.test_name, facts, kind)
-        return plan
+    def _generation_plans(self, facts: Mapping[str, Any]) -> tuple[dict[str, AbPlan | None], str]:
+        """The A/B plan of each generation kind (the baseline's pipeline copy), and why a
+        plan that was wanted cannot be had (its kinds then go to the stored runs; under
+        ``--ovperf-compare=ab`` it raises ``AbUnavailable``)."""
+        plans: dict[str, AbPlan | None] = {}
+        fallback = ""
+        for kind in GENERATION:
+            plan, reason = self._session.gate.plan_ab(
+                self.test_file, self.test_name, facts, kind.name
+            )
+            plans[kind.name] = plan
+            fallback = fallback or reason
+        return plans, fallback
+
+    def _baseline_pipeline(
+        self, plan: AbPlan, generation: GenerationSpec, fallback: str
+    ) -> tuple[PipelineEntry | None, str]:
+        """The baseline's pipeline copy loaded with its recorded properties; one that cannot
+        be loaded leaves the result to the stored runs, saying why (under
+        ``--ovperf-compare=ab`` it fails the test)."""
+        try:
+            loaded = self._session.pipelines.load(
+                plan.model.directory, self.target.device, plan.config, generation
+            )
+        except GenerationError as exc:
+            problem = f"the baseline's pipeline {plan.model.fingerprint} cannot run here: {exc}"
+            if self._session.settings.compare is CompareMode.AB:
+                raise GenerationError(problem) from exc
+            return None, f"no A/B against the baseline's own pipeline: {problem}"
+        return loaded, fallback
 
     def _generation_checks(self, result: GenerationResult, entry: PipelineEntry) -> None:
         """The budgets of a generation result's own figure (``ttft_ms`` with its

@@ -22,8 +22,8 @@ from .controller import USER_PROPERTY, ResultCollector
 from .fixtures import (  # noqa: F401 - pytest finds the fixtures among the plugin's names
     SESSION_KEY,
     compiled_model,
-    llm_pipeline,
     infer_pool,
+    llm_pipeline,
     ovperf_session,
     ovperf_target,
     perf_budget,
