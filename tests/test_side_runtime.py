@@ -460,3 +460,25 @@ def test_a_model_built_in_code_is_saved_for_the_side(tmp_path: Path) -> None:
     assert read.get_friendly_name() == "mlp_8_8_1"
     named = save_model_for_side(mlp(features=8, hidden=8, depth=1), tmp_path / "m", "a b/c")
     assert named.name == "a_b_c.xml"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux CPU affinity and at least 2 CPUs",
+)
+def test_the_worker_runs_on_the_cores_of_its_pytest_process(
+    here: SideInterpreter, tmp_path: Path
+) -> None:
+    """Under ``--ovperf-cpu-partition`` an xdist worker's threads are held to its cores
+    (``workers.py``); the side worker it starts must inherit them, so that OpenVINO there
+    sizes its threads to the same cores."""
+    import psutil
+
+    allowed = os.sched_getaffinity(0)
+    core = min(allowed)
+    os.sched_setaffinity(0, {core})
+    try:
+        with SideWorker.start(here, tmp_path / "logs") as worker:
+            assert psutil.Process(worker.worker_pid).cpu_affinity() == [core]
+    finally:
+        os.sched_setaffinity(0, allowed)
