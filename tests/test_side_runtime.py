@@ -314,6 +314,8 @@ def test_the_worker_measures_a_model_as_this_process_does(
         assert latency.value > 0 and latency.inferences >= 1
         assert latency.cpu_s >= 0 and latency.cpu_before_s >= 0 and latency.wall_s > 0
         assert latency.completions is None
+        assert len(latency.latencies_ms) == latency.inferences
+        assert latency.value == pytest.approx(float(np.median(latency.latencies_ms)))
         throughput = worker.block("throughput", 0.05)
         assert throughput.value > 0 and throughput.cpu_s >= 0
         assert throughput.completions is not None and throughput.submitted is not None

@@ -59,6 +59,8 @@ class SideBlocks:
         self.worker = worker
         self.kind = kind
         self.blocks: list[float] = []
+        #: latency: every inference's latency the worker timed (ms)
+        self.latencies_ms: list[float] = []
         self.completions = 0
         self.window_s = 0.0
         #: CPU (s) of this process while the worker measured, and of the worker meanwhile
@@ -88,16 +90,19 @@ class SideBlocks:
         if answer.completions is not None and answer.window_s is not None:
             self.completions += answer.completions
             self.window_s += answer.window_s
+        self.latencies_ms.extend(answer.latencies_ms)
         value = float(answer.value)
         self.blocks.append(value)
         return value
 
     @property
     def value(self) -> float:
-        """Latency: the median of the blocks' medians (ms); throughput: the steady windows'
-        completions over their time (fps)."""
+        """Latency: the median of every latency (ms), as ``LatencyBlocks`` reports this
+        process's (a worker that sends none: of the blocks' medians); throughput: the
+        steady windows' completions over their time (fps)."""
         if self.kind == LATENCY.name:
-            return float(np.median(self.blocks)) if self.blocks else math.nan
+            values = self.latencies_ms or self.blocks
+            return float(np.median(values)) if values else math.nan
         return self.completions / self.window_s if self.window_s > 0 else math.nan
 
     @property

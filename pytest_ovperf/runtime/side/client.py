@@ -115,6 +115,8 @@ class BlockAnswer:
     completions: int | None = None
     window_s: float | None = None
     submitted: int | None = None
+    #: latency only: every inference's latency (ms)
+    latencies_ms: tuple[float, ...] = ()
 
 
 def _kill_live_workers() -> None:
@@ -301,6 +303,7 @@ class SideWorker:
             completions=None if completions is None else int(completions),
             window_s=None if window_s is None else float(window_s),
             submitted=None if submitted is None else int(submitted),
+            latencies_ms=tuple(float(v) for v in answer.get("latencies_ms") or ()),
         )
 
     def profile(self, iterations: int = PROFILE_ITERATIONS) -> RuntimeProfile:
