@@ -206,6 +206,10 @@ class KindResult:
     #: an inconclusive verdict's statistical verdict without the guard (from its message)
     unguarded: str | None = None
     remeasured: bool = False
+    #: a re-measured run (``--ovperf-confirm``; the verdict above is the re-measure's): the
+    #: kind whose regression the first measurement failed on (the plugin names one, the
+    #: first of the test to fail), else None
+    first_failure: str | None = None
     message: str = ""
 
 
@@ -337,6 +341,7 @@ def fill(run: PluginRun, records: Sequence[dict[str, Any]]) -> None:
             value=data.get(f"{data['kind']}_ms"),
             unguarded=unguarded,
             remeasured="remeasure" in data,
+            first_failure=first_failure_kind(data),
             message=message,
         )
     first = records[0]
@@ -348,6 +353,16 @@ def fill(run: PluginRun, records: Sequence[dict[str, Any]]) -> None:
     run.tokens_per_s = first.get("tokens_per_s")
     run.backend = first.get("attention_backend")
     run.precision = first.get("precision")
+
+
+def first_failure_kind(data: dict[str, Any]) -> str | None:
+    """The kind whose regression made the plugin re-measure this run (its ``remeasure``
+    record's first failure: "ovperf REGRESSION against the baseline for ..., <kind>"), or
+    None."""
+    first = str((data.get("remeasure") or {}).get("first_failure") or "").split("\n", 1)[0]
+    if "REGRESSION" not in first:
+        return None
+    return first.rsplit(", ", 1)[-1].strip()
 
 
 def describe(run: PluginRun) -> str:
@@ -395,8 +410,13 @@ def part_ab(bench: Bench) -> tuple[list[str], dict[str, Any]]:
         "calls, ABBA by call), so a positive mean log ratio is the test's side reading slower. "
         f"noisy: foreign load > {MAX_FOREIGN_LOAD:.0%} (load) or a ratio interval's log half "
         f"width > {args.wide:.1%} for either kind (wide). unguarded: what the statistics said "
-        "for the inconclusive verdicts (the busy guard's message). method: the comparisons "
-        "that were A/B.",
+        "for the inconclusive verdicts the busy guard made (its message); statistical: "
+        "inconclusive on the statistics (the interval straddles the threshold). A/B method: "
+        "the comparisons that were A/B. re-measured: runs the plugin measured again at the end "
+        "(--ovperf-confirm, on by default) because the first measurement failed, and the kind "
+        "whose regression it failed on (the plugin names one per run, the first of the test "
+        "to fail); the verdict counted is the re-measure's. before confirm: the A/A runs whose "
+        "first measurement was a regression of this kind.",
         "",
         *per_run_table([record, *runs]),
     ]
@@ -407,7 +427,8 @@ def summary_table(runs: Sequence[PluginRun]) -> list[str]:
     lines = [
         "| scenario | kind | runs | regression | unchanged | improvement | inconclusive | "
         "errors | target | met | A/B method | mean log ratio [95% t] | median ratio | "
-        "median CI half width | inconclusive: unguarded | re-measured | overlapped |",
+        "median CI half width | inconclusive: unguarded | re-measured (first failure) | "
+        "overlapped |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario in (AA, DEEPER):
@@ -420,11 +441,18 @@ def summary_table(runs: Sequence[PluginRun]) -> list[str]:
             logs = [math.log(k.ratio) for k in results if k.ratio]
             mean, low, high = mean_interval(logs)
             widths = [w for w in (half_width(k.ratio_ci) for k in results) if not math.isnan(w)]
-            unguarded = Counter(k.unguarded or "?" for k in results if k.verdict == "inconclusive")
+            unguarded = Counter(
+                k.unguarded or "statistical" for k in results if k.verdict == "inconclusive"
+            )
+            before = sum(k.first_failure == kind for k in results)
+            first = Counter(k.first_failure or "other" for k in results if k.remeasured)
             found = counts["regression"]
             if scenario == AA:
                 target = "0 regression"
-                met = f"{found}/{n} false (upper 95% {pct(upper_bound(found, n))})"
+                met = (
+                    f"{found}/{n} false (upper 95% {pct(upper_bound(found, n))}); "
+                    f"{before} before confirm"
+                )
             else:
                 target = ">= 95% regression"
                 met = f"{found}/{n} found"
@@ -436,7 +464,9 @@ def summary_table(runs: Sequence[PluginRun]) -> list[str]:
                 + f" | {num(statistics.median([math.exp(v) for v in logs]) if logs else None)}"
                 f" | {pct(statistics.median(widths) if widths else None, 2)} | "
                 + (", ".join(f"{v} {c}" for v, c in sorted(unguarded.items())) or "-")
-                + f" | {sum(k.remeasured for k in results)} | "
+                + f" | {sum(k.remeasured for k in results)}"
+                + (f" ({', '.join(f'{v} {c}' for v, c in sorted(first.items()))})" if first else "")
+                + " | "
                 f"{sum(bool(r.overlap) for r in mine)} |"
             )
     return lines
@@ -471,6 +501,8 @@ def per_run_table(runs: Sequence[PluginRun]) -> list[str]:
         for kind in KINDS:
             k = run.kinds[kind]
             verdict = k.verdict + (f" ({k.unguarded})" if k.unguarded else "")
+            if k.first_failure == kind:
+                verdict += ", first measurement: regression"
             cells += [verdict, f"{num(k.ratio)} {ci_text(k.ratio_ci)}"]
         lines.append(
             f"| {run.round} | {run.scenario} | {' | '.join(cells)} | {num(run.ttft_ms)} / "
