@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import openvino as ov
+from filelock import FileLock
 
+from pytest_ovperf.runtime.generation import PIPELINE_MODEL_FILE
 from pytest_ovperf.runtime.tiny_llm import (
     BOS_TOKEN_ID,
     EOS_TOKEN_ID,
@@ -24,8 +28,8 @@ from pytest_ovperf.runtime.tiny_llm import (
 __all__ = ["tiny_llm"]
 
 #: the file names ``LLMPipeline`` reads from a model directory
-MODEL_XML = "openvino_model.xml"
-MODEL_BIN = "openvino_model.bin"
+MODEL_XML = PIPELINE_MODEL_FILE
+MODEL_BIN = str(Path(PIPELINE_MODEL_FILE).with_suffix(".bin"))
 CONFIG_JSON = "config.json"
 GENERATION_CONFIG_JSON = "generation_config.json"
 TOKENIZER_XML = "openvino_tokenizer.xml"
@@ -69,21 +73,30 @@ def tiny_llm(
     tokenizer_models = build_tiny_tokenizer(vocab) if tokenizer else None
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    ov.save_model(build_tiny_llm(config), path / MODEL_XML, compress_to_fp16=False)
-    _write_json(path / CONFIG_JSON, config.hf_config())
-    _write_json(
-        path / GENERATION_CONFIG_JSON,
-        {
-            "bos_token_id": BOS_TOKEN_ID,
-            "eos_token_id": EOS_TOKEN_ID,
-            "pad_token_id": PAD_TOKEN_ID,
-            "do_sample": False,
-        },
-    )
-    if tokenizer_models is not None:
-        encoder, decoder = tokenizer_models
-        ov.save_model(encoder, path / TOKENIZER_XML, compress_to_fp16=False)
-        ov.save_model(decoder, path / DETOKENIZER_XML, compress_to_fp16=False)
+    # pytest-xdist workers may write the same directory at once while another loads it:
+    # each file is written aside and renamed into place, one writer at a time
+    with FileLock(str(path.parent / f".{path.name}.lock")):
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            ov.save_model(build_tiny_llm(config), staging / MODEL_XML, compress_to_fp16=False)
+            _write_json(staging / CONFIG_JSON, config.hf_config())
+            _write_json(
+                staging / GENERATION_CONFIG_JSON,
+                {
+                    "bos_token_id": BOS_TOKEN_ID,
+                    "eos_token_id": EOS_TOKEN_ID,
+                    "pad_token_id": PAD_TOKEN_ID,
+                    "do_sample": False,
+                },
+            )
+            if tokenizer_models is not None:
+                encoder, decoder = tokenizer_models
+                ov.save_model(encoder, staging / TOKENIZER_XML, compress_to_fp16=False)
+                ov.save_model(decoder, staging / DETOKENIZER_XML, compress_to_fp16=False)
+            for written in sorted(staging.iterdir()):
+                os.replace(written, path / written.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
