@@ -716,6 +716,8 @@ class PerfBudget:
                 settings, count = gate.ab_settings(self.regression_threshold, look), looks.count
             else:  # whole observations (loads): one judgement at the end, at the full level
                 settings, count = gate.settings_for(self.regression_threshold), 1
+            # the kind's own between-process term (two pipelines in one process: tpot)
+            settings = dataclasses.replace(settings, paired_drift=kind_of(result.kind).paired_drift)
             return judge_ab(
                 samples.log_ratios,
                 samples.value,
