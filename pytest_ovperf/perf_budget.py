@@ -55,6 +55,7 @@ from .partners import (
     Judging,
     PartnerChooser,
     PartnerUnavailable,
+    ab_looks,
 )
 from .results import (
     BaselineComparison,
@@ -91,7 +92,7 @@ from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import ModelStoreError
-from .verdicts.ab import AbPlan, AbUnavailable, judge_ab, judge_reference
+from .verdicts.ab import AB_LOOKS, AbPlan, AbUnavailable, judge_ab, judge_reference
 from .verdicts.budgets import Budget, applicable_budgets
 from .verdicts.gate import baseline_error
 from .verdicts.kinds import CompareMode, GateVerdict, Metric, Verdict
@@ -410,9 +411,19 @@ class PerfBudget:
                 what = f"the baseline's pipeline {plan.model.fingerprint}"
                 partner_call = GenerationCall(partner_entry, generation, what)
             model_call = GenerationCall(entry, generation, spec.describe())
+            looks = {
+                kind.headline_field: ab_looks(
+                    self._session.gate,
+                    self.regression_threshold,
+                    kind.higher_is_better,
+                    kind.paired_drift,
+                )
+                for kind in GENERATION
+                if plans[kind.name] is not None
+            }
             with self._measuring() as hold:
                 load = LoadMeter().start()
-                samples = measure_generation(model_call, settings, partner_call)
+                samples = measure_generation(model_call, settings, partner_call, looks)
                 hold.release_at = time.time()
         except (ModelError, AbUnavailable, ModelStoreError) as exc:
             problem = str(exc)
@@ -461,6 +472,7 @@ class PerfBudget:
                     tuple(float(getattr(c, figure)) for c in samples.partner_calls),
                     samples.partner_value(figure),
                     samples.log_ratios(figure),
+                    samples.look,
                 )
             self._judge(result, entry, paired, chosen)
             self.results.append(result)
@@ -714,6 +726,9 @@ class PerfBudget:
             if looks is not None:  # blocks: the sequential test's looks
                 look = samples.look if samples.look is not None else looks.count - 1
                 settings, count = gate.ab_settings(self.regression_threshold, look), looks.count
+            elif samples.look is not None:  # generate calls: the same looks (ab_looks)
+                settings = gate.ab_settings(self.regression_threshold, samples.look)
+                count = AB_LOOKS
             else:  # whole observations (loads): one judgement at the end, at the full level
                 settings, count = gate.settings_for(self.regression_threshold), 1
             # the kind's own between-process term (two pipelines in one process: tpot)

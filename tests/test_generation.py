@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from conftest import FAST
 
 from pytest_ovperf.cli import show
 from pytest_ovperf.kinds import kind_of
+from pytest_ovperf.measure import generation as generation_loop
+from pytest_ovperf.measure.engine import SequentialLooks
 from pytest_ovperf.measure.generation import MIN_CALLS, measure_generation
 from pytest_ovperf.measure.settings import MeasureSettings
 from pytest_ovperf.results import tokens_per_s
@@ -69,12 +73,32 @@ def test_calls_alternate_abba_with_the_partner_and_pair_by_call() -> None:
 
         return call
 
-    samples = measure_generation(caller("model", 2.0), _settings(), caller("partner", 1.0))
-    assert order[:4] == ["model", "partner", "partner", "model"]
+    with mock.patch.object(generation_loop, "PAIR_WARMUP_S", 0.0):
+        samples = measure_generation(caller("model", 2.0), _settings(), caller("partner", 1.0))
+    # one warm-up round of both (the pair warm-up), then ABBA
+    assert order[:6] == ["model", "partner", "model", "partner", "partner", "model"]
     assert len(samples.calls) == len(samples.partner_calls) >= MIN_CALLS
     assert samples.log_ratios("ttft_ms")[0] == pytest.approx(math.log(2.0))
     assert samples.partner_value("tpot_ms") == pytest.approx(0.1)
     assert samples.interval("tpot_ms", 0.95).estimate == pytest.approx(0.2)
+
+
+def test_a_settled_look_stops_the_calls_and_is_named() -> None:
+    def call() -> CallFigures:
+        time.sleep(0.002)
+        return CallFigures(ttft_ms=1.0, tpot_ms=1.0, new_tokens=4, duration_ms=1.0)
+
+    seen: list[int] = []
+
+    def settled(log_ratios: Any, look: int) -> bool:
+        seen.append(look)
+        return True
+
+    looks = {"ttft_ms": SequentialLooks(4, settled), "tpot_ms": SequentialLooks(4, settled)}
+    with mock.patch.object(generation_loop, "PAIR_WARMUP_S", 0.0):
+        samples = measure_generation(call, _settings(max_time_s=0.2), call, looks)
+    assert samples.look == 0 and seen == [0, 0]
+    assert samples.measure_s < 0.2
 
 
 # -- the marker ----------------------------------------------------------------------------

@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..runtime.generation import CallFigures
 from ..verdicts.stats import Interval, log_mean_interval
+from .engine import SequentialLooks
 from .settings import MeasureSettings
 
 #: fewest calls of each side before the stopping rule looks
 MIN_CALLS = 6
+#: seconds of calls of both pipelines, in turn, before an A/B measurement counts any: after
+#: a second pipeline is loaded in the process, the first one read 10-19% slower than it for
+#: the next 1-3 s of calls (not of idle time: sleeping did not shorten it), then the two
+#: agreed within 1.3% (10 of 10 processes, tiny LLM, 2-vCPU VM; BENCHMARKS.md)
+PAIR_WARMUP_S = 3.0
 #: most calls of each side
 MAX_CALLS = 500
 
@@ -40,6 +46,8 @@ class GenerationSamples:
     calls: tuple[CallFigures, ...]
     measure_s: float
     partner_calls: tuple[CallFigures, ...] = ()
+    #: with sequential looks: the look (0-based) whose verdict is the final one
+    look: int | None = None
 
     @property
     def ttft_ms(self) -> tuple[float, ...]:
@@ -74,12 +82,29 @@ def _figure(calls: Sequence[CallFigures], figure: str) -> list[float]:
 
 
 def measure_generation(
-    model: GenerateCall, settings: MeasureSettings, partner: GenerateCall | None = None
+    model: GenerateCall,
+    settings: MeasureSettings,
+    partner: GenerateCall | None = None,
+    looks: Mapping[str, SequentialLooks] | None = None,
 ) -> GenerationSamples:
     """Time generate calls of ``model`` (and of ``partner``, ABBA); see the module. The
-    pipelines were warmed up when they were loaded."""
+    pipelines were warmed up when they were loaded; with a partner both are warmed up again
+    together (``PAIR_WARMUP_S``). With ``looks`` (one per figure, the same count) the loop
+    stops at the first look where every figure's verdict is settled, instead of on
+    precision."""
+    if partner is not None:  # at least one round, then until PAIR_WARMUP_S have passed
+        warm_until = time.perf_counter() + PAIR_WARMUP_S
+        while True:
+            model()
+            partner()
+            if time.perf_counter() >= warm_until:
+                break
     calls: list[CallFigures] = []
     partner_calls: list[CallFigures] = []
+    sequential = looks if partner is not None and looks else None
+    count = min(look.count for look in sequential.values()) if sequential else 0
+    look_times = [settings.max_time_s * (k + 1) / count for k in range(count)]
+    looks_passed, final_look = 0, (count - 1 if sequential else None)
     started = time.perf_counter()
     own_s = 0.0
     while len(calls) < MAX_CALLS:
@@ -97,11 +122,25 @@ def measure_generation(
         per_round = elapsed / len(calls)
         if elapsed + per_round > settings.max_time_s:
             break
+        if sequential is not None:
+            reached = sum(1 for t in look_times if elapsed >= t)
+            if reached > looks_passed:
+                looks_passed = reached
+                samples = GenerationSamples(tuple(calls), elapsed, tuple(partner_calls))
+                if all(
+                    look.settled(samples.log_ratios(figure), reached - 1)
+                    for figure, look in sequential.items()
+                ):
+                    final_look = reached - 1
+                    break
+            continue
         if own_s < settings.min_time_s:
             continue
         if _precise(calls, partner_calls, settings):
             break
-    return GenerationSamples(tuple(calls), time.perf_counter() - started, tuple(partner_calls))
+    return GenerationSamples(
+        tuple(calls), time.perf_counter() - started, tuple(partner_calls), final_look
+    )
 
 
 def _precise(
