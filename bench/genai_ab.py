@@ -74,6 +74,8 @@ from replay_ab import upper_bound
 from side_runtime_ab import ci_text, cpu_name, mean_interval, num, pct, tail
 from workdir import ROOT, fresh_workdir
 
+from pytest_ovperf.runtime.generation import PAGED, STATEFUL, backend_properties
+
 KINDS = ("ttft", "tpot")
 VERDICTS = ("regression", "unchanged", "improvement", "inconclusive")
 AA, DEEPER = "A/A", "deeper"
@@ -101,8 +103,6 @@ MAX_FOREIGN_LOAD = 0.15
 FIDELITY_TARGET = 0.03
 #: what a guarded inconclusive message adds: the verdict statistics alone gave
 UNGUARDED = "(statistical verdict without this guard: "
-#: the plugin's batch limit of the paged-attention scheduler (``UNCHUNKED_PROMPT_TOKENS``)
-UNCHUNKED_PROMPT_TOKENS = 1 << 32
 #: seed of the direct loop's prompt
 DIRECT_PROMPT_SEED = 20261204
 
@@ -718,16 +718,9 @@ def direct_worker(argv: list[str]) -> None:
     directory = Path(args.pipeline)
     precision = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
     failures: list[str] = []
-    for backend in ("PA", "SDPA"):
-        properties: dict[str, Any] = {
-            "INFERENCE_PRECISION_HINT": precision,
-            "ATTENTION_BACKEND": backend,
-        }
-        if backend == "PA":
-            scheduler = genai.SchedulerConfig()
-            scheduler.enable_prefix_caching = False
-            scheduler.max_num_batched_tokens = UNCHUNKED_PROMPT_TOKENS
-            properties["scheduler_config"] = scheduler
+    for backend in (PAGED, STATEFUL):
+        # the plugin's own load properties of the backend (prefix cache off, unchunked)
+        properties = backend_properties(genai, backend, {"INFERENCE_PRECISION_HINT": precision})
         started = time.perf_counter()
         try:
             pipe = genai.LLMPipeline(str(directory), "CPU", **properties)
