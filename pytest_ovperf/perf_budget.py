@@ -413,10 +413,7 @@ class PerfBudget:
             model_call = GenerationCall(entry, generation, spec.describe())
             looks = {
                 kind.headline_field: ab_looks(
-                    self._session.gate,
-                    self.regression_threshold,
-                    kind.higher_is_better,
-                    kind.paired_drift,
+                    self._session.gate, self.regression_threshold, kind.higher_is_better
                 )
                 for kind in GENERATION
                 if plans[kind.name] is not None
@@ -731,8 +728,6 @@ class PerfBudget:
                 count = AB_LOOKS
             else:  # whole observations (loads): one judgement at the end, at the full level
                 settings, count = gate.settings_for(self.regression_threshold), 1
-            # the kind's own between-process term (two pipelines in one process: tpot)
-            settings = dataclasses.replace(settings, paired_drift=kind_of(result.kind).paired_drift)
             return judge_ab(
                 samples.log_ratios,
                 samples.value,

@@ -244,10 +244,8 @@ def test_a_recorded_pipeline_is_kept_and_a_changed_one_is_measured_beside_it(
     assert {r["kind"]: r["baseline_method"] for r in results} == {"ttft": "ab", "tpot": "ab"}
     for record in results:
         assert "model_hash" in record["what_changed"]
-    by_kind = {r["kind"]: r["baseline_message"] for r in results}
-    # each kind's own between-process term (verdicts/limits.py)
-    assert "2.2% between-process spread added" in by_kind["tpot"]
-    assert "1.0% between-process spread added" in by_kind["ttft"]
+    for record in results:  # judged by the paired test over pairs of calls
+        assert "call pairs" in record["baseline_message"]
 
 
 def test_generation_usage_errors_name_the_problem(genai_tester: pytest.Pytester) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..verdicts.kinds import Metric
-from ..verdicts.limits import PAIRED_DRIFT
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,6 @@ class MeasurementKind:
     statistical: bool
     #: what one observation of it is, for messages ("block", "compile", "process")
     unit_of_evidence: str = "observation"
-    #: the between-process spread of its paired log ratio that no pair within one run
-    #: shows (``verdicts/limits.py``), added to the paired test's standard error
-    paired_drift: float = PAIRED_DRIFT
 
     def headline_value(self, record: Mapping[str, Any]) -> float | None:
         """The headline figure of a result record, if it has one."""

@@ -7,7 +7,6 @@ unit of evidence; their headline is the geometric mean over the calls."""
 from __future__ import annotations
 
 from ..verdicts.kinds import Metric
-from ..verdicts.limits import GENERATION_TPOT_DRIFT
 from .base import MeasurementKind
 
 TTFT = MeasurementKind(
@@ -36,7 +35,6 @@ TPOT = MeasurementKind(
     confirmable=True,
     statistical=True,
     unit_of_evidence="call",
-    paired_drift=GENERATION_TPOT_DRIFT,
 )
 
 #: the kinds of one generation measurement, in the order results list them

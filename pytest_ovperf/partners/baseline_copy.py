@@ -13,7 +13,6 @@ from ..verdicts.ab import AB_LOOKS, AbPlan, AbUnavailable
 from ..verdicts.comparison import compare_paired
 from ..verdicts.gate import BaselineGate
 from ..verdicts.kinds import CompareMode, GateVerdict
-from ..verdicts.limits import PAIRED_DRIFT
 from .base import ComparisonPartner, Fallback, Judging, Offer, PartnerSource, PartnerUnavailable
 
 
@@ -29,18 +28,13 @@ def baseline_spec(plan: AbPlan, inputs: Any) -> ModelSpec:
     )
 
 
-def ab_looks(
-    gate: BaselineGate,
-    threshold: float,
-    higher_is_better: bool,
-    paired_drift: float = PAIRED_DRIFT,
-) -> SequentialLooks:
+def ab_looks(gate: BaselineGate, threshold: float, higher_is_better: bool) -> SequentialLooks:
     """The looks of an A/B measurement: ``AB_LOOKS`` of them, settled at a look where
-    ``compare_paired`` at that look's levels (``BaselineGate.ab_settings``, with the kind's
-    ``paired_drift``) says anything but inconclusive."""
+    ``compare_paired`` at that look's levels (``BaselineGate.ab_settings``) says anything but
+    inconclusive."""
 
     def settled(log_ratios: Sequence[float], look: int) -> bool:
-        settings = replace(gate.ab_settings(threshold, look), paired_drift=paired_drift)
+        settings = gate.ab_settings(threshold, look)
         verdict = compare_paired(log_ratios, settings, higher_is_better).verdict
         return verdict is not GateVerdict.INCONCLUSIVE
 

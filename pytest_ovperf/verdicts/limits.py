@@ -24,14 +24,6 @@ DRIFT_PRIOR_DF = 2.0
 #: the same network read 0.86% apart (SD over 40 processes, bench/speedup_error_rate.py),
 #: a process-level effect (code and memory placement) that no block pair within a run shows
 PAIRED_DRIFT = 0.01
-#: the same term for the time per output token of two generation pipelines loaded in one
-#: process (A/B against the baseline's pipeline copy): over 20 A/A runs of the tiny LLM
-#: (bench/genai_ab.py, 2-vCPU VM) the runs' log ratios spread 2.3% against 0.6% within a
-#: run: one pipeline reads 4-14% slower than the other for seconds at a time, in either
-#: direction, which pairs of adjacent calls cannot show (the host slowing the core one
-#: pipeline's threads run on is the likely cause); time to first token: 0.6%, within
-#: ``PAIRED_DRIFT``
-GENERATION_TPOT_DRIFT = 0.022
 #: share of the block pairs cut from each end before the paired test averages their log
 #: ratios (Yuen's trimmed t): a block the host's contention hits lands on one side of its
 #: pair, and such pairs made the ratios heavy-tailed (kurtosis 5-80 on the 2-vCPU VM, their
