@@ -157,7 +157,7 @@ def pipeline():
 
 
 @pytest.fixture
-def genai_tester(ovtester: pytest.Pytester) -> pytest.Pytester:
+def genai_tester(ovtester: pytest.Pytester, cpu_alone: None) -> pytest.Pytester:
     pytest.importorskip("openvino_genai", reason="generation tests need openvino-genai")
     return ovtester
 

@@ -12,6 +12,9 @@ from conftest import run_json as run_report
 from pytest_ovperf.verdicts.budgets import BudgetError, parse_budget
 from pytest_ovperf.verdicts.kinds import Metric
 
+# ratios judged near their speedup limits: not beside another worker's heavy measurement
+pytestmark = pytest.mark.usefixtures("cpu_alone")
+
 # a model several times cheaper than its reference: the same net on an image a quarter the
 # size, against twelve extra blocks; every verdict below holds on a noisy machine
 SPEEDUP_TEST = """
