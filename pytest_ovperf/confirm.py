@@ -23,8 +23,8 @@ from .workers import reporting_as, xdist_reporter
 #: the budget metrics whose failure a re-measure can confirm (measured, not single
 #: observations such as compile_ms, which a re-run takes from the compile cache)
 CONFIRMABLE_METRICS = frozenset(
-    {kind.metric for kind in KINDS.values() if kind.confirmable and kind.metric is not None}
-    | {Metric.SPEEDUP, Metric.SLOWDOWN, Metric.TOKENS_PER_S}
+    {metric for kind in KINDS.values() if kind.confirmable for metric in kind.budget_metrics}
+    | {Metric.SPEEDUP, Metric.SLOWDOWN}
 )
 
 

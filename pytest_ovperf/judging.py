@@ -72,7 +72,7 @@ def calibrate_checks(
     fails."""
     kind = kind_of(result.kind)
     for index, check in enumerate(result.checks):
-        if not kind.statistical or check.metric is not kind.metric:
+        if not kind.statistical or check.metric not in kind.budget_metrics:
             continue
         interval = calibrated_interval(check.interval, result.blocks, drift, confidence)
         calibrated = Check.judged(

@@ -4,7 +4,6 @@ budgets and the baseline, and fail the test when a verdict says so."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -91,7 +90,7 @@ from .runtime.models import (
 from .runtime.profile import RuntimeProfile, attribute
 from .session import OvperfSession
 from .store.baselines import BaselineFileError
-from .store.models import ModelStoreError
+from .store.models import PIPELINE_COPY, ModelStoreError
 from .verdicts.ab import AB_LOOKS, AbPlan, AbUnavailable, judge_ab, judge_reference
 from .verdicts.budgets import Budget, applicable_budgets
 from .verdicts.gate import baseline_error
@@ -114,6 +113,14 @@ def companion_figure(samples: CompanionSamples | None) -> CompanionFigure | None
     if samples is None:
         return None
     return CompanionFigure(samples.value, samples.blocks, COMPANION_THREADS)
+
+
+def _paired_with(plan: AbPlan | None, partner: PipelineEntry | None) -> bool:
+    """Whether a generation kind's A/B plan names the baseline pipeline copy that was
+    loaded (the two kinds' baselines may name different copies; one copy is measured)."""
+    return (
+        plan is not None and partner is not None and plan.model.fingerprint == (partner.fingerprint)
+    )
 
 
 class PerfBudget:
@@ -395,12 +402,14 @@ class PerfBudget:
                 "this test names a model with ovperf_model"
             )
         settings = self._session.settings.measure
-        pipelines = self._session.pipelines
         problem = ""
         try:
-            entry = pipelines.get(spec, self.target.device, self.target.precision)
+            entry = self._session.pipelines.get(spec, self.target.device, self.target.precision)
             if llm_pipeline is not None and llm_pipeline is not entry.pipeline:
-                entry = dataclasses.replace(entry, pipeline=llm_pipeline)
+                raise GenerationError(
+                    "measure_generation measures this test's own pipeline (the llm_pipeline "
+                    "fixture's); another LLMPipeline would be recorded under this test's model"
+                )
             facts = self._facts(entry)
             plans, fallback = self._generation_plans(facts)
             partner_entry, partner_call = None, None
@@ -416,7 +425,7 @@ class PerfBudget:
                     self._session.gate, self.regression_threshold, kind.higher_is_better
                 )
                 for kind in GENERATION
-                if plans[kind.name] is not None
+                if _paired_with(plans[kind.name], partner_entry)
             }
             with self._measuring() as hold:
                 load = LoadMeter().start()
@@ -452,11 +461,7 @@ class PerfBudget:
             kind_plan = plans[kind.name]
             paired = None
             chosen = ChosenPartner(fallback=fallback)
-            if (
-                kind_plan is not None
-                and partner_entry is not None
-                and (kind_plan.model.fingerprint == partner_entry.fingerprint)
-            ):
+            if kind_plan is not None and _paired_with(kind_plan, partner_entry):
                 chosen = ChosenPartner(
                     ComparisonPartner(
                         BaselineCopySource.name,
@@ -480,13 +485,27 @@ class PerfBudget:
     def _generation_plans(self, facts: Mapping[str, Any]) -> tuple[dict[str, AbPlan | None], str]:
         """The A/B plan of each generation kind (the baseline's pipeline copy), and why a
         plan that was wanted cannot be had (its kinds then go to the stored runs; under
-        ``--ovperf-compare=ab`` it raises ``AbUnavailable``)."""
+        ``--ovperf-compare=ab`` it raises ``AbUnavailable``). Under ``auto`` a change of the
+        runtime alone is left to the stored runs: the same pipeline twice on this runtime
+        says nothing about it; a copy that is not a pipeline directory (the same model file
+        recorded by an ``ovperf_model`` test first) cannot run."""
+        auto = self._session.settings.compare is CompareMode.AUTO
         plans: dict[str, AbPlan | None] = {}
         fallback = ""
         for kind in GENERATION:
             plan, reason = self._session.gate.plan_ab(
                 self.test_file, self.test_name, facts, kind.name
             )
+            if plan is not None and auto and not plan.model_changed:
+                plan = None
+            if plan is not None and plan.model.kind != PIPELINE_COPY:
+                reason = (
+                    f"no A/B against the baseline's own pipeline: the model store keeps "
+                    f"{plan.model.directory} as a model file, not a pipeline directory"
+                )
+                if not auto:
+                    raise AbUnavailable(f"--ovperf-compare=ab: {reason}")
+                plan = None
             plans[kind.name] = plan
             fallback = fallback or reason
         return plans, fallback
@@ -526,7 +545,7 @@ class PerfBudget:
                     result.checks.append(
                         Check.judged(
                             Metric.TPOT,
-                            f"tpot {TPOT.headline}",
+                            TPOT.headline,
                             result.tpot,
                             budget.tpot_ms,
                             result.n,
@@ -554,17 +573,21 @@ class PerfBudget:
 
     def _decide_all(self, results: Sequence[PerfResult]) -> None:
         """Decide every result of one measurement before failing: the test's failure names
-        each kind that failed, not the first alone."""
+        each kind that failed, not the first alone. It is held for a re-measure only when
+        every failure was one a re-measure can confirm (statistical)."""
         failures: list[str] = []
+        statistical = True
         for result in results:
+            self._remeasure.requested = ""
             try:
                 self._decide(result)
             except pytest.fail.Exception as exc:
                 failures.append(str(exc.msg))
+                # ``_decide`` asks for a re-measure exactly when its failure was statistical
+                statistical &= bool(self._remeasure.requested)
         if failures:
             message = "\n".join(failures)
-            if self._remeasure.requested:  # a statistical failure asked to be measured again
-                self._remeasure.requested = message
+            self._remeasure.requested = message if statistical and self._remeasure.enabled else ""
             pytest.fail(message, pytrace=False)
 
     def _memory_target(self, spec: ModelSpec, hint: str) -> MemoryTarget:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import openvino as ov
 import pytest
 from conftest import FAST
 
@@ -238,6 +239,15 @@ def test_a_recorded_pipeline_is_kept_and_a_changed_one_is_measured_beside_it(
     # the same pipeline again: its stored runs judge it
     outcome, results = _run(genai_tester)
     assert {r["baseline_method"] for r in results} == {"history"}
+    # another OpenVINO alone: the same pipeline twice on this runtime would say nothing
+    # about it, so the stored runs judge it too (and name the change)
+    baselines = genai_tester.path / "baselines" / "test_llm.json"
+    original = baselines.read_text()
+    baselines.write_text(original.replace(ov.get_version(), "2020.1.0-old"))
+    outcome, results = _run(genai_tester, "--ovperf-inconclusive=pass")
+    assert {r["baseline_method"] for r in results} == {"history"}
+    assert all("openvino" in r["what_changed"] for r in results)
+    baselines.write_text(original)
     # a deeper pipeline: the baseline's own copy runs beside it, call by call
     monkeypatch.setenv("TINY_LAYERS", "3")
     outcome, results = _run(genai_tester, "--ovperf-inconclusive=pass")

@@ -40,6 +40,14 @@ class MeasurementKind:
     statistical: bool
     #: what one observation of it is, for messages ("block", "compile", "process")
     unit_of_evidence: str = "observation"
+    #: budget metrics on a monotone function of the headline figure (tokens/s = 1000 /
+    #: TPOT), judged, calibrated and confirmed as the headline's own ``metric`` is
+    derived_metrics: tuple[Metric, ...] = ()
+
+    @property
+    def budget_metrics(self) -> tuple[Metric, ...]:
+        """Every budget metric judged on this kind's figure."""
+        return ((self.metric,) if self.metric is not None else ()) + self.derived_metrics
 
     def headline_value(self, record: Mapping[str, Any]) -> float | None:
         """The headline figure of a result record, if it has one."""

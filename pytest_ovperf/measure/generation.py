@@ -6,10 +6,11 @@ The call is the unit of evidence: tokens within a call share its state (the KV c
 machine's moment), calls are close to independent. A figure's headline is the geometric
 mean over the calls, with a t-interval on the logs (calls are roughly log-normal and ratios
 are what budgets and baselines compare). The loop takes at least ``MIN_CALLS`` calls of each
-side (a median's order-statistic interval at 95% needs six), then stops once both figures'
-intervals (and, with a partner, both ratios') are as narrow as ``target_precision`` with
-``min_time_s`` of the model's own calls spent, or before ``max_time_s`` (both sides) would
-be exceeded.
+side (a median's order-statistic interval at 95% needs six) and at most ``MAX_CALLS``, and
+stops before ``max_time_s`` (both sides) would be exceeded. Before that it stops, with
+sequential looks (an A/B run), at the first look where every figure's verdict is settled;
+without, once both figures' intervals (and, with a partner, both ratios') are as narrow as
+``target_precision`` with ``min_time_s`` of the model's own calls spent.
 """
 
 from __future__ import annotations
@@ -87,18 +88,15 @@ def measure_generation(
     partner: GenerateCall | None = None,
     looks: Mapping[str, SequentialLooks] | None = None,
 ) -> GenerationSamples:
-    """Time generate calls of ``model`` (and of ``partner``, ABBA); see the module. The
-    pipelines were warmed up when they were loaded; with a partner both are warmed up again
-    together (``PAIR_WARMUP_S``). With ``looks`` (one per figure, the same count) the loop
-    stops at the first look where every figure's verdict is settled, instead of on
+    """Time generate calls of ``model`` (and of ``partner``, ABBA); see the module. Uncounted
+    calls first: ``--ovperf-warmup`` of the model's, or with a partner at least
+    ``PAIR_WARMUP_S`` of both in turn. With ``looks`` (one per figure, the same count) the
+    loop stops at the first look where every figure's verdict is settled, instead of on
     precision."""
-    if partner is not None:  # at least one round, then until PAIR_WARMUP_S have passed
-        warm_until = time.perf_counter() + PAIR_WARMUP_S
-        while True:
-            model()
-            partner()
-            if time.perf_counter() >= warm_until:
-                break
+    if partner is None:
+        _warm_up((model,), settings.warmup_s)
+    else:
+        _warm_up((model, partner), max(settings.warmup_s, PAIR_WARMUP_S))
     calls: list[CallFigures] = []
     partner_calls: list[CallFigures] = []
     sequential = looks if partner is not None and looks else None
@@ -141,6 +139,17 @@ def measure_generation(
     return GenerationSamples(
         tuple(calls), time.perf_counter() - started, tuple(partner_calls), final_look
     )
+
+
+def _warm_up(sides: Sequence[GenerateCall], seconds: float) -> None:
+    """Calls of every side in turn, not counted: one round at least, then until ``seconds``
+    have passed."""
+    warm_until = time.perf_counter() + seconds
+    while True:
+        for side in sides:
+            side()
+        if time.perf_counter() >= warm_until:
+            return
 
 
 def _precise(

@@ -59,7 +59,7 @@ class BaselineCopySource(PartnerSource):
         if plan is None:
             return Fallback(fallback) if fallback else None
         auto = context.session.settings.compare is CompareMode.AUTO
-        if auto and not ({"model_hash", "config"} & set(plan.what_changed)):
+        if auto and not plan.model_changed:
             # only the runtime changed: the same model on this runtime twice says nothing
             # (``BaselineRuntimeSource`` measures it under its own runtime where it can)
             return None

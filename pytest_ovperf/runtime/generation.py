@@ -21,7 +21,7 @@ import numpy as np
 import openvino as ov
 
 from .devices import hint_value_for, precision_label
-from .models import ModelError, ModelSpec, model_fingerprint
+from .models import ModelError, ModelSpec, config_text, error_line, model_fingerprint
 
 #: the model file of a pipeline directory (what optimum-cli and ``testing.tiny_llm`` write)
 PIPELINE_MODEL_FILE = "openvino_model.xml"
@@ -171,10 +171,6 @@ class PipelineEntry:
     vocab_size: int
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def import_genai() -> Any:
     """openvino_genai, or a ``GenerationError`` saying how to install it."""
     try:
@@ -182,7 +178,7 @@ def import_genai() -> Any:
     except ImportError as exc:
         raise GenerationError(
             "generation tests need openvino-genai: pip install 'pytest-ovperf[genai]' "
-            f"(import failed: {_first_line(exc)})"
+            f"(import failed: {error_line(exc)})"
         ) from exc
     return openvino_genai
 
@@ -248,7 +244,7 @@ class GenerationCall:
         try:
             result = self._entry.pipeline.generate(inputs, self._config)
         except Exception as exc:
-            raise GenerationError(f"{self._what}: generate failed: {_first_line(exc)}") from exc
+            raise GenerationError(f"{self._what}: generate failed: {error_line(exc)}") from exc
         metrics = result.perf_metrics
         generated = int(metrics.get_num_generated_tokens())
         if generated != self._spec.new_tokens:
@@ -283,9 +279,7 @@ class PipelineCache:
         try:
             directory = Path(factory()).resolve()
         except Exception as exc:
-            raise GenerationError(
-                f"ovperf_llm factory {name}() failed: {_first_line(exc)}"
-            ) from exc
+            raise GenerationError(f"ovperf_llm factory {name}() failed: {error_line(exc)}") from exc
         self._factories[id(factory)] = (factory, directory)
         return directory
 
@@ -310,7 +304,7 @@ class PipelineCache:
     def _cached(
         self, generation: GenerationSpec, device: str, precision: str, properties: dict[str, Any]
     ) -> PipelineEntry:
-        config = {str(k): str(v) for k, v in properties.items()}
+        config = config_text(properties)
         key = (str(generation.directory), device, precision, json.dumps(config, sort_keys=True))
         with self._lock:
             found = self._entries.get(key)
@@ -328,7 +322,7 @@ class PipelineCache:
             model = self._core.read_model(str(directory / PIPELINE_MODEL_FILE))
         except Exception as exc:
             raise GenerationError(
-                f"cannot read {directory / PIPELINE_MODEL_FILE}: {_first_line(exc)}"
+                f"cannot read {directory / PIPELINE_MODEL_FILE}: {error_line(exc)}"
             ) from exc
         requested = properties.pop(ATTENTION_BACKEND, None)
         # genai's default tries paged attention and falls back to SDPA without saying so;
@@ -342,7 +336,7 @@ class PipelineCache:
                     str(directory), device, **backend_properties(genai, backend, properties)
                 )
             except Exception as exc:
-                failures.append(f"{backend}: {_first_line(exc)}")
+                failures.append(f"{backend}: {error_line(exc)}")
                 continue
             load_ms = (time.perf_counter() - started) * 1e3
             break
@@ -358,7 +352,7 @@ class PipelineCache:
             first_inference_ms=math.nan,
             precision=precision,
             fingerprint=model_fingerprint(model),
-            config={**{str(k): str(v) for k, v in properties.items()}, ATTENTION_BACKEND: backend},
+            config={**config_text(properties), ATTENTION_BACKEND: backend},
             backend=backend,
             backend_note="; ".join(failures),
             vocab_size=vocab_size(model, directory),

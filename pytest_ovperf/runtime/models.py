@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -174,7 +175,7 @@ def read_model(core: ov.Core, spec: ModelSpec, source: ModelSource | None = None
         try:
             model = core.read_model(str(path))
         except Exception as exc:
-            raise ModelError(f"cannot read model {path}: {_first_line(exc)}") from exc
+            raise ModelError(f"cannot read model {path}: {error_line(exc)}") from exc
     elif isinstance(source, ov.Model):
         model = source.clone()
     else:
@@ -189,7 +190,7 @@ def read_model(core: ov.Core, spec: ModelSpec, source: ModelSource | None = None
             model.reshape(_shape_argument(spec.shape))
         except Exception as exc:
             raise ModelError(
-                f"cannot reshape {what} to {spec.shape!r}: {_first_line(exc)}; "
+                f"cannot reshape {what} to {spec.shape!r}: {error_line(exc)}; "
                 f"its inputs are {describe_inputs(model)}"
             ) from exc
     dynamic = [p.get_any_name() for p in model.inputs if p.get_partial_shape().is_dynamic]
@@ -217,7 +218,24 @@ def _port_name(port: Any) -> str:
     return str(port.get_any_name()) if port.get_names() else "?"
 
 
-def _first_line(exc: BaseException) -> str:
+def property_text(value: Any) -> str:
+    """A property value as a stored config and a compile key write it, in a form OpenVINO
+    reads back: an ``ov.Type`` by its name (``u8``, not ``<Type: 'uint8_t'>``), an enum by
+    its member name (``LATENCY``, not ``PerformanceMode.LATENCY``), else ``str``."""
+    if isinstance(value, ov.Type):
+        return str(value.get_type_name())
+    # a Python enum, or an OpenVINO one (pybind11 enums have ``__members__`` and ``name``)
+    if isinstance(value, Enum) or hasattr(type(value), "__members__"):
+        return str(value.name)
+    return str(value)
+
+
+def config_text(config: Mapping[str, Any]) -> dict[str, str]:
+    """A config's properties as text (``property_text``)."""
+    return {str(k): property_text(v) for k, v in config.items()}
+
+
+def error_line(exc: BaseException) -> str:
     text = str(exc).strip()
     lines = [line for line in text.splitlines() if line.strip()]
     # OpenVINO prefixes its messages with source locations; keep the last, specific line
@@ -316,7 +334,7 @@ class CompileKey:
         cls, spec: ModelSpec, source: ModelSource, device: str, precision: str, hint: str
     ) -> CompileKey:
         """The key of one compile of ``source`` (a model of ``spec``)."""
-        config = json.dumps({str(k): str(v) for k, v in spec.config.items()}, sort_keys=True)
+        config = json.dumps(config_text(spec.config), sort_keys=True)
         return cls(_source_key(spec, source), device, precision, hint, config)
 
 
@@ -451,7 +469,7 @@ class CompileCache:
                 except Exception as exc:
                     raise ModelError(
                         f"cannot compile {spec.describe(source)} for {device} with "
-                        f"performance counters: {_first_line(exc)}"
+                        f"performance counters: {error_line(exc)}"
                     ) from exc
                 request = compiled.create_infer_request()
                 bind_inputs(request, prepared.inputs)
@@ -473,7 +491,7 @@ class CompileCache:
                 compiled = self.core.compile_model(model, device, config)
             except Exception as exc:
                 raise ModelError(
-                    f"cannot compile {what} for {device} with {config}: {_first_line(exc)}"
+                    f"cannot compile {what} for {device} with {config}: {error_line(exc)}"
                 ) from exc
             compile_ms = (time.perf_counter() - started) * 1e3
             request = compiled.create_infer_request()
@@ -484,7 +502,7 @@ class CompileCache:
                 request.infer()
             except Exception as exc:
                 raise ModelError(
-                    f"first inference of {what} on {device} failed: {_first_line(exc)}"
+                    f"first inference of {what} on {device} failed: {error_line(exc)}"
                 ) from exc
             first_inference_ms = (time.perf_counter() - started) * 1e3
         return CompiledEntry(
@@ -494,7 +512,7 @@ class CompileCache:
             first_inference_ms=first_inference_ms,
             precision=executed_precision(compiled, precision, prepared.quantized),
             fingerprint=prepared.fingerprint,
-            config={str(k): str(v) for k, v in config.items()},
+            config=config_text(config),
         )
 
 

@@ -41,6 +41,8 @@ MANIFEST_SCHEMA = "pytest-ovperf-model"
 MANIFEST_VERSION = 1
 #: what a model built in code is saved as
 BUILT_MODEL_FILE = "model.xml"
+#: the ``kind`` of an entry that holds a generation pipeline's directory
+PIPELINE_COPY = "pipeline"
 
 
 class ModelStoreError(Exception):
@@ -149,7 +151,7 @@ class ModelStore:
         staging = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=self.root))
         try:
             if source is not None:
-                kind = "file" if files is None else "pipeline"
+                kind = "file" if files is None else PIPELINE_COPY
                 names = []
                 for file in files if files is not None else _model_files(source):
                     shutil.copyfile(file, staging / file.name)

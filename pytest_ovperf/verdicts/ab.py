@@ -35,6 +35,12 @@ class AbPlan:
     #: software fact -> (baseline value, current value), for the facts that differ
     what_changed: dict[str, tuple[Any, Any]]
 
+    @property
+    def model_changed(self) -> bool:
+        """Whether the model or its config changed (else only the runtime did: the same
+        model measured twice on this runtime says nothing about that change)."""
+        return bool({"model_hash", "config"} & set(self.what_changed))
+
 
 class AbUnavailable(Exception):
     """``--ovperf-compare=ab`` and the baseline's model cannot be had."""
