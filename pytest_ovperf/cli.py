@@ -14,6 +14,7 @@ message names the file).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from .runtime.models import ModelError
 from .store.baselines import BaselineFileError
 from .store.baselines import load as load_baselines
 from .store.files import write_json_atomic, write_text_atomic
-from .store.models import MANIFEST
+from .store.models import MANIFEST, MANIFEST_SCHEMA
 from .store.schema import RunSummary, history_of
 from .verdicts.comparison import GateSettings, compare
 from .verdicts.kinds import GateVerdict
@@ -61,6 +62,18 @@ class InputError(Exception):
 # -- show ----------------------------------------------------------------------------------
 
 
+def _in_model_store(path: Path) -> bool:
+    """Whether ``path`` is a file of a model store entry (a kept pipeline's ``config.json``,
+    its manifest): its directory holds a pytest-ovperf model manifest."""
+    manifest = path.parent / MANIFEST
+    try:
+        return bool(
+            json.loads(manifest.read_text(encoding="utf-8")).get("schema") == MANIFEST_SCHEMA
+        )
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def show(directory: Path) -> list[str]:
     """The baseline files under ``directory`` as a table (the model store is skipped)."""
     if not directory.is_dir():
@@ -68,8 +81,7 @@ def show(directory: Path) -> list[str]:
     rows = []
     for path in sorted(directory.rglob("*.json")):
         relative = path.relative_to(directory)
-        in_store = (path.parent / MANIFEST).is_file()  # a kept model's files (a pipeline's)
-        if in_store or any(part.startswith(".") for part in relative.parts):
+        if _in_model_store(path) or any(part.startswith(".") for part in relative.parts):
             continue  # the model store's entries, hidden files
         try:
             stored = load_baselines(path)

@@ -117,6 +117,13 @@ def _entry_getter(
     context = request.node.stash[CONTEXT_KEY]
 
     def entry_for(hint: str, source: ModelSource | None = None) -> CompiledEntry:
+        if context.spec.generation is not None:
+            _fail(
+                request.node,
+                "names a generation pipeline (ovperf_llm): measure it with "
+                "perf_budget.measure_generation(); compiled_model, infer_pool and the other "
+                "measurements are for ovperf_model tests",
+            )
         try:
             return session.compile_cache.get(
                 context.spec, target.device, target.precision, hint, source

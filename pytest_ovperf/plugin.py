@@ -29,6 +29,7 @@ from .fixtures import (  # noqa: F401 - pytest finds the fixtures among the plug
     perf_budget,
 )
 from .kinds import KindError, register_kind, unregister_kind
+from .kinds.generation import DEFAULT_NEW_TOKENS, DEFAULT_PROMPT_TOKENS
 from .options import add_options, settings_from_config
 from .session import OvperfSession
 from .verdicts.budgets import Budget
@@ -61,9 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "ovperf_llm(pipeline, *, prompt_tokens=128, new_tokens=64, config=None): the "
-        "openvino-genai generation pipeline (a directory, or a callable returning one) a perf "
-        "test measures with perf_budget.measure_generation()",
+        f"ovperf_llm(directory or source=factory, *, prompt_tokens={DEFAULT_PROMPT_TOKENS}, "
+        f"new_tokens={DEFAULT_NEW_TOKENS}, config=None): the openvino-genai generation "
+        "pipeline a perf test measures with perf_budget.measure_generation()",
     )
     budget_arguments = ", ".join(f.name for f in fields(Budget))
     config.addinivalue_line(

@@ -117,7 +117,7 @@ def _no_factory(factory: Any) -> Path:
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        ((), {}, "exactly one positional argument"),
+        ((), {}, "takes one pipeline: a directory by position, or a callable"),
         (("x",), {"new_tokens": 1}, "new_tokens must be at least 2"),
         (("x",), {"prompt_tokens": 0}, "prompt_tokens=0 must be a positive integer"),
         (("x",), {"max_tokens": 3}, "unknown argument.*max_tokens"),

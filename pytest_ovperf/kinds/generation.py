@@ -38,5 +38,9 @@ TPOT = MeasurementKind(
     unit_of_evidence="call",
 )
 
+#: ``ovperf_llm``'s defaults: the prompt's length and the tokens generated per call
+DEFAULT_PROMPT_TOKENS = 128
+DEFAULT_NEW_TOKENS = 64
+
 #: the kinds of one generation measurement, in the order results list them
 GENERATION = (TTFT, TPOT)

@@ -20,6 +20,7 @@ from typing import Any, Union
 import numpy as np
 import openvino as ov
 
+from ..kinds.generation import DEFAULT_NEW_TOKENS, DEFAULT_PROMPT_TOKENS
 from .devices import hint_value_for, precision_label
 from .models import ModelError, ModelSpec, config_text, error_line, model_fingerprint
 
@@ -60,6 +61,7 @@ class GenerationSpec:
 
 
 _LLM_KWARGS = {"prompt_tokens", "new_tokens", "config"}
+_COUNT_DEFAULTS = {"prompt_tokens": DEFAULT_PROMPT_TOKENS, "new_tokens": DEFAULT_NEW_TOKENS}
 
 
 def parse_llm_marker(
@@ -77,8 +79,8 @@ def parse_llm_marker(
         kwargs = {k: v for k, v in kwargs.items() if k != "source"}
     if len(args) != 1:
         raise GenerationError(
-            "ovperf_llm takes exactly one positional argument (the pipeline directory or a "
-            f"callable returning one), got {len(args)}"
+            "ovperf_llm takes one pipeline: a directory by position, or a callable returning "
+            f"one as source=factory, got {len(args)} positional arguments"
         )
     unknown = sorted(set(kwargs) - _LLM_KWARGS)
     if unknown:
@@ -125,9 +127,6 @@ def parse_llm_marker(
         base_dir=base_dir,
         generation=GenerationSpec(directory, counts["prompt_tokens"], counts["new_tokens"]),
     )
-
-
-_COUNT_DEFAULTS = {"prompt_tokens": 128, "new_tokens": 64}
 
 
 def pipeline_files(directory: Path) -> list[Path]:
