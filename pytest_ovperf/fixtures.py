@@ -160,6 +160,7 @@ def llm_pipeline(
 ) -> Any:
     """The test's generation pipeline (``ovperf_llm``): an ``openvino_genai.LLMPipeline`` on
     the current device and precision, loaded once per session and warmed up."""
+    from .runtime.device_locks import DeviceLockTimeout
     from .runtime.models import ModelError
 
     context = request.node.stash[CONTEXT_KEY]
@@ -170,7 +171,7 @@ def llm_pipeline(
         return ovperf_session.pipelines.get(
             context.spec, ovperf_target.device, ovperf_target.precision
         ).pipeline
-    except ModelError as exc:
+    except (ModelError, DeviceLockTimeout) as exc:
         problem = str(exc)
     _fail(request.node, problem)
 

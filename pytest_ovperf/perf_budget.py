@@ -431,7 +431,7 @@ class PerfBudget:
                 load = LoadMeter().start()
                 samples = measure_generation(model_call, settings, partner_call, looks)
                 hold.release_at = time.time()
-        except (ModelError, AbUnavailable, ModelStoreError) as exc:
+        except (ModelError, AbUnavailable, ModelStoreError, DeviceLockTimeout) as exc:
             problem = str(exc)
         if problem:
             self._fail(problem)

@@ -80,7 +80,7 @@ class OvperfSession:
         """Generation pipelines (``ovperf_llm``), loaded once per session."""
         from .runtime.generation import PipelineCache
 
-        return PipelineCache(self.core)
+        return PipelineCache(self.core, self.locks)
 
     @functools.cached_property
     def model_store(self) -> ModelStore:

@@ -21,6 +21,7 @@ import numpy as np
 import openvino as ov
 
 from ..kinds.generation import DEFAULT_NEW_TOKENS, DEFAULT_PROMPT_TOKENS
+from .device_locks import DeviceLocks
 from .devices import hint_value_for, precision_label
 from .models import ModelError, ModelSpec, config_text, error_line, model_fingerprint
 
@@ -263,8 +264,11 @@ class PipelineCache:
     """Pipelines loaded once per session, by directory, device and properties; pipeline
     factories called once per session."""
 
-    def __init__(self, core: ov.Core) -> None:
+    def __init__(self, core: ov.Core, locks: DeviceLocks) -> None:
         self._core = core
+        #: the pytest-xdist workers' device locks: a pipeline is read and compiled holding
+        #: the CPU shared and warmed up holding its device, as ``CompileCache`` does
+        self._locks = locks
         self._entries: dict[tuple[str, str, str, str], PipelineEntry] = {}
         self._factories: dict[int, tuple[Callable[[], str | Path], Path]] = {}
         self._lock = threading.Lock()
@@ -328,22 +332,23 @@ class PipelineCache:
         # the backend is part of what is measured, so it is chosen here and recorded
         backends = [str(requested)] if requested is not None else [PAGED, STATEFUL]
         failures: list[str] = []
-        for backend in backends:
-            started = time.perf_counter()
-            try:
-                pipeline = genai.LLMPipeline(
-                    str(directory), device, **backend_properties(genai, backend, properties)
+        with self._locks.preparing():
+            for backend in backends:
+                started = time.perf_counter()
+                try:
+                    pipeline = genai.LLMPipeline(
+                        str(directory), device, **backend_properties(genai, backend, properties)
+                    )
+                except Exception as exc:
+                    failures.append(f"{backend}: {error_line(exc)}")
+                    continue
+                load_ms = (time.perf_counter() - started) * 1e3
+                break
+            else:
+                raise GenerationError(
+                    f"cannot load the pipeline {directory} on {device} with {properties} "
+                    f"({'; '.join(failures)})"
                 )
-            except Exception as exc:
-                failures.append(f"{backend}: {error_line(exc)}")
-                continue
-            load_ms = (time.perf_counter() - started) * 1e3
-            break
-        else:
-            raise GenerationError(
-                f"cannot load the pipeline {directory} on {device} with {properties} "
-                f"({'; '.join(failures)})"
-            )
         entry = PipelineEntry(
             pipeline=pipeline,
             directory=directory,
@@ -356,9 +361,10 @@ class PipelineCache:
             backend_note="; ".join(failures),
             vocab_size=vocab_size(model, directory),
         )
-        started = time.perf_counter()
-        GenerationCall(entry, generation, str(directory))()  # warm-up, not counted
-        first_ms = (time.perf_counter() - started) * 1e3
+        with self._locks.measuring(device):
+            started = time.perf_counter()
+            GenerationCall(entry, generation, str(directory))()  # warm-up, not counted
+            first_ms = (time.perf_counter() - started) * 1e3
         return dataclasses.replace(entry, first_inference_ms=first_ms)
 
 
