@@ -427,10 +427,14 @@ class PerfBudget:
                 for kind in GENERATION
                 if _paired_with(plans[kind.name], partner_entry)
             }
-            with self._measuring() as hold:
-                load = LoadMeter().start()
-                samples = measure_generation(model_call, settings, partner_call, looks)
-                hold.release_at = time.time()
+            try:
+                with self._measuring() as hold:
+                    load = LoadMeter().start()
+                    samples = measure_generation(model_call, settings, partner_call, looks)
+                    hold.release_at = time.time()
+            finally:
+                if partner_entry is not None:
+                    self._session.pipelines.forget(partner_entry)
         except (ModelError, AbUnavailable, ModelStoreError, DeviceLockTimeout) as exc:
             problem = str(exc)
         if problem:

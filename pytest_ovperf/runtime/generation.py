@@ -304,6 +304,13 @@ class PipelineCache:
         precision = precision_label(config.get("INFERENCE_PRECISION_HINT"))
         return self._cached(other, device, precision, dict(config))
 
+    def forget(self, entry: PipelineEntry) -> None:
+        """Drop a pipeline (the baseline's copy after its A/B measurement): an LLM's weights
+        and KV cache are too large to keep a second copy loaded for the whole session."""
+        with self._lock:
+            for key in [k for k, v in self._entries.items() if v is entry]:
+                del self._entries[key]
+
     def _cached(
         self, generation: GenerationSpec, device: str, precision: str, properties: dict[str, Any]
     ) -> PipelineEntry:
