@@ -14,6 +14,10 @@ from pytest_ovperf.runtime.cpu_partition import cpu_topology
 
 pytest.importorskip("xdist")
 
+# inner sessions of several workers keep both cores busy: the tests that judge a ratio near
+# its limit (speedup, confirmation) and the generation runs take turns with them
+pytestmark = pytest.mark.usefixtures("cpu_alone")
+
 #: four tests; the one named slow runs ``{slow}`` (the fast model when recording)
 SUITE = """\
 import pytest
