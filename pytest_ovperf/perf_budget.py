@@ -444,6 +444,7 @@ class PerfBudget:
             samples.interval("ttft_ms", confidence),
             samples.interval("tpot_ms", confidence),
         )
+        foreign_load = load.foreign_load()  # one measurement, one reading for both kinds
         judged: list[GenerationResult] = []
         for kind in GENERATION:
             figure = kind.headline_field
@@ -451,15 +452,15 @@ class PerfBudget:
                 **self._common_fields(entry, kind.name, samples.measure_s, hold),
                 interval=ttft if kind is TTFT else tpot,
                 statistic=kind.headline,
-                blocks=[float(getattr(c, figure)) for c in samples.calls],
-                ttft_values=samples.ttft_ms,
-                tpot_values=samples.tpot_ms,
+                blocks=list(samples.values(figure)),
+                ttft_values=samples.values(TTFT.headline_field),
+                tpot_values=samples.values(TPOT.headline_field),
                 ttft=ttft,
                 tpot=tpot,
                 prompt_tokens=generation.prompt_tokens,
                 new_tokens=generation.new_tokens,
                 backend=entry.backend,
-                foreign_load=load.foreign_load(),
+                foreign_load=foreign_load,
             )
             self._generation_checks(result, entry)
             kind_plan = plans[kind.name]
@@ -475,12 +476,13 @@ class PerfBudget:
                     )
                 )
                 paired = PartnerSamples(
-                    tuple(float(getattr(c, figure)) for c in samples.partner_calls),
+                    samples.partner_values(figure),
                     samples.partner_value(figure),
                     samples.log_ratios(figure),
                     samples.look,
                 )
-            self._judge(result, entry, paired, chosen)
+            # the measurement's one-off costs (load, first call) are judged once, with ttft
+            self._judge(result, entry, paired, chosen, one_offs=kind is TTFT)
             self.results.append(result)
             judged.append(result)
         self._decide_all(judged)
@@ -859,11 +861,13 @@ class PerfBudget:
         entry: CompiledEntry | PipelineEntry,
         samples: PartnerSamples | None,
         chosen: ChosenPartner,
+        one_offs: bool = True,
     ) -> None:
-        """Every verdict of ``result``: one-off costs, the baseline (recorded or compared),
-        speedup budgets, the machine guards, calibrated budgets, attribution."""
+        """Every verdict of ``result``: one-off costs (unless another result of the same
+        measurement judges them), the baseline (recorded or compared), speedup budgets, the
+        machine guards, calibrated budgets, attribution."""
         settings = self._session.settings
-        if result.kind != TPOT.name:  # one generation measurement's one-offs: judged once
+        if one_offs:
             one_off_checks(result, self.budgets, entry.compile_ms, entry.first_inference_ms)
         # the drift before this run is recorded: a run is not evidence about itself
         gate = self._session.gate

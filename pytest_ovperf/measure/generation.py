@@ -50,28 +50,27 @@ class GenerationSamples:
     #: with sequential looks: the look (0-based) whose verdict is the final one
     look: int | None = None
 
-    @property
-    def ttft_ms(self) -> tuple[float, ...]:
-        return tuple(c.ttft_ms for c in self.calls)
+    def values(self, figure: str) -> tuple[float, ...]:
+        """``figure`` ("ttft_ms" / "tpot_ms") of each of the model's calls."""
+        return tuple(_figure(self.calls, figure))
 
-    @property
-    def tpot_ms(self) -> tuple[float, ...]:
-        return tuple(c.tpot_ms for c in self.calls)
+    def partner_values(self, figure: str) -> tuple[float, ...]:
+        """``figure`` of each of the partner's calls."""
+        return tuple(_figure(self.partner_calls, figure))
 
     def interval(self, figure: str, confidence: float) -> Interval:
-        """The geometric mean of ``figure`` ("ttft_ms" / "tpot_ms") over the calls."""
-        return log_mean_interval(_figure(self.calls, figure), confidence, CALLS)
+        """The geometric mean of ``figure`` over the model's calls."""
+        return log_mean_interval(self.values(figure), confidence, CALLS)
 
     def partner_value(self, figure: str) -> float:
-        values = _figure(self.partner_calls, figure)
-        logs = [math.log(v) for v in values if v > 0]
+        """The geometric mean of ``figure`` over the partner's calls."""
+        logs = [math.log(v) for v in self.partner_values(figure) if v > 0]
         return math.exp(sum(logs) / len(logs)) if logs else math.nan
 
     def log_ratios(self, figure: str) -> tuple[float, ...]:
         """log(model / partner) of ``figure`` for each pair of calls."""
-        model = _figure(self.calls, figure)
-        partner = _figure(self.partner_calls, figure)
-        return tuple(math.log(m / p) for m, p in zip(model, partner) if m > 0 < p)
+        pairs = zip(self.values(figure), self.partner_values(figure))
+        return tuple(math.log(m / p) for m, p in pairs if m > 0 < p)
 
 
 #: the figures a generate call gives, as ``CallFigures`` names them
