@@ -166,8 +166,6 @@ class PipelineEntry:
     config: dict[str, str]
     #: the attention backend it runs (``PAGED`` or ``STATEFUL``)
     backend: str
-    #: why a backend tried before it could not be loaded ("" when the first one was)
-    backend_note: str
     vocab_size: int
 
 
@@ -365,7 +363,6 @@ class PipelineCache:
             fingerprint=model_fingerprint(model),
             config={**config_text(properties), ATTENTION_BACKEND: backend},
             backend=backend,
-            backend_note="; ".join(failures),
             vocab_size=vocab_size(model, directory),
         )
         with self._locks.measuring(device):
