@@ -120,6 +120,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -140,10 +141,13 @@ from pytest_ovperf.kinds import kind_of
 from pytest_ovperf.measure import engine
 from pytest_ovperf.measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLooks
-from pytest_ovperf.measure.load import LoadMeter
+from pytest_ovperf.measure.load import LoadMeter, own_cpu_seconds
 from pytest_ovperf.measure.settings import MeasureSettings
+from pytest_ovperf.partners.side_runtime import SideBlocks, side_config
 from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
 from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
+from pytest_ovperf.runtime.side.client import SideWorker
+from pytest_ovperf.runtime.side.environment import resolve as resolve_runtime
 from pytest_ovperf.runtime.toy_models import mobilenet_like
 from pytest_ovperf.store.models import ModelStore
 from pytest_ovperf.verdicts.ab import AB_LOOKS
@@ -177,6 +181,11 @@ NOISY_CV_FACTOR = 2.0
 NOISY_LEVEL = DEFAULT_MAX_PROBE_SHIFT
 #: ... or other processes used more than this share of the CPU while it measured
 NOISY_LOAD = DEFAULT_MAX_FOREIGN_LOAD
+#: ``--worker``: which side of the pair a side-runtime worker of this same release measures
+#: (issue 19's A/A across processes), or ``alternate`` process by process
+WORKER_SIDES = ("none", "reference", "model", "alternate")
+#: processes that measure for this one (the worker): their CPU is not foreign load
+HELPER_PIDS: tuple[int, ...] = ()
 #: A/A verdicts a full run should give
 MIN_AA_VERDICTS = 300
 
@@ -200,8 +209,7 @@ def cpu_counters() -> Counters:
         return None
     values = [int(v) for v in fields[1:]]
     busy = (sum(values[:3]) + sum(values[5:8])) / os.sysconf("SC_CLK_TCK")
-    times = os.times()
-    return busy, times.user + times.system
+    return busy, own_cpu_seconds(HELPER_PIDS)
 
 
 def idle_load(seconds: float) -> float | None:
@@ -211,21 +219,14 @@ def idle_load(seconds: float) -> float | None:
     return meter.foreign_load()
 
 
-def compile_pair(
-    model: str, kind: str, size: int
-) -> tuple[CompiledEntry, CompiledEntry, dict[str, Any]]:
-    """The current model and the baseline's own, compiled as the plugin compiles them
-    (current first), and what the pair is."""
-    core = ov.Core()
-    hint = kind_of(kind).hint
+def pair_specs(model: str, size: int) -> tuple[ModelSpec, ModelSpec, str, dict[str, Any]]:
+    """The current model and the baseline's own, the precision both are compiled at, and
+    what the pair is."""
     if model == "toy":
-        cache = CompileCache(core)
 
         def toy(seed: int) -> ModelSpec:
             return ModelSpec(source=functools.partial(mobilenet_like, size=size, seed=seed))
 
-        current = cache.get(toy(CURRENT_SEED), "CPU", "f32", hint)
-        baseline = cache.get(toy(BASELINE_SEED), "CPU", "f32", hint)
         about: dict[str, Any] = {
             "description": f"mobilenet_like(size={size}), seeds {CURRENT_SEED} / {BASELINE_SEED}",
             "size": size,
@@ -233,20 +234,70 @@ def compile_pair(
             "baseline_seed": BASELINE_SEED,
             "requested_precision": "f32",
         }
-        return current, baseline, about
+        return toy(CURRENT_SEED), toy(BASELINE_SEED), "f32", about
     bench_model = MODELS[model]
     path = model_path(bench_model, log=False)
     spec = ModelSpec(source=str(path), shape={bench_model.input_name: bench_model.shape_list})
-    # one cache compiles a file once: a cache each, for two compiles of one core
-    current = CompileCache(core).get(spec, "CPU", DEFAULT_PRECISION, hint)
-    baseline = CompileCache(core).get(spec, "CPU", DEFAULT_PRECISION, hint)
     about = {
         "description": bench_model.description,
         "path": str(path),
         "shape": bench_model.shape_list,
         "requested_precision": DEFAULT_PRECISION,
     }
-    return current, baseline, about
+    return spec, spec, DEFAULT_PRECISION, about
+
+
+class Side:
+    """One side of the pair: compiled here, or loaded (and warmed up) in a worker of this
+    same OpenVINO release (``runtime/side/``), as ``reference_runtime=`` loads a reference."""
+
+    def __init__(
+        self, core: ov.Core, spec: ModelSpec, precision: str, kind: str, in_worker: bool
+    ) -> None:
+        # a cache each: one cache compiles a file once, and the pair is two compiles
+        cache = CompileCache(core)
+        hint = kind_of(kind).hint
+        self.kind = kind
+        self.entry: CompiledEntry | None = None
+        self.worker: SideWorker | None = None
+        if not in_worker:
+            self.entry = cache.get(spec, "CPU", precision, hint)
+            return
+        global HELPER_PIDS
+        settings = MeasureSettings()
+        interpreter = resolve_runtime(sys.executable, Path(tempfile.gettempdir()))
+        self.worker = SideWorker.start(interpreter, Path(tempfile.mkdtemp(prefix="replay-side-")))
+        HELPER_PIDS = (*HELPER_PIDS, self.worker.worker_pid)
+        config = side_config(spec, precision, hint)
+        self.loaded = self.worker.load(
+            cache.side_file(spec),
+            "CPU",
+            config,
+            cache.prepare(spec).inputs,
+            kind=kind,
+            warmup_s=settings.warmup_s,
+            warmup_iterations=settings.warmup_iterations,
+        )
+        self._keep = cache  # its saved IR lives as long as the cache
+
+    def runner(self, settings: MeasureSettings) -> LatencyBlocks | ThroughputBlocks | SideBlocks:
+        """Its block runner, warmed up (a worker warmed up when it loaded)."""
+        if self.worker is not None:
+            return SideBlocks(self.worker, self.kind, self.loaded, settings.block_s)
+        assert self.entry is not None
+        if self.kind == "latency":
+            return LatencyBlocks(self.entry.compiled, self.entry.inputs, settings)
+        return ThroughputBlocks(InferPool(self.entry.compiled, self.entry.inputs), settings)
+
+    def reported(self, name: str) -> str | None:
+        if self.worker is not None:
+            return self.loaded.effective.get(name)
+        assert self.entry is not None
+        return reported(self.entry.compiled, name)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
 
 
 def reported(compiled: ov.CompiledModel, name: str) -> str | None:
@@ -256,42 +307,52 @@ def reported(compiled: ov.CompiledModel, name: str) -> str | None:
         return None
 
 
-def collect(out: Path, model_key: str, kind: str, size: int, seconds: float) -> None:
-    """Measure the A/A' pair interleaved for ``seconds`` and write every block to ``out``."""
+def collect(
+    out: Path, model_key: str, kind: str, size: int, seconds: float, worker: str = "none"
+) -> None:
+    """Measure the A/A' pair interleaved for ``seconds`` and write every block to ``out``;
+    ``worker`` (reference | model | none) names the side a worker of this release measures."""
     load_before = idle_load(IDLE_S)
     settings = MeasureSettings()
-    current, baseline, about = compile_pair(model_key, kind, size)
-    model: LatencyBlocks | ThroughputBlocks
-    partner: LatencyBlocks | ThroughputBlocks
+    current_spec, baseline_spec, precision, about = pair_specs(model_key, size)
+    core = ov.Core()
+    # the plugin compiles the current model first, then the reference's side
+    current = Side(core, current_spec, precision, kind, worker == "model")
+    baseline = Side(core, baseline_spec, precision, kind, worker == "reference")
+    model: LatencyBlocks | ThroughputBlocks | SideBlocks
+    partner: LatencyBlocks | ThroughputBlocks | SideBlocks
     extra: dict[str, Any] = {}
     if kind == "latency":
         # the plugin makes (and warms up) the partner's runner first, then the model's
-        partner = LatencyBlocks(baseline.compiled, baseline.inputs, settings)
-        meter = LoadMeter().start()  # started where PerfBudget starts it
-        model = LatencyBlocks(current.compiled, current.inputs, settings)
+        partner = baseline.runner(settings)
+        meter = LoadMeter(helper_pids=HELPER_PIDS).start()  # started where PerfBudget starts it
+        model = current.runner(settings)
         block_s = settings.block_s
     else:
         # PerfBudget.measure_throughput makes the model's pool, then chooses the partner (its
-        # runner warmed up), then measure_throughput makes the model's runner (warmed up)
-        pool = InferPool(current.compiled, current.inputs)
-        partner_blocks = ThroughputBlocks(InferPool(baseline.compiled, baseline.inputs), settings)
-        partner = partner_blocks
-        meter = LoadMeter().start()
-        model_blocks = ThroughputBlocks(pool, settings)
-        model = model_blocks
+        # runner warmed up), then measure_throughput makes the model's runner (warmed up);
+        # here the pool is made with the runner
+        partner = baseline.runner(settings)
+        meter = LoadMeter(helper_pids=HELPER_PIDS).start()
+        model = current.runner(settings)
+        assert not isinstance(model, LatencyBlocks) and not isinstance(partner, LatencyBlocks)
         share = 1.0  # the A/B partner's share (PartnerChooser.choose)
-        block_s = max(model_blocks.block_s, partner_blocks.block_s / share)
+        model_block_s = float(model.block_s)
+        partner_block_s = float(partner.block_s)
+        block_s = max(model_block_s, partner_block_s / share)
         extra = {
-            "requests": pool.size,
-            "partner_requests": partner_blocks.pool.size,
-            "model_block_s": model_blocks.block_s,
-            "partner_block_s": partner_blocks.block_s,
-            "request_latency_s": model_blocks.request_latency_s,
+            "requests": model.pool.size if isinstance(model, ThroughputBlocks) else None,
+            "partner_requests": (
+                partner.pool.size if isinstance(partner, ThroughputBlocks) else None
+            ),
+            "model_block_s": model_block_s,
+            "partner_block_s": partner_block_s,
+            "request_latency_s": getattr(model, "request_latency_s", None),
         }
     spans: dict[str, list[tuple[float, float]]] = {"model": [], "partner": []}
     counters: dict[str, list[tuple[Counters, Counters]]] = {"model": [], "partner": []}
 
-    def timed(runner: LatencyBlocks | ThroughputBlocks, side: str) -> BlockRunner:
+    def timed(runner: LatencyBlocks | ThroughputBlocks | SideBlocks, side: str) -> BlockRunner:
         def run(block: float) -> float:
             before = cpu_counters()
             started = time.perf_counter()
@@ -314,6 +375,10 @@ def collect(out: Path, model_key: str, kind: str, size: int, seconds: float) -> 
         block_s=None if kind == "latency" else block_s,
     )
     load_during = meter.foreign_load()
+    side_runner = next((r for r in (model, partner) if isinstance(r, SideBlocks)), None)
+    idle_share = side_runner.idle_share if side_runner is not None else None
+    current.close()
+    baseline.close()
     load_after = idle_load(IDLE_S)
     origin = min(spans["model"][0][0], spans["partner"][0][0])
 
@@ -333,17 +398,17 @@ def collect(out: Path, model_key: str, kind: str, size: int, seconds: float) -> 
         "model": model_key,
         **about,
         "unit": "ms" if kind == "latency" else "fps",
-        "config": current.config,
-        "baseline_config": baseline.config,
+        "config": next(e.config for e in (current.entry, baseline.entry) if e is not None),
         # the precision label the plugin stores, and what the compiled models report
-        "precision": current.precision,
-        "baseline_precision": baseline.precision,
-        "inference_precision_hint": reported(current.compiled, "INFERENCE_PRECISION_HINT"),
-        "baseline_inference_precision_hint": reported(
-            baseline.compiled, "INFERENCE_PRECISION_HINT"
-        ),
-        "num_streams": reported(current.compiled, "NUM_STREAMS"),
-        "inference_num_threads": reported(current.compiled, "INFERENCE_NUM_THREADS"),
+        "precision": precision,
+        "inference_precision_hint": current.reported("INFERENCE_PRECISION_HINT"),
+        "baseline_inference_precision_hint": baseline.reported("INFERENCE_PRECISION_HINT"),
+        "num_streams": current.reported("NUM_STREAMS"),
+        "inference_num_threads": current.reported("INFERENCE_NUM_THREADS"),
+        # issue 19: which side a worker of this release measured, and the idle side's CPU
+        # as a share of the measuring side's (the plugin's idle-side guard: 1%)
+        "worker_side": worker,
+        "idle_share": idle_share,
         "openvino": ov.get_version(),
         "block_s": block_s,
         **extra,
@@ -373,18 +438,22 @@ def measure_all(args: argparse.Namespace) -> Path:
     """Run the collecting processes one after another; the folder of their JSON files."""
     if args.model != "toy":
         model_path(MODELS[args.model])  # fetched once, before any process measures
-    work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}")
+    suffix = "" if args.worker == "none" else f"_worker_{args.worker}"
+    work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}{suffix}")
     data = work / "data"
     data.mkdir()
     seconds = args.seconds + MARGIN * args.max_time
     started = time.time()
     for index in range(args.processes):
         out = data / f"process-{index:02d}.json"
+        worker = args.worker
+        if worker == "alternate":  # the roles swap process by process
+            worker = ("reference", "model")[index % 2]
         completed = subprocess.run(
             [
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
                 "--model", args.model, "--kind", args.kind, "--size", str(args.size),
-                "--seconds", str(seconds),
+                "--seconds", str(seconds), "--worker", worker,
             ],
             cwd=work, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -771,8 +840,15 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         "mean pairs / s per verdict |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    roles = {
+        role: {r.name for r in recordings if r.meta.get("worker_side") == role}
+        for role in ("reference", "model")
+    }
+    groups = [("all", set(states)), ("quiet", quiet), ("noisy", noisy)] + [
+        (f"{role} in the worker", names) for role, names in roles.items() if names
+    ]
     for name, full in rows.items():
-        for spell, names in (("all", set(states)), ("quiet", quiet), ("noisy", noisy)):
+        for spell, names in groups:
             row = full.subset(names)
             n = len(row.verdicts)
             tally = [row.verdicts.count(v) for v in VERDICTS]
@@ -823,6 +899,8 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         f"the within-process noise (PAIRED_DRIFT = {PAIRED_DRIFT}); mean current/baseline ratio "
         f"over processes {math.exp(float(means.mean())):.4f}"
     )
+    if any(roles.values()):
+        print_roles(recordings, means, roles)
     print()
     print(
         f"| process | level (mean {unit} / median) | CV of model blocks | SD of block log "
@@ -842,6 +920,48 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
             f"/ {percent(recording.load_after)} | {window_counts[recording.name]} | {alarms} | "
             f"{state.spell} |"
         )
+
+
+def t_interval(values: np.ndarray) -> str:
+    """The mean of ``values`` (log ratios) as a percentage with its 95% t-interval."""
+    mean = float(values.mean())
+    if values.size < 2:
+        return f"{mean:+.2%}"
+    half = float(sps.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return f"{mean:+.2%} [{mean - half:+.2%}, {mean + half:+.2%}]"
+
+
+def print_roles(recordings: list[Recording], means: np.ndarray, roles: dict[str, set[str]]) -> None:
+    """Issue 19's bias across processes, per role: the processes' mean log ratios (current /
+    baseline) with a t-interval over processes, and the same turned into in-process / worker
+    (whose sign flips with the roles where a bias belongs to a process, and not where it
+    belongs to a role), and the idle side's CPU share."""
+    by_name = dict(zip((r.name for r in recordings), means))
+    print()
+    print(
+        "| worker measures | processes | mean log ratio current / baseline [95% t over "
+        "processes] | in-process / worker | idle-side CPU median / max |"
+    )
+    print("|---|---|---|---|---|")
+    signed: list[float] = []
+    for role, names in roles.items():
+        if not names:
+            continue
+        values = np.array([by_name[n] for n in sorted(names)])
+        # the model's side in the worker: current / baseline is worker / in-process
+        flipped = -values if role == "model" else values
+        signed.extend(flipped)
+        shares = [
+            float(r.meta["idle_share"])
+            for r in recordings
+            if r.name in names and r.meta.get("idle_share") is not None
+        ]
+        idle = f"{np.median(shares):.2%} / {max(shares):.2%}" if shares else "-"
+        print(
+            f"| the {'baseline' if role == 'reference' else 'current model'} | {len(names)} | "
+            f"{t_interval(values)} | {t_interval(flipped)} | {idle} |"
+        )
+    print(f"| both | {len(signed)} | | {t_interval(np.array(signed))} | |")
 
 
 def main() -> None:
@@ -872,10 +992,18 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, default=None, help="replay the JSON files here, measuring nothing"
     )
+    parser.add_argument(
+        "--worker",
+        choices=WORKER_SIDES,
+        default="none",
+        help="a worker process of this same OpenVINO release measures the reference's side, "
+        "the model's side, or each in turn process by process (issue 19's A/A across "
+        "processes, roles swapped); none: both sides in the collecting process",
+    )
     parser.add_argument("--collect-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.collect_into is not None:
-        collect(args.collect_into, args.model, args.kind, args.size, args.seconds)
+        collect(args.collect_into, args.model, args.kind, args.size, args.seconds, args.worker)
         return
     data = args.data if args.data is not None else measure_all(args)
     recordings = [Recording.load(path) for path in sorted(data.glob("process-*.json"))]

@@ -177,10 +177,7 @@ def start_side(
     interpreter = session.side_runtimes.interpreter(runtime)
     model = session.compile_cache.side_file(spec)
     prepared = session.compile_cache.prepare(spec)
-    config = {
-        str(k): _property_text(v)
-        for k, v in compile_config(spec, target.precision, measured.hint).items()
-    }
+    config = side_config(spec, target.precision, measured.hint)
     measure = session.settings.measure
     worker, loaded = session.side_runtimes.load(
         interpreter,
@@ -238,11 +235,13 @@ def _side_profile(worker: SideWorker, interpreter: SideInterpreter) -> RuntimePr
         ) from None
 
 
-def _property_text(value: object) -> str:
-    """A compile property as the worker's ``compile_model`` takes it (``True`` -> "YES")."""
-    if isinstance(value, bool):
-        return "YES" if value else "NO"
-    return str(value)
+def side_config(spec: ModelSpec, precision: str, hint: str) -> dict[str, str]:
+    """The compile config of ``spec`` at ``precision`` and ``hint`` as the worker's
+    ``compile_model`` takes it: text (``True`` -> "YES")."""
+    return {
+        str(k): ("YES" if v else "NO") if isinstance(v, bool) else str(v)
+        for k, v in compile_config(spec, precision, hint).items()
+    }
 
 
 #: the compiled model's settings both sides report, named when they differ (a new release
