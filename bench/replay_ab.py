@@ -142,6 +142,7 @@ from pytest_ovperf.measure import engine
 from pytest_ovperf.measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLooks
 from pytest_ovperf.measure.load import LoadMeter, own_cpu_seconds
+from pytest_ovperf.measure.loops import STEADY_LATENCIES, STEADY_SKIP
 from pytest_ovperf.measure.settings import MeasureSettings
 from pytest_ovperf.partners.side_runtime import SideBlocks, side_config
 from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
@@ -490,6 +491,9 @@ class Recording:
     load_during: float | None
     load_after: float | None
     meta: dict[str, Any]
+    #: each block's start and end (s), model's blocks then partner's
+    block_start_s: list[float]
+    block_end_s: list[float]
 
     @classmethod
     def load(cls, path: Path) -> Recording:
@@ -528,6 +532,8 @@ class Recording:
             load_during=raw.get("load_during"),
             load_after=raw.get("load_after"),
             meta=meta,
+            block_start_s=[float(t) for t in raw["model_start_s"] + raw["partner_start_s"]],
+            block_end_s=[float(t) for t in raw["model_end_s"] + raw["partner_end_s"]],
         )
 
     @property
@@ -721,6 +727,99 @@ def machine_states(recordings: list[Recording], higher_is_better: bool) -> dict[
     return states
 
 
+#: the median absolute value of a standard normal variable (a MAD's scale to an SD)
+MAD_TO_SD = 0.6745
+#: variogram lags (in blocks) fitted to find a process's white noise (the intercept at 0)
+FLOOR_LAGS = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """How well any interleaved design could judge one process's machine within one A/B
+    time budget: the white part of its block noise (what no pairing cancels) as a variance
+    per block, found as the intercept at lag 0 of the blocks' robust variogram (both sides'
+    blocks in time order, each side's mean taken out) fitted over ``FLOOR_LAGS``; from it the SE of
+    the mean log ratio of an ideal A/B run that counts every moment of its budget and pairs
+    its two sides at no distance (white noise averages with time alone), without and with
+    the paired test's between-process term; and the chance that such a run of a model
+    pair of truly equal speed says `unchanged` at the threshold."""
+
+    white_sd: float
+    se: float
+    se_with_drift: float
+    p_unchanged: float
+
+
+def noise_floor(
+    recording: Recording, max_time: float, threshold: float, equivalence_confidence: float
+) -> NoiseFloor:
+    model = np.log(np.asarray(recording.model_values))
+    partner = np.log(np.asarray(recording.partner_values))
+    starts, ends = np.asarray(recording.block_start_s), np.asarray(recording.block_end_s)
+    values = np.concatenate([model - model.mean(), partner - partner.mean()])
+    order = np.argsort(starts)
+    values = values[order]
+    # robust semivariances (the scaled median absolute difference, squared, halved): the
+    # paired test centres on a trimmed mean, so bursts in the tails do not count against it
+    gamma = [
+        float((np.median(np.abs(values[h:] - values[:-h])) / MAD_TO_SD) ** 2 / 2)
+        for h in FLOOR_LAGS
+    ]
+    _slope, intercept = np.polyfit(FLOOR_LAGS, gamma, 1)
+    white = min(max(float(intercept), 0.0), gamma[0])
+    # the seconds a block's figure stands for: a throughput block counts its steady window
+    counted = float(np.mean(ends - starts))
+    if recording.higher_is_better:
+        counted *= STEADY_LATENCIES / (STEADY_SKIP + STEADY_LATENCIES)
+    # each side has half the budget: white variance per second of one side's time is
+    # white * counted; the difference of the two sides' means doubles it
+    se = math.sqrt(2 * white * counted / (max_time / 2))
+    se_drift = math.hypot(se, PAIRED_DRIFT)
+    z = float(sps.norm.ppf(0.5 + equivalence_confidence / 2))
+    reach = math.log1p(threshold) / se_drift - z
+    p_unchanged = max(2 * float(sps.norm.cdf(reach)) - 1, 0.0)
+    return NoiseFloor(math.sqrt(white), se, se_drift, p_unchanged)
+
+
+def print_floors(
+    recordings: list[Recording],
+    groups: list[tuple[str, set[str]]],
+    aa: Row,
+    max_time: float,
+    threshold: float,
+    equivalence_confidence: float,
+) -> None:
+    """Per spell: the noise floor (``NoiseFloor``) beside what the replayed A/A said."""
+    floors = {
+        r.name: noise_floor(r, max_time, threshold, equivalence_confidence) for r in recordings
+    }
+    print()
+    print(
+        "Noise floor (NoiseFloor): the white block noise no pairing cancels, the SE of an ideal "
+        f"{max_time:g} s A/B run (every moment counted, the two sides paired at no distance), "
+        "without and with the 1% between-process term, and the share of A/A runs such an "
+        "ideal run would call unchanged, against the replayed A/A `unchanged`:"
+    )
+    print()
+    print(
+        "| processes | n | white SD per block (median) | ideal SE (median) | with the "
+        "between-process term | ideal `unchanged` (mean) | replayed A/A `unchanged` |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for label, names in groups:
+        chosen = [floors[n] for n in sorted(names)]
+        if not chosen:
+            continue
+        row = aa.subset(names)
+        said = row.verdicts.count("unchanged") / max(len(row.verdicts), 1)
+        print(
+            f"| {label} | {len(chosen)} | {np.median([f.white_sd for f in chosen]):.1%} | "
+            f"{np.median([f.se for f in chosen]):.2%} | "
+            f"{np.median([f.se_with_drift for f in chosen]):.2%} | "
+            f"{np.mean([f.p_unchanged for f in chosen]):.0%} | {said:.0%} |"
+        )
+
+
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
@@ -899,6 +998,10 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         f"the within-process noise (PAIRED_DRIFT = {PAIRED_DRIFT}); mean current/baseline ratio "
         f"over processes {math.exp(float(means.mean())):.4f}"
     )
+    print_floors(
+        recordings, groups, aa, max_time, threshold,
+        gate.ab_settings(threshold, looks.count - 1).equivalence_confidence,
+    )  # fmt: skip
     if any(roles.values()):
         print_roles(recordings, means, roles)
     print()
