@@ -20,8 +20,9 @@ from .runtime.companion import COMPANION_DEVICE
 from .runtime.profile import LayerChange
 from .verdicts.budgets import excess_percent
 from .verdicts.companion import Figure
+from .verdicts.comparison import GateResult, paired_settle_s
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
-from .verdicts.limits import PAIRED_TEST, PRECISION_FALLBACK_SHARE
+from .verdicts.limits import PAIRED_SETTLE_MAX_S, PAIRED_TEST, PRECISION_FALLBACK_SHARE
 
 #: foreign CPU load from which a budget message mentions it (budgets are not guarded by it)
 LOAD_NOTE_FROM = 0.05
@@ -370,12 +371,15 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
     outcome = comparison.outcome
     assert outcome is not None
     if not comparison.guards and verdict is GateVerdict.INCONCLUSIVE:
-        lines.append(
-            "the interval straddles the threshold: noise too large to tell a "
-            f"{outcome.threshold:.0%} change from drift; measure longer (--ovperf-max-time), "
-            "use a quieter machine, or record more baseline runs (--ovperf-update-baselines "
-            "appends to the history)"
-        )
+        if comparison.method in (GateMethod.AB, GateMethod.REFERENCE):
+            lines.append(_paired_inconclusive_line(outcome, result.measure_s))
+        else:
+            lines.append(
+                "the interval straddles the threshold: noise too large to tell a "
+                f"{outcome.threshold:.0%} change from drift; measure longer "
+                "(--ovperf-max-time), use a quieter machine, or record more baseline runs "
+                "(--ovperf-update-baselines appends to the history)"
+            )
     if verdict is GateVerdict.NOTHING_CHANGED:
         lines.append(
             "nothing the gate fingerprints changed since the baseline (model, config, "
@@ -388,6 +392,31 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
     if comparison.guards and verdict is not GateVerdict.BY_BUDGET:
         lines.append(f"(statistical verdict without this guard: {outcome.verdict.value})")
     return "\n    ".join(lines)
+
+
+def _paired_inconclusive_line(outcome: GateResult, measured_s: float) -> str:
+    """Why an interleaved comparison could not tell, and how long it would have to measure
+    at this run's noise (``paired_settle_s``)."""
+    text = (
+        f"the interval straddles the threshold: the pairs' noise is too large to tell a "
+        f"{outcome.threshold:.0%} change in {measured_s:.1f} s"
+    )
+    settle = paired_settle_s(outcome, measured_s)
+    if settle is None:
+        return (
+            f"{text}, and measuring longer cannot settle a ratio this close to the threshold "
+            f"(the {outcome.drift:.1%} between-process spread alone is too wide for it)"
+        )
+    if settle > PAIRED_SETTLE_MAX_S:
+        return (
+            f"{text}; at this noise it would take over {PAIRED_SETTLE_MAX_S:.0f} s: use a "
+            "quieter machine (a noisy spell passes), or widen the threshold"
+        )
+    seconds = max(math.ceil(settle), math.ceil(measured_s) + 1)
+    return (
+        f"{text}; at this noise about {seconds} s (--ovperf-max-time={seconds}) would settle "
+        "it if the ratio holds, or use a quieter machine"
+    )
 
 
 def regression_message(result: PerfResult, comparison: BaselineComparison) -> str:

@@ -8,7 +8,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from conftest import example_result
+from scipy import stats as sps
 
+from pytest_ovperf.messages import comparison_text
+from pytest_ovperf.results import BaselineComparison
 from pytest_ovperf.verdicts.comparison import (
     POOL_MAX_DF,
     GateResult,
@@ -18,10 +22,11 @@ from pytest_ovperf.verdicts.comparison import (
     compare_paired,
     drift_evidence,
     learned_drift,
+    paired_settle_s,
     summarise_log_ratios,
     summarise_run,
 )
-from pytest_ovperf.verdicts.kinds import GateVerdict
+from pytest_ovperf.verdicts.kinds import GateMethod, GateVerdict
 from pytest_ovperf.verdicts.limits import PAIRED_TRIM
 from pytest_ovperf.verdicts.stats import trimmed_mean
 
@@ -489,3 +494,71 @@ def test_a_noisy_recording_counts_for_little() -> None:
     # the baseline sits with the quiet runs: no 2% offset from the disturbed one
     assert abs(outcome.slowdown) < 0.005
     assert outcome.verdict == GateVerdict.UNCHANGED
+
+
+# -- paired_settle_s: how long an inconclusive paired comparison would have to measure ---------
+
+
+def _paired(log_ratios: Sequence[float]) -> GateResult:
+    settings = GateSettings(threshold=0.05, confidence=0.95, equivalence_confidence=0.90)
+    return compare_paired(log_ratios, settings, higher_is_better=False)
+
+
+def test_settle_time_grows_as_the_pairs_noise_and_falls_with_room() -> None:
+    noisy = _paired(np.tile([0.12, -0.1, 0.05, -0.07], 4))
+    assert noisy.verdict is GateVerdict.INCONCLUSIVE
+    settle = paired_settle_s(noisy, 5.0)
+    assert settle is not None and settle > 5.0
+    # at the projected time the pairs' SE, with the between-process term, just fits the
+    # room the estimate leaves inside the threshold
+    margin = math.log1p(0.05)
+    quantile = float(sps.norm.ppf(0.5 + 0.90 / 2))
+    shrunk = noisy.current_within_se * math.sqrt(5.0 / settle)
+    assert quantile * math.hypot(shrunk, noisy.drift) == pytest.approx(margin - abs(noisy.slowdown))
+    # twice the measuring time for the same evidence is twice the projection
+    assert paired_settle_s(noisy, 10.0) == pytest.approx(2 * settle)
+
+
+def test_settle_time_for_an_estimate_beyond_the_threshold_uses_the_interval() -> None:
+    rng = np.random.default_rng(4)
+    slower = _paired(math.log(1.3) + rng.normal(0.0, 0.4, 16))
+    assert slower.slowdown > math.log1p(0.05)
+    settle = paired_settle_s(slower, 5.0)
+    assert settle is not None
+    quantile = float(sps.norm.ppf(0.5 + 0.95 / 2))
+    shrunk = slower.current_within_se * math.sqrt(5.0 / settle)
+    assert quantile * math.hypot(shrunk, slower.drift) == pytest.approx(
+        slower.slowdown - math.log1p(0.05)
+    )
+
+
+def test_no_settle_time_where_the_between_process_term_alone_is_too_wide() -> None:
+    # an estimate 0.5% from the threshold: the 1% between-process term alone spans more
+    near = _paired(np.full(16, math.log1p(0.045)) + np.tile([0.01, -0.01], 8))
+    assert paired_settle_s(near, 5.0) is None
+
+
+@pytest.mark.parametrize(
+    ("log_ratios", "expected"),
+    [
+        (np.tile([0.12, -0.1, 0.05, -0.07], 4), "--ovperf-max-time="),
+        (np.tile([0.8, -0.8, 0.6, -0.6], 4), "it would take over"),
+        (np.full(16, math.log1p(0.045)) + np.tile([0.01, -0.01], 8), "cannot settle"),
+    ],
+)
+def test_an_inconclusive_paired_message_says_how_long_would_settle_it(
+    log_ratios: np.ndarray, expected: str
+) -> None:
+    outcome = _paired(log_ratios)
+    assert outcome.verdict is GateVerdict.INCONCLUSIVE
+    comparison = BaselineComparison(
+        verdict=GateVerdict.INCONCLUSIVE,
+        method=GateMethod.REFERENCE,
+        outcome=outcome,
+        baseline_value=1.0,
+        reference="the reference",
+    )
+    text = comparison_text(example_result([1.0, 1.0, 1.0], measure_s=5.0), comparison)
+    assert "the pairs' noise is too large to tell a 5% change in 5.0 s" in text
+    assert expected in text
+    assert "record more baseline runs" not in text  # no stored runs in a paired comparison

@@ -107,6 +107,8 @@ class GateResult:
     #: or of block pairs (paired)
     current_within_se: float
     current_blocks: int
+    #: the confidence of the equivalence interval that says `unchanged`
+    equivalence_confidence: float = math.nan
 
     def ratio(self, higher_is_better: bool) -> tuple[float, tuple[float, float]]:
         """current / baseline in the metric's own units, with its interval."""
@@ -262,6 +264,26 @@ def compare_paired(
     return _judge(slowdown, se, df, settings, settings.paired_drift, math.nan, 0, centre.se, int(k))
 
 
+def paired_settle_s(outcome: GateResult, measured_s: float) -> float | None:
+    """About how long (s, both sides together) a paired comparison (``compare_paired``)
+    with this run's noise would have to measure for its interval to settle the estimate it
+    found: inside the threshold (`unchanged`, by the equivalence interval) or beyond it (by
+    the interval). The pairs' own standard error shrinks with the square root of the time;
+    the between-process term does not, so ``None`` where that term alone is too wide for an
+    estimate this close to the threshold. A projection: a longer run finds another
+    estimate."""
+    margin = math.log1p(outcome.threshold)
+    inside = abs(outcome.slowdown) < margin
+    confidence = outcome.equivalence_confidence if inside else outcome.confidence
+    if not 0.0 < confidence < 1.0 or measured_s <= 0 or outcome.current_within_se <= 0:
+        return None
+    quantile = float(sps.norm.ppf(0.5 + confidence / 2.0))
+    room = (abs(abs(outcome.slowdown) - margin) / quantile) ** 2 - outcome.drift**2
+    if room <= 0:
+        return None
+    return measured_s * outcome.current_within_se**2 / room
+
+
 def _judge(
     slowdown: float,
     se: float,
@@ -303,4 +325,5 @@ def _judge(
         confidence=settings.confidence,
         current_within_se=current_within_se,
         current_blocks=current_blocks,
+        equivalence_confidence=settings.equivalence_confidence,
     )

@@ -33,6 +33,9 @@ PAIRED_DRIFT = 0.01
 PAIRED_TRIM = 0.2
 #: the paired test, as messages name it
 PAIRED_TEST = f"Yuen's paired t on the {PAIRED_TRIM:.0%}-trimmed mean"
+#: the longest measuring time (s) an inconclusive paired comparison's message proposes: past
+#: it, the advice is a quieter machine (a CI job does not wait minutes for one test)
+PAIRED_SETTLE_MAX_S = 120.0
 #: memory: an increase over the baseline is a regression only beyond both this fraction
 #: and ``DEFAULT_MEMORY_FLOOR_MB``: the figure repeats to a few MiB, so a fraction alone
 #: would flag allocator noise on a small model, a floor alone a real growth of a big one
