@@ -144,6 +144,7 @@ from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLoo
 from pytest_ovperf.measure.load import LoadMeter, own_cpu_seconds
 from pytest_ovperf.measure.loops import STEADY_LATENCIES, STEADY_SKIP
 from pytest_ovperf.measure.settings import MeasureSettings
+from pytest_ovperf.messages import proposed_max_time
 from pytest_ovperf.partners.side_runtime import SideBlocks, side_config
 from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
 from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
@@ -152,7 +153,12 @@ from pytest_ovperf.runtime.side.environment import resolve as resolve_runtime
 from pytest_ovperf.runtime.toy_models import mobilenet_like
 from pytest_ovperf.store.models import ModelStore
 from pytest_ovperf.verdicts.ab import AB_LOOKS
-from pytest_ovperf.verdicts.comparison import GateSettings, compare_paired
+from pytest_ovperf.verdicts.comparison import (
+    GateResult,
+    GateSettings,
+    compare_paired,
+    paired_settle_s,
+)
 from pytest_ovperf.verdicts.gate import BaselineGate
 from pytest_ovperf.verdicts.kinds import GateVerdict
 from pytest_ovperf.verdicts.limits import (
@@ -727,6 +733,59 @@ def machine_states(recordings: list[Recording], higher_is_better: bool) -> dict[
     return states
 
 
+def print_proposals(
+    undecided: list[tuple[str, float, Recording, int, GateResult, float]],
+    measure: MeasureSettings,
+    looks: SequentialLooks,
+    gate: BaselineGate,
+    threshold: float,
+    higher_is_better: bool,
+) -> None:
+    """What the message of an inconclusive run proposes (``proposed_max_time``), checked: the
+    same window replayed from its first pair with ``--ovperf-max-time`` at the proposal."""
+    print()
+    print(
+        "Inconclusive runs and the measuring time their message proposes "
+        "(`messages.proposed_max_time`), each replayed from its first pair with that "
+        "`--ovperf-max-time` (runs whose process has too few pairs left are not replayed):"
+    )
+    print()
+    print(
+        "| scenario | inconclusive | a time proposed (median s) | no time would | over the "
+        "limit | replayed | regression | improvement | unchanged | inconclusive |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, _ in SCENARIOS:
+        chosen = [u for u in undecided if u[0] == name]
+        proposed: list[int] = []
+        never = over = 0
+        tally = dict.fromkeys(VERDICTS, 0)
+        for _, slowdown, recording, start, outcome, seconds in chosen:
+            seconds_proposed = proposed_max_time(outcome, seconds)
+            if seconds_proposed is None:
+                if paired_settle_s(outcome, seconds) is None:
+                    never += 1
+                else:
+                    over += 1
+                continue
+            proposed.append(seconds_proposed)
+            longer = dataclasses.replace(measure, max_time_s=float(seconds_proposed))
+            run = replay_engine(recording, start, longer, looks, slowdown)
+            if run is None:
+                continue
+            final = run.look if run.look is not None else looks.count - 1
+            verdict = compare_paired(
+                run.log_ratios, gate.ab_settings(threshold, final), higher_is_better
+            ).verdict
+            tally[verdict.value] += 1
+        replayed = sum(tally.values())
+        median = f" ({np.median(proposed):g})" if proposed else ""
+        print(
+            f"| {name} | {len(chosen)} | {len(proposed)}{median} | {never} | {over} | "
+            f"{replayed} | " + " | ".join(f"{tally[v]}/{replayed}" for v in VERDICTS) + " |"
+        )
+
+
 #: the median absolute value of a standard normal variable (a MAD's scale to an SD)
 MAD_TO_SD = 0.6745
 #: variogram lags (in blocks) fitted to find a process's white noise (the intercept at 0)
@@ -846,6 +905,8 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
     never = SequentialLooks(looks.count, lambda ratios, look: False)
     look_times = [max_time * (k + 1) / looks.count for k in range(looks.count)]
     rows = {name: Row() for name, _ in SCENARIOS}
+    #: the inconclusive runs: (scenario, slowdown, recording, first pair, outcome, seconds)
+    undecided: list[tuple[str, float, Recording, int, GateResult, float]] = []
     window_pairs: list[int] = []
     window_counts: dict[str, int] = {}
     for recording in recordings:
@@ -870,6 +931,8 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
                 row.seconds.append(run.measure_s)
                 row.stops.append("end" if used == pairs else str(reached))
                 row.loads.append(recording.window_load(start, used))
+                if outcome.verdict is GateVerdict.INCONCLUSIVE:
+                    undecided.append((name, slowdown, recording, start, outcome, run.measure_s))
 
     n_processes = len(recordings)
     n_windows = len(window_pairs)
@@ -998,6 +1061,7 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         f"the within-process noise (PAIRED_DRIFT = {PAIRED_DRIFT}); mean current/baseline ratio "
         f"over processes {math.exp(float(means.mean())):.4f}"
     )
+    print_proposals(undecided, measure, looks, gate, threshold, higher_is_better)
     print_floors(
         recordings, groups, aa, max_time, threshold,
         gate.ab_settings(threshold, looks.count - 1).equivalence_confidence,

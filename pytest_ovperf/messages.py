@@ -22,7 +22,12 @@ from .verdicts.budgets import excess_percent
 from .verdicts.companion import Figure
 from .verdicts.comparison import GateResult, paired_settle_s
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
-from .verdicts.limits import PAIRED_SETTLE_MAX_S, PAIRED_TEST, PRECISION_FALLBACK_SHARE
+from .verdicts.limits import (
+    PAIRED_SETTLE_MAX_S,
+    PAIRED_TEST,
+    PRECISION_FALLBACK_SHARE,
+    SETTLE_POWER,
+)
 
 #: foreign CPU load from which a budget message mentions it (budgets are not guarded by it)
 LOAD_NOTE_FROM = 0.05
@@ -394,6 +399,16 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
     return "\n    ".join(lines)
 
 
+def proposed_max_time(outcome: GateResult, measured_s: float) -> int | None:
+    """The ``--ovperf-max-time`` an inconclusive paired comparison's message proposes:
+    ``paired_settle_s`` rounded up, at least a second more than was measured; ``None``
+    where no time would settle it or it would take over ``PAIRED_SETTLE_MAX_S``."""
+    settle = paired_settle_s(outcome, measured_s)
+    if settle is None or settle > PAIRED_SETTLE_MAX_S:
+        return None
+    return max(math.ceil(settle), math.ceil(measured_s) + 1)
+
+
 def _paired_inconclusive_line(outcome: GateResult, measured_s: float) -> str:
     """Why an interleaved comparison could not tell, and how long it would have to measure
     at this run's noise (``paired_settle_s``)."""
@@ -404,18 +419,20 @@ def _paired_inconclusive_line(outcome: GateResult, measured_s: float) -> str:
     settle = paired_settle_s(outcome, measured_s)
     if settle is None:
         return (
-            f"{text}, and measuring longer cannot settle a ratio this close to the threshold "
-            f"(the {outcome.drift:.1%} between-process spread alone is too wide for it)"
+            f"{text}; if the ratio holds, no measuring time would settle it (the "
+            f"{outcome.drift:.1%} between-process spread alone is too wide that close to the "
+            "threshold): re-run on a quieter machine (the ratio of a noisy run moves), or "
+            "widen the threshold"
         )
-    if settle > PAIRED_SETTLE_MAX_S:
+    seconds = proposed_max_time(outcome, measured_s)
+    if seconds is None:
         return (
             f"{text}; at this noise it would take over {PAIRED_SETTLE_MAX_S:.0f} s: use a "
             "quieter machine (a noisy spell passes), or widen the threshold"
         )
-    seconds = max(math.ceil(settle), math.ceil(measured_s) + 1)
     return (
         f"{text}; at this noise about {seconds} s (--ovperf-max-time={seconds}) would settle "
-        "it if the ratio holds, or use a quieter machine"
+        f"it {SETTLE_POWER:.0%} of the time if the ratio holds, or use a quieter machine"
     )
 
 

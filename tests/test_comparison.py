@@ -27,7 +27,7 @@ from pytest_ovperf.verdicts.comparison import (
     summarise_run,
 )
 from pytest_ovperf.verdicts.kinds import GateMethod, GateVerdict
-from pytest_ovperf.verdicts.limits import PAIRED_TRIM
+from pytest_ovperf.verdicts.limits import PAIRED_TRIM, SETTLE_POWER
 from pytest_ovperf.verdicts.stats import trimmed_mean
 
 DEFAULTS = GateSettings()
@@ -509,10 +509,10 @@ def test_settle_time_grows_as_the_pairs_noise_and_falls_with_room() -> None:
     assert noisy.verdict is GateVerdict.INCONCLUSIVE
     settle = paired_settle_s(noisy, 5.0)
     assert settle is not None and settle > 5.0
-    # at the projected time the pairs' SE, with the between-process term, just fits the
-    # room the estimate leaves inside the threshold
+    # at the projected time the pairs' SE, with the between-process term, fits the room the
+    # estimate leaves inside the threshold with the power's margin
     margin = math.log1p(0.05)
-    quantile = float(sps.norm.ppf(0.5 + 0.90 / 2))
+    quantile = float(sps.norm.ppf(0.5 + 0.90 / 2) + sps.norm.ppf(SETTLE_POWER))
     shrunk = noisy.current_within_se * math.sqrt(5.0 / settle)
     assert quantile * math.hypot(shrunk, noisy.drift) == pytest.approx(margin - abs(noisy.slowdown))
     # twice the measuring time for the same evidence is twice the projection
@@ -525,7 +525,7 @@ def test_settle_time_for_an_estimate_beyond_the_threshold_uses_the_interval() ->
     assert slower.slowdown > math.log1p(0.05)
     settle = paired_settle_s(slower, 5.0)
     assert settle is not None
-    quantile = float(sps.norm.ppf(0.5 + 0.95 / 2))
+    quantile = float(sps.norm.ppf(0.5 + 0.95 / 2) + sps.norm.ppf(SETTLE_POWER))
     shrunk = slower.current_within_se * math.sqrt(5.0 / settle)
     assert quantile * math.hypot(shrunk, slower.drift) == pytest.approx(
         slower.slowdown - math.log1p(0.05)
@@ -543,7 +543,7 @@ def test_no_settle_time_where_the_between_process_term_alone_is_too_wide() -> No
     [
         (np.tile([0.12, -0.1, 0.05, -0.07], 4), "--ovperf-max-time="),
         (np.tile([0.8, -0.8, 0.6, -0.6], 4), "it would take over"),
-        (np.full(16, math.log1p(0.045)) + np.tile([0.01, -0.01], 8), "cannot settle"),
+        (np.full(16, math.log1p(0.045)) + np.tile([0.01, -0.01], 8), "no measuring time would settle it"),
     ],
 )
 def test_an_inconclusive_paired_message_says_how_long_would_settle_it(

@@ -47,6 +47,7 @@ from .limits import (
     DRIFT_PRIOR_DF,
     PAIRED_DRIFT,
     PAIRED_TRIM,
+    SETTLE_POWER,
 )
 from .stats import trimmed_mean
 
@@ -266,18 +267,19 @@ def compare_paired(
 
 def paired_settle_s(outcome: GateResult, measured_s: float) -> float | None:
     """About how long (s, both sides together) a paired comparison (``compare_paired``)
-    with this run's noise would have to measure for its interval to settle the estimate it
-    found: inside the threshold (`unchanged`, by the equivalence interval) or beyond it (by
-    the interval). The pairs' own standard error shrinks with the square root of the time;
-    the between-process term does not, so ``None`` where that term alone is too wide for an
-    estimate this close to the threshold. A projection: a longer run finds another
-    estimate."""
+    with this run's noise would have to measure to settle the estimate it found, with
+    probability ``SETTLE_POWER`` if the truth is that estimate: inside the threshold
+    (`unchanged`, by the equivalence interval) or beyond it (by the interval). The pairs'
+    own standard error shrinks with the square root of the time; the between-process term
+    does not, so ``None`` where that term alone is too wide for an estimate this close to
+    the threshold. A projection: a longer run finds another estimate."""
     margin = math.log1p(outcome.threshold)
     inside = abs(outcome.slowdown) < margin
     confidence = outcome.equivalence_confidence if inside else outcome.confidence
     if not 0.0 < confidence < 1.0 or measured_s <= 0 or outcome.current_within_se <= 0:
         return None
-    quantile = float(sps.norm.ppf(0.5 + confidence / 2.0))
+    # the sample-size rule: the interval's quantile plus the power's
+    quantile = float(sps.norm.ppf(0.5 + confidence / 2.0) + sps.norm.ppf(SETTLE_POWER))
     room = (abs(abs(outcome.slowdown) - margin) / quantile) ** 2 - outcome.drift**2
     if room <= 0:
         return None

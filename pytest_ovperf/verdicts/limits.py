@@ -36,6 +36,9 @@ PAIRED_TEST = f"Yuen's paired t on the {PAIRED_TRIM:.0%}-trimmed mean"
 #: the longest measuring time (s) an inconclusive paired comparison's message proposes: past
 #: it, the advice is a quieter machine (a CI job does not wait minutes for one test)
 PAIRED_SETTLE_MAX_S = 120.0
+#: the chance that the measuring time an inconclusive paired comparison proposes settles
+#: the estimate it found, if that estimate is the truth (the sample-size rule's power)
+SETTLE_POWER = 0.8
 #: memory: an increase over the baseline is a regression only beyond both this fraction
 #: and ``DEFAULT_MEMORY_FLOOR_MB``: the figure repeats to a few MiB, so a fraction alone
 #: would flag allocator noise on a small model, a floor alone a real growth of a big one
