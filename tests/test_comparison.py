@@ -543,7 +543,10 @@ def test_no_settle_time_where_the_between_process_term_alone_is_too_wide() -> No
     [
         (np.tile([0.12, -0.1, 0.05, -0.07], 4), "--ovperf-max-time="),
         (np.tile([0.8, -0.8, 0.6, -0.6], 4), "it would take over"),
-        (np.full(16, math.log1p(0.045)) + np.tile([0.01, -0.01], 8), "no measuring time would settle it"),
+        (
+            np.full(16, math.log1p(0.045)) + np.tile([0.01, -0.01], 8),
+            "no measuring time would settle it",
+        ),
     ],
 )
 def test_an_inconclusive_paired_message_says_how_long_would_settle_it(
