@@ -761,12 +761,13 @@ def print_proposals(
         never = over = 0
         tally = dict.fromkeys(VERDICTS, 0)
         for _, slowdown, recording, start, outcome, seconds in chosen:
-            seconds_proposed = proposed_max_time(outcome, seconds)
+            settle = paired_settle_s(outcome, seconds)
+            if settle is None:
+                never += 1
+                continue
+            seconds_proposed = proposed_max_time(settle, seconds)
             if seconds_proposed is None:
-                if paired_settle_s(outcome, seconds) is None:
-                    never += 1
-                else:
-                    over += 1
+                over += 1
                 continue
             proposed.append(seconds_proposed)
             longer = dataclasses.replace(measure, max_time_s=float(seconds_proposed))

@@ -399,14 +399,13 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
     return "\n    ".join(lines)
 
 
-def proposed_max_time(outcome: GateResult, measured_s: float) -> int | None:
-    """The ``--ovperf-max-time`` an inconclusive paired comparison's message proposes:
-    ``paired_settle_s`` rounded up, at least a second more than was measured; ``None``
-    where no time would settle it or it would take over ``PAIRED_SETTLE_MAX_S``."""
-    settle = paired_settle_s(outcome, measured_s)
-    if settle is None or settle > PAIRED_SETTLE_MAX_S:
+def proposed_max_time(settle_s: float, measured_s: float) -> int | None:
+    """The ``--ovperf-max-time`` an inconclusive paired comparison's message proposes for
+    its ``paired_settle_s``: rounded up, at least a second more than was measured; ``None``
+    over ``PAIRED_SETTLE_MAX_S``."""
+    if settle_s > PAIRED_SETTLE_MAX_S:
         return None
-    return max(math.ceil(settle), math.ceil(measured_s) + 1)
+    return max(math.ceil(settle_s), math.ceil(measured_s) + 1)
 
 
 def _paired_inconclusive_line(outcome: GateResult, measured_s: float) -> str:
@@ -424,7 +423,7 @@ def _paired_inconclusive_line(outcome: GateResult, measured_s: float) -> str:
             "threshold): re-run on a quieter machine (the ratio of a noisy run moves), or "
             "widen the threshold"
         )
-    seconds = proposed_max_time(outcome, measured_s)
+    seconds = proposed_max_time(settle, measured_s)
     if seconds is None:
         return (
             f"{text}; at this noise it would take over {PAIRED_SETTLE_MAX_S:.0f} s: use a "
