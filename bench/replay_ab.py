@@ -266,14 +266,21 @@ class Side:
         hint = kind_of(kind).hint
         self.kind = kind
         self.entry: CompiledEntry | None = None
+        self.pool: InferPool | None = None
         self.worker: SideWorker | None = None
+        self._logs: tempfile.TemporaryDirectory[str] | None = None
         if not in_worker:
             self.entry = cache.get(spec, "CPU", precision, hint)
+            if kind != "latency":
+                # PerfBudget.measure_throughput makes the model's pool before it chooses the
+                # partner: made here, with the compile, the current model's comes first
+                self.pool = InferPool(self.entry.compiled, self.entry.inputs)
             return
         global HELPER_PIDS
         settings = MeasureSettings()
         interpreter = resolve_runtime(sys.executable, Path(tempfile.gettempdir()))
-        self.worker = SideWorker.start(interpreter, Path(tempfile.mkdtemp(prefix="replay-side-")))
+        self._logs = tempfile.TemporaryDirectory(prefix="replay-side-")
+        self.worker = SideWorker.start(interpreter, Path(self._logs.name))
         HELPER_PIDS = (*HELPER_PIDS, self.worker.worker_pid)
         config = side_config(spec, precision, hint)
         self.loaded = self.worker.load(
@@ -292,9 +299,9 @@ class Side:
         if self.worker is not None:
             return SideBlocks(self.worker, self.kind, self.loaded, settings.block_s)
         assert self.entry is not None
-        if self.kind == "latency":
+        if self.pool is None:
             return LatencyBlocks(self.entry.compiled, self.entry.inputs, settings)
-        return ThroughputBlocks(InferPool(self.entry.compiled, self.entry.inputs), settings)
+        return ThroughputBlocks(self.pool, settings)
 
     def reported(self, name: str) -> str | None:
         if self.worker is not None:
@@ -305,6 +312,8 @@ class Side:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.close()
+        if self._logs is not None:
+            self._logs.cleanup()
 
 
 def reported(compiled: ov.CompiledModel, name: str) -> str | None:
@@ -338,7 +347,7 @@ def collect(
     else:
         # PerfBudget.measure_throughput makes the model's pool, then chooses the partner (its
         # runner warmed up), then measure_throughput makes the model's runner (warmed up);
-        # here the pool is made with the runner
+        # the current model's pool was made with its compile (``Side``)
         partner = baseline.runner(settings)
         meter = LoadMeter(helper_pids=HELPER_PIDS).start()
         model = current.runner(settings)
