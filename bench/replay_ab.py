@@ -144,7 +144,6 @@ from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLoo
 from pytest_ovperf.measure.load import LoadMeter, own_cpu_seconds
 from pytest_ovperf.measure.loops import STEADY_LATENCIES, STEADY_SKIP
 from pytest_ovperf.measure.settings import MeasureSettings
-from pytest_ovperf.messages import proposed_max_time
 from pytest_ovperf.partners.side_runtime import SideBlocks, side_config
 from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
 from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
@@ -157,7 +156,7 @@ from pytest_ovperf.verdicts.comparison import (
     GateResult,
     GateSettings,
     compare_paired,
-    paired_settle_s,
+    project_settle,
 )
 from pytest_ovperf.verdicts.gate import BaselineGate
 from pytest_ovperf.verdicts.kinds import GateVerdict
@@ -750,12 +749,12 @@ def print_proposals(
     threshold: float,
     higher_is_better: bool,
 ) -> None:
-    """What the message of an inconclusive run proposes (``proposed_max_time``), checked: the
+    """What the message of an inconclusive run proposes (``project_settle``), checked: the
     same window replayed from its first pair with ``--ovperf-max-time`` at the proposal."""
     print()
     print(
         "Inconclusive runs and the measuring time their message proposes "
-        "(`messages.proposed_max_time`), each replayed from its first pair with that "
+        "(`comparison.project_settle`), each replayed from its first pair with that "
         "`--ovperf-max-time` (runs whose process has too few pairs left are not replayed):"
     )
     print()
@@ -770,11 +769,11 @@ def print_proposals(
         never = over = 0
         tally = dict.fromkeys(VERDICTS, 0)
         for _, slowdown, recording, start, outcome, seconds in chosen:
-            settle = paired_settle_s(outcome, seconds)
-            if settle is None:
+            projection = project_settle(outcome, seconds)
+            if projection.settle_s is None:
                 never += 1
                 continue
-            seconds_proposed = proposed_max_time(settle, seconds)
+            seconds_proposed = projection.max_time_s
             if seconds_proposed is None:
                 over += 1
                 continue

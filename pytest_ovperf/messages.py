@@ -20,7 +20,7 @@ from .runtime.companion import COMPANION_DEVICE
 from .runtime.profile import LayerChange
 from .verdicts.budgets import excess_percent
 from .verdicts.companion import Figure
-from .verdicts.comparison import GateResult, paired_settle_s
+from .verdicts.comparison import GateResult, SettleProjection
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.limits import (
     PAIRED_SETTLE_MAX_S,
@@ -375,16 +375,16 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
         lines.extend(_companion_lines(result, comparison))
     outcome = comparison.outcome
     assert outcome is not None
-    if not comparison.guards and verdict is GateVerdict.INCONCLUSIVE:
-        if comparison.method in (GateMethod.AB, GateMethod.REFERENCE):
-            lines.append(_paired_inconclusive_line(outcome, result.measure_s))
-        else:
-            lines.append(
-                "the interval straddles the threshold: noise too large to tell a "
-                f"{outcome.threshold:.0%} change from drift; measure longer "
-                "(--ovperf-max-time), use a quieter machine, or record more baseline runs "
-                "(--ovperf-update-baselines appends to the history)"
-            )
+    projection = comparison.settle_projection(result.measure_s)
+    if projection is not None:
+        lines.append(_paired_inconclusive_line(outcome, projection, result.measure_s))
+    elif not comparison.guards and verdict is GateVerdict.INCONCLUSIVE:
+        lines.append(
+            "the interval straddles the threshold: noise too large to tell a "
+            f"{outcome.threshold:.0%} change from drift; measure longer "
+            "(--ovperf-max-time), use a quieter machine, or record more baseline runs "
+            "(--ovperf-update-baselines appends to the history)"
+        )
     if verdict is GateVerdict.NOTHING_CHANGED:
         lines.append(
             "nothing the gate fingerprints changed since the baseline (model, config, "
@@ -399,31 +399,23 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
     return "\n    ".join(lines)
 
 
-def proposed_max_time(settle_s: float, measured_s: float) -> int | None:
-    """The ``--ovperf-max-time`` an inconclusive paired comparison's message proposes for
-    its ``paired_settle_s``: rounded up, at least a second more than was measured; ``None``
-    over ``PAIRED_SETTLE_MAX_S``."""
-    if settle_s > PAIRED_SETTLE_MAX_S:
-        return None
-    return max(math.ceil(settle_s), math.ceil(measured_s) + 1)
-
-
-def _paired_inconclusive_line(outcome: GateResult, measured_s: float) -> str:
+def _paired_inconclusive_line(
+    outcome: GateResult, projection: SettleProjection, measured_s: float
+) -> str:
     """Why an interleaved comparison could not tell, and how long it would have to measure
-    at this run's noise (``paired_settle_s``)."""
+    at this run's noise (``BaselineComparison.settle_projection``)."""
     text = (
         f"the interval straddles the threshold: the pairs' noise is too large to tell a "
         f"{outcome.threshold:.0%} change in {measured_s:.1f} s"
     )
-    settle = paired_settle_s(outcome, measured_s)
-    if settle is None:
+    if projection.settle_s is None:
         return (
             f"{text}; if the ratio holds, no measuring time would settle it (the "
             f"{outcome.drift:.1%} between-process spread alone is too wide that close to the "
             "threshold): re-run on a quieter machine (the ratio of a noisy run moves), or "
             "widen the threshold"
         )
-    seconds = proposed_max_time(settle, measured_s)
+    seconds = projection.max_time_s
     if seconds is None:
         return (
             f"{text}; at this noise it would take over {PAIRED_SETTLE_MAX_S:.0f} s: use a "

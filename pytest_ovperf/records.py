@@ -204,6 +204,11 @@ class ResultRecord(TypedDict):
     #: another runtime's worker beside (``reference_runtime=``): the CPU the idle side used
     #: while the other measured, as a fraction of the measuring side's
     idle_side_cpu: NotRequired[float | None]
+    #: an interleaved comparison left inconclusive by its pairs' noise: how long (s) it
+    #: would have to measure at that noise to settle (``None``: no time would), and the
+    #: ``--ovperf-max-time`` its message proposes (``None``: none within the limit)
+    settle_s: NotRequired[float | None]
+    proposed_max_time_s: NotRequired[int | None]
     #: the stored runs of the baseline, oldest first (history comparisons)
     recorded_runs: NotRequired[list[RecordedRunRecord]]
     companion_verdict: NotRequired[str]
@@ -411,6 +416,10 @@ def result_record(result: PerfResult) -> ResultRecord:
         )
         if b.idle_side_cpu is not None:
             data["idle_side_cpu"] = _num(b.idle_side_cpu)
+        projection = b.settle_projection(result.measure_s)
+        if projection is not None:
+            data["settle_s"] = _num(projection.settle_s)
+            data["proposed_max_time_s"] = projection.max_time_s
         if b.recorded:
             data["recorded_runs"] = [_recorded_run(point) for point in b.recorded]
         if b.companion is not None:

@@ -16,7 +16,7 @@ from .runtime.profile import LayerChange, RuntimeProfile
 from .store.schema import StoredRun
 from .verdicts.budgets import judge
 from .verdicts.companion import Figure
-from .verdicts.comparison import GateResult
+from .verdicts.comparison import GateResult, SettleProjection, project_settle
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Metric, Verdict
 from .verdicts.memory import MemoryJudgement
 from .verdicts.stats import Interval
@@ -210,6 +210,19 @@ class BaselineComparison:
     #: another runtime's worker beside: the CPU the idle side used while the other measured,
     #: as a fraction of the measuring side's
     idle_side_cpu: float | None = None
+
+    def settle_projection(self, measured_s: float) -> SettleProjection | None:
+        """An interleaved comparison (A/B, ``reference=``, ``reference_runtime=``) left
+        inconclusive by its pairs' noise alone, no machine guard: how long it would have to
+        measure (``project_settle``); ``None`` for any other comparison."""
+        if (
+            self.guards
+            or self.verdict is not GateVerdict.INCONCLUSIVE
+            or self.method not in (GateMethod.AB, GateMethod.REFERENCE)
+            or self.outcome is None
+        ):
+            return None
+        return project_settle(self.outcome, measured_s)
 
     @property
     def ratio(self) -> float | None:

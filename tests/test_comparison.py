@@ -12,22 +12,25 @@ from conftest import example_result
 from scipy import stats as sps
 
 from pytest_ovperf.messages import comparison_text
-from pytest_ovperf.results import BaselineComparison
+from pytest_ovperf.records import result_record
+from pytest_ovperf.results import BaselineComparison, MachineGuard
 from pytest_ovperf.verdicts.comparison import (
     POOL_MAX_DF,
     GateResult,
     GateSettings,
     RunSummary,
+    SettleProjection,
     compare,
     compare_paired,
     drift_evidence,
     learned_drift,
     paired_settle_s,
+    project_settle,
     summarise_log_ratios,
     summarise_run,
 )
-from pytest_ovperf.verdicts.kinds import GateMethod, GateVerdict
-from pytest_ovperf.verdicts.limits import PAIRED_TRIM, SETTLE_POWER
+from pytest_ovperf.verdicts.kinds import GateMethod, GateVerdict, GuardReason
+from pytest_ovperf.verdicts.limits import PAIRED_SETTLE_MAX_S, PAIRED_TRIM, SETTLE_POWER
 from pytest_ovperf.verdicts.stats import trimmed_mean
 
 DEFAULTS = GateSettings()
@@ -565,3 +568,61 @@ def test_an_inconclusive_paired_message_says_how_long_would_settle_it(
     assert "the pairs' noise is too large to tell a 5% change in 5.0 s" in text
     assert expected in text
     assert "record more baseline runs" not in text  # no stored runs in a paired comparison
+
+
+def test_the_proposed_time_is_the_settle_time_rounded_up_and_longer_than_the_run() -> None:
+    noisy = _paired(np.tile([0.12, -0.1, 0.05, -0.07], 4))
+    settle = paired_settle_s(noisy, 5.0)
+    assert settle is not None
+    projection = project_settle(noisy, 5.0)
+    assert projection.settle_s == settle
+    assert projection.max_time_s == max(math.ceil(settle), 6)
+    # never less than a second more than the run measured
+    for measured in (0.3, 1.0, 2.5):
+        proposal = project_settle(noisy, measured).max_time_s
+        assert proposal is not None and proposal >= math.ceil(measured) + 1
+    # over the limit: no time proposed, the settle time kept
+    wild = _paired(np.tile([0.8, -0.8, 0.6, -0.6], 4))
+    over = project_settle(wild, 5.0)
+    assert over.settle_s is not None and over.settle_s > PAIRED_SETTLE_MAX_S
+    assert over.max_time_s is None
+    near = _paired(np.full(16, math.log1p(0.045)) + np.tile([0.01, -0.01], 8))
+    assert project_settle(near, 5.0) == SettleProjection(None, None)
+
+
+@pytest.mark.parametrize(
+    ("method", "guarded", "projected"),
+    [
+        (GateMethod.AB, False, True),
+        (GateMethod.REFERENCE, False, True),
+        (GateMethod.HISTORY, False, False),  # stored runs, not pairs
+        (GateMethod.AB, True, False),  # a machine guard, not the pairs' noise
+    ],
+)
+def test_only_a_paired_comparison_undecided_by_its_noise_is_projected(
+    method: GateMethod, guarded: bool, projected: bool
+) -> None:
+    outcome = _paired(np.tile([0.12, -0.1, 0.05, -0.07], 4))
+    guards = [MachineGuard(GuardReason.BUSY, 0.3, None, 0.1)] if guarded else []
+    comparison = BaselineComparison(
+        verdict=GateVerdict.INCONCLUSIVE, method=method, outcome=outcome, guards=guards
+    )
+    projection = comparison.settle_projection(5.0)
+    assert (projection == project_settle(outcome, 5.0)) if projected else projection is None
+
+
+def test_the_json_record_carries_the_proposal_of_an_inconclusive_paired_comparison() -> None:
+    outcome = _paired(np.tile([0.12, -0.1, 0.05, -0.07], 4))
+    comparison = BaselineComparison(
+        verdict=GateVerdict.INCONCLUSIVE,
+        method=GateMethod.REFERENCE,
+        outcome=outcome,
+        baseline_value=1.0,
+        reference="the reference",
+    )
+    record = result_record(example_result([1.0, 1.0, 1.0], measure_s=5.0, baseline=comparison))
+    seconds = record["proposed_max_time_s"]
+    assert seconds is not None and seconds == project_settle(outcome, 5.0).max_time_s
+    assert record["settle_s"] == pytest.approx(paired_settle_s(outcome, 5.0))
+    # the message proposes the same time
+    assert f"--ovperf-max-time={seconds})" in record["baseline_message"]

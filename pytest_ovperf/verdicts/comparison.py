@@ -46,6 +46,7 @@ from .limits import (
     DEFAULT_REGRESSION_THRESHOLD,
     DRIFT_PRIOR_DF,
     PAIRED_DRIFT,
+    PAIRED_SETTLE_MAX_S,
     PAIRED_TRIM,
     SETTLE_POWER,
 )
@@ -284,6 +285,26 @@ def paired_settle_s(outcome: GateResult, measured_s: float) -> float | None:
     if room <= 0:
         return None
     return measured_s * outcome.current_within_se**2 / room
+
+
+@dataclass(frozen=True)
+class SettleProjection:
+    """How long an inconclusive paired comparison would have to measure at its noise
+    (``paired_settle_s``), and the ``--ovperf-max-time`` its message proposes."""
+
+    #: seconds (both sides together); ``None``: no time would settle it
+    settle_s: float | None
+    #: the settle time rounded up, at least a second more than was measured; ``None`` where
+    #: no time would settle it or it is over ``PAIRED_SETTLE_MAX_S``
+    max_time_s: int | None
+
+
+def project_settle(outcome: GateResult, measured_s: float) -> SettleProjection:
+    """``paired_settle_s`` of ``outcome`` and the maximum measuring time to propose."""
+    settle = paired_settle_s(outcome, measured_s)
+    if settle is None or settle > PAIRED_SETTLE_MAX_S:
+        return SettleProjection(settle, None)
+    return SettleProjection(settle, max(math.ceil(settle), math.ceil(measured_s) + 1))
 
 
 def _judge(
