@@ -436,6 +436,10 @@ def collect(
         "model_value": model.value,
         "partner_value": partner.value,
         "model_blocks": list(run.model_blocks),
+        # throughput in this process: inferences submitted per block, so that a replay can
+        # count whole blocks, fill and drain included (``--whole-blocks``)
+        "model_submitted": model.submitted if isinstance(model, ThroughputBlocks) else None,
+        "partner_submitted": partner.submitted if isinstance(partner, ThroughputBlocks) else None,
         "partner_blocks": list(run.partner_blocks),
         "log_ratios": list(run.log_ratios),
         "model_start_s": relative("model", 0),
@@ -454,7 +458,7 @@ def measure_all(args: argparse.Namespace) -> Path:
     if args.model != "toy":
         model_path(MODELS[args.model])  # fetched once, before any process measures
     suffix = "" if args.worker == "none" else f"_worker_{args.worker}"
-    work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}{suffix}")
+    work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}{suffix}", keep_previous=True)
     data = work / "data"
     data.mkdir()
     seconds = args.seconds + MARGIN * args.max_time
@@ -484,6 +488,13 @@ def measure_all(args: argparse.Namespace) -> Path:
 # -- replay -----------------------------------------------------------------------------
 
 
+def whole_rates(submitted: list[int], starts: list[float], ends: list[float]) -> list[float]:
+    """Each throughput block's inferences over its whole time, fill and drain included (fps):
+    biased low by about a quarter of a request latency per block, a bias an A/A ratio
+    cancels and an A/B ratio keeps only as the two request latencies differ."""
+    return [n / (end - start) for n, start, end in zip(submitted, starts, ends, strict=True)]
+
+
 @dataclass(frozen=True)
 class Recording:
     """One process's interleaved blocks, in order; times in seconds from its first block."""
@@ -510,13 +521,22 @@ class Recording:
     block_end_s: list[float]
 
     @classmethod
-    def load(cls, path: Path) -> Recording:
+    def load(cls, path: Path, whole_blocks: bool = False) -> Recording:
+        """``whole_blocks``: a throughput block's value is its inferences over its whole
+        time, fill and drain included, instead of its steady rate (where recorded)."""
         raw: dict[str, Any] = json.loads(path.read_text())
         # files written before throughput was replayed: latency, "_ms" keys, no counters
         model: list[float] = raw["model_blocks"] if "model_blocks" in raw else raw["model_ms"]
         partner: list[float] = (
             raw["partner_blocks"] if "partner_blocks" in raw else raw["partner_ms"]
         )
+        if whole_blocks:
+            if not (raw.get("model_submitted") and raw.get("partner_submitted")):
+                raise SystemExit(f"{path}: no submitted counts recorded for --whole-blocks")
+            model = whole_rates(raw["model_submitted"], raw["model_start_s"], raw["model_end_s"])
+            partner = whole_rates(
+                raw["partner_submitted"], raw["partner_start_s"], raw["partner_end_s"]
+            )
         model_first = [a <= b for a, b in zip(raw["model_start_s"], raw["partner_start_s"])]
         model_last = [a >= b for a, b in zip(raw["model_end_s"], raw["partner_end_s"])]
         cpu_start = cpu_end = None
@@ -1176,13 +1196,21 @@ def main() -> None:
         "the model's side, or each in turn process by process (issue 19's A/A across "
         "processes, roles swapped); none: both sides in the collecting process",
     )
+    parser.add_argument(
+        "--whole-blocks",
+        action="store_true",
+        help="throughput: replay each block's inferences over its whole time (fill and drain "
+        "included) instead of its steady rate; needs data collected with submitted counts",
+    )
     parser.add_argument("--collect-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.collect_into is not None:
         collect(args.collect_into, args.model, args.kind, args.size, args.seconds, args.worker)
         return
     data = args.data if args.data is not None else measure_all(args)
-    recordings = [Recording.load(path) for path in sorted(data.glob("process-*.json"))]
+    recordings = [
+        Recording.load(path, args.whole_blocks) for path in sorted(data.glob("process-*.json"))
+    ]
     if not recordings:
         raise SystemExit(f"no process-*.json files in {data}")
     replay(recordings, args.max_time, args.threshold)

@@ -120,7 +120,8 @@ def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[s
     assert outcome is not None and stored is not None
     unit, current = _unit_and_statistic(result)
     ratio, (low, high) = outcome.ratio(result.higher_is_better)
-    return [
+    left_out = comparison.busy_runs_left_out
+    lines = [
         f"baseline {stored.statistic} = {fmt(comparison.baseline_value)} {unit} (geometric mean "
         f"of {outcome.baseline_runs} run(s), recorded {stored.recorded_at}, "
         f"commit {str(stored.git_commit)[:12]}, {stored.path})",
@@ -144,6 +145,13 @@ def _history_lines(result: PerfResult, comparison: BaselineComparison) -> list[s
         f"openvino {result.facts.get('openvino')} model {result.facts.get('model_hash')} on "
         f"{result.facts.get('device_name')}",
     ]
+    if left_out:
+        lines.append(
+            f"left out of the baseline: {left_out} stored run(s) recorded while other "
+            "processes used more of the CPU than allowed (--ovperf-max-foreign-load); the "
+            "file keeps them"
+        )
+    return lines
 
 
 def _companion_lines(result: PerfResult, comparison: BaselineComparison) -> list[str]:
@@ -342,7 +350,8 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
         if busy is not None and busy.current is not None:
             text += (
                 f"; WARNING: other processes used {busy.current:.0%} of the CPU while "
-                "recording, comparisons against this run will be inconclusive"
+                "recording: comparisons leave this run out of the baseline while the history "
+                "holds runs recorded without such load, and are inconclusive otherwise"
             )
         return text
     if verdict is GateVerdict.NO_BASELINE:

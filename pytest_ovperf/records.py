@@ -207,6 +207,9 @@ class ResultRecord(TypedDict):
     #: an interleaved comparison left inconclusive by its pairs' noise: how long (s) it
     #: would have to measure at that noise to settle (``None``: no time would), and the
     #: ``--ovperf-max-time`` its message proposes (``None``: none within the limit)
+    #: history: stored runs recorded under foreign load over the limit, left out of the
+    #: baseline (runs recorded without it exist); absent where none was
+    busy_runs_left_out: NotRequired[int]
     settle_s: NotRequired[float | None]
     proposed_max_time_s: NotRequired[int | None]
     #: the stored runs of the baseline, oldest first (history comparisons)
@@ -416,6 +419,8 @@ def result_record(result: PerfResult) -> ResultRecord:
         )
         if b.idle_side_cpu is not None:
             data["idle_side_cpu"] = _num(b.idle_side_cpu)
+        if b.busy_runs_left_out:
+            data["busy_runs_left_out"] = b.busy_runs_left_out
         projection = b.settle_projection(result.measure_s)
         if projection is not None:
             data["settle_s"] = _num(projection.settle_s)

@@ -179,6 +179,9 @@ class BaselineComparison:
     reference: str | None = None
     #: history method: why no A/B comparison against the baseline's own model was made
     fallback: str = ""
+    #: history method: stored runs recorded under foreign load over the limit, left out of
+    #: the baseline because runs of the latest software recorded without it exist
+    busy_runs_left_out: int = 0
     #: A/B: the looks of the sequential test among which its error rates were split
     looks: int = 0
     #: whether the comparison was of model / speed-probe ratios

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from conftest import EXAMPLE_MACHINE, EXAMPLE_MODELS, example_result
 
 from pytest_ovperf.messages import comparison_text
+from pytest_ovperf.records import result_record
 from pytest_ovperf.results import CompanionFigure, LatencyResult
 from pytest_ovperf.runtime.companion import companion_spec
 from pytest_ovperf.runtime.facts import facts_id, software_key
@@ -21,7 +23,7 @@ from pytest_ovperf.store.schema import StoredRun
 from pytest_ovperf.verdicts.companion import Figure, combine, split_settings
 from pytest_ovperf.verdicts.comparison import GateResult, GateSettings
 from pytest_ovperf.verdicts.gate import BaselineGate
-from pytest_ovperf.verdicts.kinds import GateVerdict
+from pytest_ovperf.verdicts.kinds import GateVerdict, GuardReason
 from pytest_ovperf.verdicts.stats import Interval
 
 # -- the rule (pure) ------------------------------------------------------------------------
@@ -204,6 +206,35 @@ def test_a_malformed_stored_companion_is_a_baseline_file_error(tmp_path: Path) -
     gate = gate_with(tmp_path, runs)
     with pytest.raises(BaselineFileError, match=r"history\[0\] has an invalid 'companion'"):
         check(gate, result_with(1.0, 1.0))
+
+
+def test_a_recording_on_a_busy_machine_is_left_out_of_the_baseline(tmp_path: Path) -> None:
+    """One recording disturbed by other processes no longer makes every later comparison
+    inconclusive: the runs recorded without such load are the baseline, the file keeps it."""
+    runs = history()
+    runs[1]["foreign_load"] = 0.5  # over the 15% allowed
+    result = result_with(math.exp(0.07) * 1.25, 1.25)
+    comparison = check(gate_with(tmp_path, runs), result)
+    assert comparison.guards == [] and comparison.companion_guard is None
+    assert comparison.verdict is GateVerdict.REGRESSION
+    assert comparison.busy_runs_left_out == 1
+    assert comparison.stored.stored_runs == len(runs)  # nothing deleted
+    assert "left out of the baseline: 1 stored run(s)" in comparison_text(result, comparison)
+    record = result_record(dataclasses.replace(result, baseline=comparison))
+    assert record["busy_runs_left_out"] == 1
+
+
+def test_a_baseline_recorded_busy_throughout_is_still_guarded(tmp_path: Path) -> None:
+    runs = history()
+    for run in runs:
+        run["foreign_load"] = 0.5
+    result = result_with(math.exp(0.07) * 1.25, 1.25)
+    comparison = check(gate_with(tmp_path, runs), result)
+    assert [guard.reason for guard in comparison.guards] == [GuardReason.BUSY]
+    assert comparison.verdict is not GateVerdict.REGRESSION
+    assert comparison.busy_runs_left_out == 0
+    record = result_record(dataclasses.replace(result, baseline=comparison))
+    assert "busy_runs_left_out" not in record
 
 
 def test_a_stored_companion_round_trips() -> None:

@@ -25,7 +25,7 @@ from ..store.reader import BaselineReader, stored_baseline
 from ..store.schema import BaselineFile, StoredRun, history_of
 from .companion import Figure, combine, split_settings
 from .comparison import GateResult, GateSettings, between_job_spread, compare
-from .guards import busy_guard
+from .guards import busy_guard, over_load_limit
 from .history_drift import DriftEstimator
 from .kinds import GateMethod, GateVerdict, GuardReason
 from .memory import judge_memory
@@ -85,13 +85,14 @@ class HistoryJudge:
         entry = stored.entry(test_name, profile, result.kind)
         if entry is None:
             return self._no_baseline(stored, test_name, result, path, machine, profile)
-        runs = history_of(entry)
-        if not runs:
+        stored_runs = history_of(entry)
+        if not stored_runs:
             return BaselineComparison(
                 GateVerdict.NO_BASELINE, path=path, profile=profile, empty_entry=True
             )
         if not kind_of(result.kind).statistical:
-            return self._by_thresholds(result, path, entry, runs, software, fallback)
+            return self._by_thresholds(result, path, entry, stored_runs, software, fallback)
+        runs = quiet_runs(stored_runs, self.max_foreign_load)
         chosen = self._comparable_runs(runs, result, normalized is not None, probe_id)
         # the companion is judged beside the user-facing figure where both runs have one;
         # then each figure's regression test spends half the error rate
@@ -138,14 +139,15 @@ class HistoryJudge:
             outcome=outcome,
             # the baseline figure users read is the raw one, whatever scale judged it
             baseline_value=float(np.exp(np.mean([r.summary.log_value for r in chosen.reference]))),
-            stored=stored_baseline(path, entry, runs),
+            stored=stored_baseline(path, entry, stored_runs),
             normalized=chosen.normalize,
             guards=found,
             what_changed=what_changed,
             companion=companion_outcome,
             decided_by=decided_by,
             companion_guard=companion_guard,
-            recorded=recorded_points(runs, chosen.reference),
+            recorded=recorded_points(stored_runs, chosen.reference),
+            busy_runs_left_out=len(stored_runs) - len(runs),
         )
 
     def _by_thresholds(
@@ -290,6 +292,18 @@ def probe_lowers_spread(runs: Sequence[StoredRun]) -> bool:
     if min(raw_df, ratio_df) < NORMALIZE_MIN_DF:
         return False
     return ratio_ss / ratio_df < NORMALIZE_MAX_VARIANCE_SHARE * raw_ss / raw_df
+
+
+def quiet_runs(runs: Sequence[StoredRun], max_foreign_load: float) -> list[StoredRun]:
+    """The stored runs recorded without foreign load over ``max_foreign_load``, where the
+    latest software has such runs; else all of them (and the busy guard says why it cannot
+    decide). One recording disturbed by other processes would otherwise make every later
+    comparison inconclusive until it left the history; it is left out of the baseline, not
+    deleted (the file keeps it, the HTML trend shows it)."""
+    quiet = [r for r in runs if not over_load_limit(r.foreign_load, max_foreign_load)]
+    if any(r.software == runs[-1].software for r in quiet):
+        return quiet
+    return list(runs)
 
 
 def _companion_runs(runs: Sequence[StoredRun]) -> list[StoredRun]:
