@@ -224,6 +224,18 @@ def test_a_recording_on_a_busy_machine_is_left_out_of_the_baseline(tmp_path: Pat
     assert record["busy_runs_left_out"] == 1
 
 
+def test_a_busy_recording_does_not_widen_the_budgets_drift(tmp_path: Path) -> None:
+    runs = history()
+    runs[1]["foreign_load"] = 0.5  # the job that read 25% slow
+    gate = gate_with(tmp_path, runs)
+    facts = {**MACHINE, **SOFTWARE}
+    test_file = gate.rootdir / "test_x.py"
+    left_out = gate.drift_for(test_file, "test_a[CPU-f32]", facts, "latency")
+    kept = dataclasses.replace(gate, max_foreign_load=1.0)  # nothing counts as busy
+    with_it = kept.drift_for(test_file, "test_a[CPU-f32]", facts, "latency")
+    assert left_out.sigma < with_it.sigma
+
+
 def test_a_baseline_recorded_busy_throughout_is_still_guarded(tmp_path: Path) -> None:
     runs = history()
     for run in runs:

@@ -59,7 +59,7 @@ class BaselineGate:
 
     def __post_init__(self) -> None:
         self._reader = BaselineReader(self.baseline_dir, self.rootdir, self.model_store.root)
-        self._drift = DriftEstimator(self._reader, self.settings)
+        self._drift = DriftEstimator(self._reader, self.settings, self.max_foreign_load)
         self._history = HistoryJudge(
             self._reader,
             self._drift,

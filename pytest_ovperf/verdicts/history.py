@@ -25,7 +25,7 @@ from ..store.reader import BaselineReader, stored_baseline
 from ..store.schema import BaselineFile, StoredRun, history_of
 from .companion import Figure, combine, split_settings
 from .comparison import GateResult, GateSettings, between_job_spread, compare
-from .guards import busy_guard, over_load_limit
+from .guards import busy_guard, quiet_runs
 from .history_drift import DriftEstimator
 from .kinds import GateMethod, GateVerdict, GuardReason
 from .memory import judge_memory
@@ -292,18 +292,6 @@ def probe_lowers_spread(runs: Sequence[StoredRun]) -> bool:
     if min(raw_df, ratio_df) < NORMALIZE_MIN_DF:
         return False
     return ratio_ss / ratio_df < NORMALIZE_MAX_VARIANCE_SHARE * raw_ss / raw_df
-
-
-def quiet_runs(runs: Sequence[StoredRun], max_foreign_load: float) -> list[StoredRun]:
-    """The stored runs recorded without foreign load over ``max_foreign_load``, where the
-    latest software has such runs; else all of them (and the busy guard says why it cannot
-    decide). One recording disturbed by other processes would otherwise make every later
-    comparison inconclusive until it left the history; it is left out of the baseline, not
-    deleted (the file keeps it, the HTML trend shows it)."""
-    quiet = [r for r in runs if not over_load_limit(r.foreign_load, max_foreign_load)]
-    if any(r.software == runs[-1].software for r in quiet):
-        return quiet
-    return list(runs)
 
 
 def _companion_runs(runs: Sequence[StoredRun]) -> list[StoredRun]:

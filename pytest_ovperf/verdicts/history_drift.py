@@ -14,6 +14,7 @@ from ..store.reader import BaselineReader
 from ..store.schema import RunSummary, StoredRun, history_of
 from .comparison import GateSettings, drift_evidence, learned_drift
 from .drift import Drift
+from .guards import quiet_runs
 from .scales import raw_summary, summaries_on
 
 
@@ -23,6 +24,9 @@ class DriftEstimator:
 
     reader: BaselineReader
     settings: GateSettings
+    #: stored runs recorded under more foreign load are left out where others exist
+    #: (``guards.quiet_runs``)
+    max_foreign_load: float
 
     def drift_for(
         self, test_file: Path, test_name: str, facts: Mapping[str, Any], kind: str
@@ -37,7 +41,7 @@ class DriftEstimator:
         stored = self.reader.readable(test_file)
         if stored is not None:
             entry = stored.entry(test_name, profile, kind)
-            own = [r.summary for r in history_of(entry)] if entry is not None else []
+            own = [r.summary for r in self._quiet(history_of(entry))] if entry is not None else []
             pooled = self.pooled(
                 self.reader.path_for(test_file), test_name, profile, kind, raw_summary
             )
@@ -72,7 +76,10 @@ class DriftEstimator:
                 entry = stored.entry(other, profile, kind)
                 if entry is None:
                     continue
-                summaries = summaries_on(history_of(entry), scale)
+                summaries = summaries_on(self._quiet(history_of(entry)), scale)
                 if summaries:
                     histories.append(summaries)
         return histories
+
+    def _quiet(self, runs: list[StoredRun]) -> list[StoredRun]:
+        return quiet_runs(runs, self.max_foreign_load) if runs else runs
