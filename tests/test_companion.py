@@ -19,6 +19,7 @@ from pytest_ovperf.runtime.facts import facts_id, software_key
 from pytest_ovperf.runtime.models import ModelSpec
 from pytest_ovperf.store.baselines import BaselineFileError
 from pytest_ovperf.store.models import ModelStore
+from pytest_ovperf.store.reader import probe_id_of
 from pytest_ovperf.store.schema import StoredRun
 from pytest_ovperf.verdicts.companion import Figure, combine, split_settings
 from pytest_ovperf.verdicts.comparison import GateResult, GateSettings
@@ -70,7 +71,30 @@ def outcome(verdict: str, slowdown: float = 0.0) -> GateResult:
 def test_the_rule(
     user: str, user_slowdown: float, companion: str, expected: str, by: Figure | None
 ) -> None:
-    combined = combine(GateVerdict(user), outcome(user, user_slowdown), outcome(companion))
+    combined = combine(
+        GateVerdict(user), outcome(user, user_slowdown), outcome(companion), changed=True
+    )
+    assert (combined.verdict, combined.decided_by) == (GateVerdict(expected), by)
+
+
+@pytest.mark.parametrize(
+    ("changed", "companion", "expected", "by"),
+    [
+        # nothing changed, the machine guard withheld a user-facing slowdown, the same
+        # computation at one thread: the machine's state, not a warning
+        (False, "unchanged", "nothing-changed", Figure.COMPANION),
+        (False, "inconclusive", "inconclusive", None),
+        (False, "regression", "regression", Figure.COMPANION),
+        # something changed: the withheld slowdown may be the change
+        (True, "unchanged", "inconclusive", None),
+    ],
+)
+def test_a_withheld_slowdown_with_nothing_changed(
+    changed: bool, companion: str, expected: str, by: Figure | None
+) -> None:
+    # the statistics said regression (1.27x), a machine guard made it inconclusive
+    user = outcome("regression", math.log(1.27))
+    combined = combine(GateVerdict.INCONCLUSIVE, user, outcome(companion), changed=changed)
     assert (combined.verdict, combined.decided_by) == (GateVerdict(expected), by)
 
 
@@ -206,6 +230,28 @@ def test_a_malformed_stored_companion_is_a_baseline_file_error(tmp_path: Path) -
     gate = gate_with(tmp_path, runs)
     with pytest.raises(BaselineFileError, match=r"history\[0\] has an invalid 'companion'"):
         check(gate, result_with(1.0, 1.0))
+
+
+def test_nothing_changed_but_the_machines_state_is_no_warning(tmp_path: Path) -> None:
+    """Nothing changed, the user-facing figure read 2x slow in a state the speed probe saw
+    (+25%, no stored run of it), one thread measured the same: the machine, not a warning."""
+    result = dataclasses.replace(result_with(math.exp(0.07) * 2.0, 1.0), probe_value=0.125)
+    runs = history()
+    for run in runs:
+        run["probe"] = {"id": probe_id_of(result.facts), "ms": 0.1}
+    gate = gate_with(tmp_path, runs)
+    comparison = check(gate, result)
+    assert [guard.reason for guard in comparison.guards] == [GuardReason.MACHINE_SPEED]
+    assert comparison.outcome.verdict is GateVerdict.REGRESSION  # what the guard withheld
+    assert comparison.companion.verdict is GateVerdict.UNCHANGED
+    assert comparison.verdict is GateVerdict.NOTHING_CHANGED
+    assert comparison.decided_by is Figure.COMPANION
+    text = comparison_text(result, comparison)
+    assert "moved with the machine's state" in text
+    assert "the computation measured the same at one thread" in text
+    # the same with a slower computation: a regression, on the companion
+    slower = dataclasses.replace(result_with(math.exp(0.07) * 2.0, 1.3), probe_value=0.125)
+    assert check(gate, slower).verdict is GateVerdict.REGRESSION
 
 
 def test_a_recording_on_a_busy_machine_is_left_out_of_the_baseline(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ class HistoryJudge:
                 pooled = self.drift.pooled(path, test_name, profile, result.kind, companion_summary)
                 history = summaries_on(companion_runs, companion_summary)
                 companion_outcome = compare(companion, history, settings, False, pooled)
-                combined = combine(verdict, outcome, companion_outcome)
+                combined = combine(verdict, outcome, companion_outcome, bool(what_changed))
                 verdict, decided_by = combined.verdict, combined.decided_by
         return BaselineComparison(
             verdict,
