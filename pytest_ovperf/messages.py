@@ -211,11 +211,6 @@ def _companion_lines(result: PerfResult, comparison: BaselineComparison) -> list
             f"the regression rests on {user_text}; the one-thread companion could not tell "
             f"({judged.verdict.value})"
         )
-    elif verdict is GateVerdict.NOTHING_CHANGED and by is Figure.COMPANION:
-        lines.append(
-            f"{user_text} moved with the machine's state (a machine guard withheld its "
-            "verdict); the one-thread companion is unchanged: the same computation"
-        )
     elif verdict is GateVerdict.UNCHANGED and by is Figure.COMPANION:
         lines.append(
             f"unchanged rests on the one-thread companion: {user_text} was undecided only "
@@ -399,12 +394,12 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
             "(--ovperf-max-time), use a quieter machine, or record more baseline runs "
             "(--ovperf-update-baselines appends to the history)"
         )
-    if verdict is GateVerdict.NOTHING_CHANGED and comparison.decided_by is Figure.COMPANION:
+    if verdict is GateVerdict.NOTHING_CHANGED and comparison.guards:
         lines.append(
             "nothing the gate fingerprints changed since the baseline (model, config, "
-            "OpenVINO, Python, pytest-ovperf) and the computation measured the same at one "
-            "thread: this run checked the machine, which ran in another state; not a warning "
-            "(a confident slowdown of the companion would be a regression)"
+            "OpenVINO, Python, pytest-ovperf): this run checked the machine, which was busy or "
+            "in another state (below), so its figures speak for the machine, not the software; "
+            "not a warning (an unguarded confident slowdown would be a regression)"
         )
     elif verdict is GateVerdict.NOTHING_CHANGED:
         lines.append(

@@ -631,15 +631,16 @@ def _probe_run(ratio_log: float, probe_ms: float, raw_log: float = 0.0) -> dict[
 
 @pytest.mark.parametrize(
     ("probe_ms", "expected"),
-    [(0.100, "regression"), (0.125, "inconclusive"), (0.080, "inconclusive")],
+    [(0.100, "regression"), (0.125, "nothing-changed"), (0.080, "nothing-changed")],
     ids=["probe-same-speed", "probe-25%-slower", "probe-20%-faster"],
 )
 def test_probe_shift_makes_a_comparison_inconclusive(
     tmp_path: Path, probe_ms: float, expected: str
 ) -> None:
     """A machine in another state (the probe itself ran at another speed) never yields a
-    decided verdict; at the same speed the normalized ratio decides (the stored raw figure
-    moved from job to job, its ratio to the probe did not)."""
+    decided verdict (nothing changed here: the run checked the machine); at the same speed
+    the normalized ratio decides (the stored raw figure moved from job to job, its ratio to
+    the probe did not)."""
     runs = [_probe_run(0.0, 0.100, raw_log=0.05 * (-1) ** i) for i in range(6)]
     gate = _gate_with_entry(tmp_path, {"latency": {"history": runs, "statistic": "p50_ms"}})
     result = _result()
@@ -647,7 +648,7 @@ def test_probe_shift_makes_a_comparison_inconclusive(
     result.probe_value = probe_ms
     comparison = gate.check(result, tmp_path / "test_x.py", "test_a[CPU-f32]", 0.05)
     assert comparison.verdict == expected, comparison_text(result, comparison)
-    if expected == "inconclusive":
+    if expected == "nothing-changed":
         text = comparison_text(result, comparison)
         assert "machine speed differs" in text
         assert "statistical verdict without this guard: regression" in text
@@ -679,7 +680,11 @@ def test_runs_of_the_machine_state_found_are_the_baseline(
 
 @pytest.mark.parametrize(
     ("slowdown", "probe_ms", "expected"),
-    [(2.0, 0.100, "regression"), (1.0, 0.100, "not regression"), (2.0, 0.150, "inconclusive")],
+    [
+        (2.0, 0.100, "regression"),
+        (1.0, 0.100, "not regression"),
+        (2.0, 0.150, "nothing-changed"),
+    ],
     ids=["2x-same-state", "same-same-state", "2x-other-state"],
 )
 def test_raw_comparison_is_guarded_by_the_probe_state(
@@ -702,7 +707,7 @@ def test_raw_comparison_is_guarded_by_the_probe_state(
         assert comparison.verdict != "regression", comparison_text(result, comparison)
     else:
         assert comparison.verdict == expected, comparison_text(result, comparison)
-    if expected == "inconclusive":
+    if expected == "nothing-changed":  # the guard withheld it, and nothing changed
         assert "machine speed differs" in comparison_text(result, comparison)
 
 

@@ -15,14 +15,10 @@ rule (docs/statistics.md, "The compute companion"):
   from machine noise: the companion is ``unchanged`` (its own 90% equivalence interval
   within +-threshold) and the user-facing estimate itself lies within +-threshold (so a
   multi-thread-only change that the noise hid is not called unchanged);
-* ``nothing-changed`` resting on the companion where nothing the gate fingerprints changed,
-  a machine guard withheld the user-facing figure's verdict (the speed probe saw the machine
-  in another state) and the companion is ``unchanged``: the same software computed the same
-  at one thread, so the moved user-facing figure is the machine's state, a check of the
-  machine and not a warning (a confident slowdown of the companion is still a regression);
 * otherwise the user-facing verdict (``inconclusive``, ``nothing-changed``).
 
-A run measured while other processes loaded the CPU does not use the companion.
+A run measured while other processes loaded the CPU, or with the speed probe in a state the
+companion's baseline runs were not recorded in, does not use the companion.
 """
 
 from __future__ import annotations
@@ -61,11 +57,10 @@ class CombinedVerdict:
 
 
 def combine(
-    user_facing: GateVerdict, user_outcome: GateResult, companion: GateResult, changed: bool
+    user_facing: GateVerdict, user_outcome: GateResult, companion: GateResult
 ) -> CombinedVerdict:
     """The verdict of the two figures (module docstring); ``user_facing`` is the
-    user-facing verdict after the machine guards (``history.history_verdict``), ``changed``
-    whether a fingerprinted fact changed since the baseline."""
+    user-facing verdict after the machine guards (``history.history_verdict``)."""
     if user_facing is GateVerdict.REGRESSION:
         return CombinedVerdict(GateVerdict.REGRESSION, Figure.USER_FACING)
     if companion.verdict is GateVerdict.REGRESSION:
@@ -75,9 +70,4 @@ def combine(
     within = abs(user_outcome.slowdown) < math.log1p(user_outcome.threshold)
     if companion.verdict is GateVerdict.UNCHANGED and within:
         return CombinedVerdict(GateVerdict.UNCHANGED, Figure.COMPANION)
-    # with nothing changed, ``history_verdict`` leaves ``inconclusive`` only where a machine
-    # guard withheld a confident user-facing slowdown
-    withheld = not changed and user_facing is GateVerdict.INCONCLUSIVE
-    if withheld and companion.verdict is GateVerdict.UNCHANGED:
-        return CombinedVerdict(GateVerdict.NOTHING_CHANGED, Figure.COMPANION)
     return CombinedVerdict(user_facing, None)

@@ -120,16 +120,18 @@ class HistoryJudge:
         companion_guard: MachineGuard | None = None
         if companion is not None and companion_runs:
             # the companion's baseline runs were chosen apart from the user-facing figure's:
-            # the load guard looks at them too
+            # the load guard and the machine-state guard look at them too (one thread moved
+            # 17-20% in a spell where the probe moved 25-32%: BENCHMARKS.md)
             latest = [r for r in companion_runs if r.software == runs[-1].software]
-            companion_guard = busy or self._busy_guard(
-                result.foreign_load, latest[-self.settings.baseline_runs :]
-            )
+            latest = latest[-self.settings.baseline_runs :]
+            companion_guard = busy or self._busy_guard(result.foreign_load, latest)
+            if companion_guard is None and chosen.use_probe:
+                companion_guard = self._probe_guard(result.probe_value, latest)
             if companion_guard is None:
                 pooled = self.drift.pooled(path, test_name, profile, result.kind, companion_summary)
                 history = summaries_on(companion_runs, companion_summary)
                 companion_outcome = compare(companion, history, settings, False, pooled)
-                combined = combine(verdict, outcome, companion_outcome, bool(what_changed))
+                combined = combine(verdict, outcome, companion_outcome)
                 verdict, decided_by = combined.verdict, combined.decided_by
         return BaselineComparison(
             verdict,
@@ -307,10 +309,12 @@ def _companion_runs(runs: Sequence[StoredRun]) -> list[StoredRun]:
 def history_verdict(statistical: GateVerdict, guarded: bool, changed: bool) -> GateVerdict:
     """The verdict of a comparison with the stored runs: the statistics' own, unless a
     machine guard withholds it (``inconclusive``: the statistics may have decided, but not
-    about the model); an undecided comparison where nothing fingerprinted changed is
-    ``nothing-changed``, unless the statistics saw a confident slowdown."""
+    about the model). Where nothing fingerprinted changed, an undecided or withheld
+    comparison is ``nothing-changed``: the run checked the machine, and a slowdown a guard
+    withheld is, on the guard's own evidence (the machine busy or in another state), the
+    machine's; an unguarded confident slowdown is still a ``regression``."""
     verdict = GateVerdict.INCONCLUSIVE if guarded else statistical
-    undecided = verdict is GateVerdict.INCONCLUSIVE and statistical is not GateVerdict.REGRESSION
+    undecided = verdict is GateVerdict.INCONCLUSIVE
     return GateVerdict.NOTHING_CHANGED if undecided and not changed else verdict
 
 
