@@ -507,6 +507,16 @@ def _paired(log_ratios: Sequence[float]) -> GateResult:
     return compare_paired(log_ratios, settings, higher_is_better=False)
 
 
+def _inconclusive_reference(outcome: GateResult) -> BaselineComparison:
+    return BaselineComparison(
+        verdict=GateVerdict.INCONCLUSIVE,
+        method=GateMethod.REFERENCE,
+        outcome=outcome,
+        baseline_value=1.0,
+        reference="the reference",
+    )
+
+
 def test_settle_time_grows_as_the_pairs_noise_and_falls_with_room() -> None:
     noisy = _paired(np.tile([0.12, -0.1, 0.05, -0.07], 4))
     assert noisy.verdict is GateVerdict.INCONCLUSIVE
@@ -557,13 +567,7 @@ def test_an_inconclusive_paired_message_says_how_long_would_settle_it(
 ) -> None:
     outcome = _paired(log_ratios)
     assert outcome.verdict is GateVerdict.INCONCLUSIVE
-    comparison = BaselineComparison(
-        verdict=GateVerdict.INCONCLUSIVE,
-        method=GateMethod.REFERENCE,
-        outcome=outcome,
-        baseline_value=1.0,
-        reference="the reference",
-    )
+    comparison = _inconclusive_reference(outcome)
     text = comparison_text(example_result([1.0, 1.0, 1.0], measure_s=5.0), comparison)
     assert "the pairs' noise is too large to tell a 5% change in 5.0 s" in text
     assert expected in text
@@ -613,13 +617,7 @@ def test_only_a_paired_comparison_undecided_by_its_noise_is_projected(
 
 def test_the_json_record_carries_the_proposal_of_an_inconclusive_paired_comparison() -> None:
     outcome = _paired(np.tile([0.12, -0.1, 0.05, -0.07], 4))
-    comparison = BaselineComparison(
-        verdict=GateVerdict.INCONCLUSIVE,
-        method=GateMethod.REFERENCE,
-        outcome=outcome,
-        baseline_value=1.0,
-        reference="the reference",
-    )
+    comparison = _inconclusive_reference(outcome)
     record = result_record(example_result([1.0, 1.0, 1.0], measure_s=5.0, baseline=comparison))
     seconds = record["proposed_max_time_s"]
     assert seconds is not None and seconds == project_settle(outcome, 5.0).max_time_s
