@@ -40,6 +40,7 @@ RESERVED_FIELDS = frozenset(
         "attribution", "remeasure", "baseline_verdict", "baseline_method", "baseline_value",
         "ratio", "ratio_ci", "baseline_p_value", "regression_threshold", "baseline_message",
         "baseline_other_profiles", "what_changed", "decided_by", "idle_side_cpu",
+        "busy_runs_left_out", "settle_s", "proposed_max_time_s",
         "companion_verdict", "companion_ratio", "companion_ratio_ci", "recorded_runs",
         "environment", "source", "ttft_ms", "ttft_ci", "tpot_ms", "tpot_ci", "tokens_per_s",
         "tokens_per_s_ci", "prompt_tokens", "new_tokens", "attention_backend",
