@@ -394,20 +394,19 @@ def comparison_text(result: PerfResult, comparison: BaselineComparison) -> str:
             "(--ovperf-max-time), use a quieter machine, or record more baseline runs "
             "(--ovperf-update-baselines appends to the history)"
         )
-    if verdict is GateVerdict.NOTHING_CHANGED and comparison.guards:
-        lines.append(
+    if verdict is GateVerdict.NOTHING_CHANGED:
+        checked = (
             "nothing the gate fingerprints changed since the baseline (model, config, "
-            "OpenVINO, Python, pytest-ovperf): this run checked the machine, which was busy or "
-            "in another state (below), so its figures speak for the machine, not the software; "
-            "not a warning (an unguarded confident slowdown would be a regression)"
+            "OpenVINO, Python, pytest-ovperf): this run checked the machine"
         )
-    elif verdict is GateVerdict.NOTHING_CHANGED:
         lines.append(
-            "nothing the gate fingerprints changed since the baseline (model, config, "
-            "OpenVINO, Python, pytest-ovperf): this run checked the machine, and could not tell "
-            f"its noise from a {outcome.threshold:.0%} change; not a warning (a confident "
-            "slowdown would be a regression); more baseline runs (--ovperf-update-baselines "
-            "appends to the history) narrow the interval"
+            f"{checked}, which was busy or in another state (below), so its figures speak for "
+            "the machine, not the software; not a warning (an unguarded confident slowdown "
+            "would be a regression)"
+            if comparison.guards
+            else f"{checked}, and could not tell its noise from a {outcome.threshold:.0%} "
+            "change; not a warning (a confident slowdown would be a regression); more baseline "
+            "runs (--ovperf-update-baselines appends to the history) narrow the interval"
         )
     lines.extend(_guard_line(guard) for guard in comparison.guards)
     if comparison.guards and verdict is not GateVerdict.BY_BUDGET:

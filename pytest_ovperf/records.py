@@ -204,12 +204,12 @@ class ResultRecord(TypedDict):
     #: another runtime's worker beside (``reference_runtime=``): the CPU the idle side used
     #: while the other measured, as a fraction of the measuring side's
     idle_side_cpu: NotRequired[float | None]
-    #: an interleaved comparison left inconclusive by its pairs' noise: how long (s) it
-    #: would have to measure at that noise to settle (``None``: no time would), and the
-    #: ``--ovperf-max-time`` its message proposes (``None``: none within the limit)
     #: history: stored runs recorded under foreign load over the limit, left out of the
     #: baseline (runs recorded without it exist); absent where none was
     busy_runs_left_out: NotRequired[int]
+    #: an interleaved comparison left inconclusive by its pairs' noise: how long (s) it
+    #: would have to measure at that noise to settle (``None``: no time would), and the
+    #: ``--ovperf-max-time`` its message proposes (``None``: none within the limit)
     settle_s: NotRequired[float | None]
     proposed_max_time_s: NotRequired[int | None]
     #: the stored runs of the baseline, oldest first (history comparisons)

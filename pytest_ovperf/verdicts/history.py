@@ -107,11 +107,8 @@ class HistoryJudge:
             history = [r.summary for r in chosen.history]
             pooled = self.drift.pooled(path, test_name, profile, result.kind, raw_summary)
             outcome = compare(current, history, settings, result.higher_is_better, pooled)
-        busy = self._busy_guard(result.foreign_load, chosen.reference)
-        guards = [busy]
-        if chosen.use_probe:
-            guards.append(self._probe_guard(result.probe_value, chosen.reference))
-        found = [g for g in guards if g is not None]
+        found = self._machine_guards(result, chosen.reference, chosen.use_probe)
+        busy = next((g for g in found if g.reason is GuardReason.BUSY), None)
         stored_software = entry.get("software", {})
         what_changed = software_changes(stored_software, software)
         verdict = history_verdict(outcome.verdict, bool(found), bool(what_changed))
@@ -124,9 +121,8 @@ class HistoryJudge:
             # 17-20% in a spell where the probe moved 25-32%: BENCHMARKS.md)
             latest = [r for r in companion_runs if r.software == runs[-1].software]
             latest = latest[-self.settings.baseline_runs :]
-            companion_guard = busy or self._busy_guard(result.foreign_load, latest)
-            if companion_guard is None and chosen.use_probe:
-                companion_guard = self._probe_guard(result.probe_value, latest)
+            own = self._machine_guards(result, latest, chosen.use_probe)
+            companion_guard = busy or next(iter(own), None)
             if companion_guard is None:
                 pooled = self.drift.pooled(path, test_name, profile, result.kind, companion_summary)
                 history = summaries_on(companion_runs, companion_summary)
@@ -244,6 +240,16 @@ class HistoryJudge:
         return ComparableRuns(
             probed, reference[-self.settings.baseline_runs :], use_probe, normalize
         )
+
+    def _machine_guards(
+        self, result: PerfResult, baseline_runs: Sequence[StoredRun], use_probe: bool
+    ) -> list[MachineGuard]:
+        """The guards that withhold a verdict against ``baseline_runs``: the busy guard, then
+        (where the probe speaks for the machine state) the probe's."""
+        guards = [self._busy_guard(result.foreign_load, baseline_runs)]
+        if use_probe:
+            guards.append(self._probe_guard(result.probe_value, baseline_runs))
+        return [g for g in guards if g is not None]
 
     def _busy_guard(
         self, current_load: float | None, baseline_runs: Sequence[StoredRun]
