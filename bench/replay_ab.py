@@ -24,9 +24,11 @@ the end of the data):
   block's median latency, ms);
 * throughput: the model's ``InferPool`` is made first (``PerfBudget.measure_throughput``),
   then the baseline's ``ThroughputBlocks(InferPool(...))`` (the partner), then the model's
-  ``ThroughputBlocks``, as ``measure_throughput`` does; both sides' blocks are
-  ``max(model.block_s, partner.block_s / share)`` long, share 1, as ``measure_throughput``
-  passes them to ``run_blocks`` (at least 8 request latencies; the block's steady fps).
+  ``ThroughputBlocks``, as ``measure_throughput`` does; each side's blocks as many of its
+  own request latencies long, at least 8 (``engine.paired_throughput_blocks``, as
+  ``measure_throughput`` passes them to ``run_blocks``); a block's value is its whole rate,
+  fill and drain included, what the plugin pairs (its steady rate is recorded too:
+  ``--counting steady`` replays that, as the plugin paired before).
 
 The engine's own stopping rules would end an A/B run at its first settled look, so the looks
 are switched off here (one look that never settles) and the loop runs to its time budget.
@@ -351,10 +353,12 @@ def collect(
         meter = LoadMeter(helper_pids=HELPER_PIDS).start()
         model = current.runner(settings)
         assert not isinstance(model, LatencyBlocks) and not isinstance(partner, LatencyBlocks)
-        share = 1.0  # the A/B partner's share (PartnerChooser.choose)
         model_block_s = float(model.block_s)
         partner_block_s = float(partner.block_s)
-        block_s = max(model_block_s, partner_block_s / share)
+        # as measure_throughput pairs them: each side's blocks as many of its own request
+        # latencies long (the A/B partner's share is 1, PartnerChooser.choose)
+        block_s, paired = engine.paired_throughput_blocks(model, engine.Partner(partner, 1.0, True))
+        share = paired.share
         extra = {
             "requests": model.pool.size if isinstance(model, ThroughputBlocks) else None,
             "partner_requests": (
@@ -363,6 +367,8 @@ def collect(
             "model_block_s": model_block_s,
             "partner_block_s": partner_block_s,
             "request_latency_s": getattr(model, "request_latency_s", None),
+            "partner_request_latency_s": getattr(partner, "request_latency_s", None),
+            "partner_share": share,
         }
     spans: dict[str, list[tuple[float, float]]] = {"model": [], "partner": []}
     counters: dict[str, list[tuple[Counters, Counters]]] = {"model": [], "partner": []}
@@ -384,7 +390,7 @@ def collect(
         timed(partner, "partner"),
         dataclasses.replace(settings, max_time_s=seconds),
         dict,
-        partner_share=1.0,
+        partner_share=1.0 if kind == "latency" else share,
         compare_partner=True,  # as an A/B run: the same work between blocks
         looks=never,
         block_s=None if kind == "latency" else block_s,
@@ -436,8 +442,11 @@ def collect(
         "model_value": model.value,
         "partner_value": partner.value,
         "model_blocks": list(run.model_blocks),
-        # throughput in this process: inferences submitted per block, so that a replay can
-        # count whole blocks, fill and drain included (``--whole-blocks``)
+        # throughput: the block values are whole rates (fill and drain included), what the
+        # plugin pairs; each block's steady rate too, for ``--counting steady``
+        "block_counting": "whole" if kind == "throughput" else None,
+        "model_steady_blocks": steady_rates(model),
+        "partner_steady_blocks": steady_rates(partner),
         "model_submitted": model.submitted if isinstance(model, ThroughputBlocks) else None,
         "partner_submitted": partner.submitted if isinstance(partner, ThroughputBlocks) else None,
         "partner_blocks": list(run.partner_blocks),
@@ -489,10 +498,24 @@ def measure_all(args: argparse.Namespace) -> Path:
 
 
 def whole_rates(submitted: list[int], starts: list[float], ends: list[float]) -> list[float]:
-    """Each throughput block's inferences over its whole time, fill and drain included (fps):
-    biased low by about a quarter of a request latency per block, a bias an A/A ratio
-    cancels and an A/B ratio keeps only as the two request latencies differ."""
+    """Each throughput block's inferences over its whole time, fill and drain included (fps),
+    from the block's recorded start and end: for data collected before the plugin paired
+    whole rates (``measure/loops.py``), whose block values are steady rates."""
     return [n / (end - start) for n, start, end in zip(submitted, starts, ends, strict=True)]
+
+
+def steady_rates(runner: object) -> list[float] | None:
+    """The steady rate of each block of an in-process throughput runner (the headline's
+    evidence); ``None`` for a latency runner or a worker (which sums its windows)."""
+    if not isinstance(runner, ThroughputBlocks):
+        return None
+    pairs = zip(runner.block_counts, runner.block_seconds, strict=True)
+    return [count / seconds for count, seconds in pairs]
+
+
+#: what a throughput block's replayed value is: ``whole`` (the plugin's pairing) or
+#: ``steady`` (the steady window's rate, the plugin's pairing before whole blocks)
+COUNTINGS = ("whole", "steady")
 
 
 @dataclass(frozen=True)
@@ -519,24 +542,33 @@ class Recording:
     #: each block's start and end (s), model's blocks then partner's
     block_start_s: list[float]
     block_end_s: list[float]
+    #: what a throughput block's value is (``COUNTINGS``)
+    counting: str = "whole"
 
     @classmethod
-    def load(cls, path: Path, whole_blocks: bool = False) -> Recording:
-        """``whole_blocks``: a throughput block's value is its inferences over its whole
-        time, fill and drain included, instead of its steady rate (where recorded)."""
+    def load(cls, path: Path, counting: str = "whole") -> Recording:
+        """``counting`` (``COUNTINGS``): what a throughput block's value is, whichever way
+        the file recorded it."""
         raw: dict[str, Any] = json.loads(path.read_text())
         # files written before throughput was replayed: latency, "_ms" keys, no counters
         model: list[float] = raw["model_blocks"] if "model_blocks" in raw else raw["model_ms"]
         partner: list[float] = (
             raw["partner_blocks"] if "partner_blocks" in raw else raw["partner_ms"]
         )
-        if whole_blocks:
+        recorded = raw.get("block_counting") or "steady"
+        if raw.get("kind") != "throughput" or counting == recorded:
+            pass
+        elif counting == "whole":
             if not (raw.get("model_submitted") and raw.get("partner_submitted")):
-                raise SystemExit(f"{path}: no submitted counts recorded for --whole-blocks")
+                raise SystemExit(f"{path}: no submitted counts recorded for --counting whole")
             model = whole_rates(raw["model_submitted"], raw["model_start_s"], raw["model_end_s"])
             partner = whole_rates(
                 raw["partner_submitted"], raw["partner_start_s"], raw["partner_end_s"]
             )
+        else:
+            if not (raw.get("model_steady_blocks") and raw.get("partner_steady_blocks")):
+                raise SystemExit(f"{path}: no steady rates recorded for --counting steady")
+            model, partner = raw["model_steady_blocks"], raw["partner_steady_blocks"]
         model_first = [a <= b for a, b in zip(raw["model_start_s"], raw["partner_start_s"])]
         model_last = [a >= b for a, b in zip(raw["model_end_s"], raw["partner_end_s"])]
         cpu_start = cpu_end = None
@@ -568,6 +600,7 @@ class Recording:
             meta=meta,
             block_start_s=[float(t) for t in raw["model_start_s"] + raw["partner_start_s"]],
             block_end_s=[float(t) for t in raw["model_end_s"] + raw["partner_end_s"]],
+            counting=counting,
         )
 
     @property
@@ -855,9 +888,10 @@ def noise_floor(
     ]
     _slope, intercept = np.polyfit(FLOOR_LAGS, gamma, 1)
     white = min(max(float(intercept), 0.0), gamma[0])
-    # the seconds a block's figure stands for: a throughput block counts its steady window
+    # the seconds a block's figure stands for: a throughput block counted by its steady
+    # window leaves out its fill and drain
     counted = float(np.mean(ends - starts))
-    if recording.higher_is_better:
+    if recording.higher_is_better and recording.counting == "steady":
         counted *= STEADY_LATENCIES / (STEADY_SKIP + STEADY_LATENCIES)
     # each side has half the budget: white variance per second of one side's time is
     # white * counted; the difference of the two sides' means doubles it
@@ -1197,10 +1231,12 @@ def main() -> None:
         "processes, roles swapped); none: both sides in the collecting process",
     )
     parser.add_argument(
-        "--whole-blocks",
-        action="store_true",
-        help="throughput: replay each block's inferences over its whole time (fill and drain "
-        "included) instead of its steady rate; needs data collected with submitted counts",
+        "--counting",
+        choices=COUNTINGS,
+        default="whole",
+        help="throughput: replay each block's inferences over its whole time, fill and drain "
+        "included (whole: what the plugin pairs), or its steady window's rate (steady: the "
+        "plugin's pairing before whole blocks), whichever way the data recorded them",
     )
     parser.add_argument("--collect-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1209,7 +1245,7 @@ def main() -> None:
         return
     data = args.data if args.data is not None else measure_all(args)
     recordings = [
-        Recording.load(path, args.whole_blocks) for path in sorted(data.glob("process-*.json"))
+        Recording.load(path, args.counting) for path in sorted(data.glob("process-*.json"))
     ]
     if not recordings:
         raise SystemExit(f"no process-*.json files in {data}")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
 
-from pytest_ovperf.measure.engine import MIN_BLOCKS, SequentialLooks, run_blocks
+from pytest_ovperf.measure.engine import (
+    MIN_BLOCKS,
+    Partner,
+    SequentialLooks,
+    paired_throughput_blocks,
+    run_blocks,
+)
 from pytest_ovperf.measure.settings import MeasureSettings
 from pytest_ovperf.verdicts.stats import Interval, mean_interval
 
@@ -134,23 +141,57 @@ class ClockedPool:
 def test_a_throughput_block_counts_its_steady_window(
     monkeypatch: pytest.MonkeyPatch, block_latencies: int
 ) -> None:
-    """The fill and the drain of a block do not bias its fps, however short the block:
-    the steady window's rate is the queue's rate, size / latency."""
+    """The fill and the drain of a block do not bias its steady fps (the headline), however
+    short the block: the steady window's rate is the queue's rate, size / latency. What the
+    block returns for pairing is its whole rate, fill and drain included."""
     from pytest_ovperf.measure import blocks
 
     clock = [0.0]
     monkeypatch.setattr(blocks.time, "perf_counter", lambda: clock[0])
     pool = ClockedPool(clock, size=4, latency=0.01)
     runner = blocks.ThroughputBlocks(pool, MeasureSettings(warmup_s=0.1, block_s=0.01))  # type: ignore[arg-type]
-    rate = runner(block_latencies * 0.01)
+    began = clock[0]
+    whole = runner(block_latencies * 0.01)
+    steady = runner.block_counts[-1] / runner.block_seconds[-1]
     # (completions come in bursts of one per request here: a window that ends in a burst
     # counts part of it)
-    assert rate == pytest.approx(4 / 0.01, rel=0.05)
+    assert steady == pytest.approx(4 / 0.01, rel=0.05)
+    assert runner.value == pytest.approx(steady)
     assert runner.submitted[-1] > runner.block_counts[-1]  # the fill is left out
     # counted whole, the same block reads low by its fill and drain
-    assert runner.submitted[-1] / (block_latencies * 0.01 + 0.02) < rate
+    assert whole == pytest.approx(runner.submitted[-1] / (clock[0] - began))
+    assert whole < steady
     # a block of a few latencies has no steady window: counted whole, drain included
-    short = runner(0.01)
-    assert short < 0.8 * 4 / 0.01
+    runner(0.01)
+    assert runner.block_counts[-1] / runner.block_seconds[-1] < 0.8 * 4 / 0.01
     # the block length leaves room for the window
     assert runner.block_s >= (blocks.STEADY_SKIP + blocks.STEADY_LATENCIES) * 0.01
+
+
+@pytest.mark.parametrize("slowdown", [1.0, 1.10, 1.25])
+def test_paired_whole_rates_cancel_the_fill_and_drain(
+    monkeypatch: pytest.MonkeyPatch, slowdown: float
+) -> None:
+    """Two queues paired block by block, the second ``slowdown`` times slower: their whole
+    rates read low by the fill and the drain, but blocks of as many request latencies on
+    both sides lose the same share of their time, so the pair's ratio is the true one."""
+    from pytest_ovperf.measure import blocks
+
+    clock = [0.0]
+    monkeypatch.setattr(blocks.time, "perf_counter", lambda: clock[0])
+    settings = MeasureSettings(warmup_s=1.0, block_s=0.01)
+    fast = blocks.ThroughputBlocks(ClockedPool(clock, size=4, latency=0.01), settings)  # type: ignore[arg-type]
+    slow = blocks.ThroughputBlocks(ClockedPool(clock, size=4, latency=0.01 * slowdown), settings)  # type: ignore[arg-type]
+    # the pair's block lengths, as the engine gives them
+    block_s, partner = paired_throughput_blocks(fast, Partner(slow, 1.0, True))
+    assert partner.share == pytest.approx(slowdown, rel=0.02)  # as many request latencies
+    pairs = [(fast(block_s), slow(block_s * partner.share)) for _ in range(6)]
+    ratios = [a / b for a, b in pairs]
+    # each whole rate reads low
+    assert all(a < 4 / 0.01 and b < 4 / 0.01 / slowdown for a, b in pairs)
+    if slowdown == 1.0:
+        assert ratios == pytest.approx([1.0] * 6, rel=1e-9)
+    else:
+        # (equal seconds on both sides would keep 1.9% here, where the fill costs a whole
+        # request latency)
+        assert np.mean(np.log(ratios)) == pytest.approx(math.log(slowdown), abs=0.002)

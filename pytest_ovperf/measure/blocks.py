@@ -3,10 +3,10 @@
 Latency follows benchmark_app's latency mode (one request, ``InferRequest.latency`` per
 inference, inputs bound once). Throughput keeps an ``AsyncInferQueue`` of
 ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` full and drains it at the end of every block, so that
-another workload can run between blocks without contention; a block's fps is its steady
-rate. The timed loops themselves live in ``loops.py`` (its docstring says how a block is
-counted), shared with the side-runtime worker, which measures another OpenVINO release the
-same way.
+another workload can run between blocks without contention; its headline fps is the steady
+windows' rate, and what a comparison pairs is each block's whole rate. The timed loops
+themselves live in ``loops.py`` (its docstring says how a block is counted), shared with the
+side-runtime worker, which measures another OpenVINO release the same way.
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ class LatencyBlocks:
 
 
 class ThroughputBlocks:
-    """Blocks of a full ``InferPool``, drained at the end of every block; a block's summary
-    is its steady fps (module docstring)."""
+    """Blocks of a full ``InferPool``, drained at the end of every block. A block's summary,
+    what ``run_blocks`` pairs, is its whole rate; the headline and its interval come from the
+    steady windows (``loops.py``'s docstring says why each)."""
 
     def __init__(self, pool: InferPool, settings: MeasureSettings) -> None:
         self.pool = pool
@@ -107,17 +108,18 @@ class ThroughputBlocks:
         warm = loops.throughput_warm_up(
             pool.start, pool.wait_all, pool.size, settings.warmup_s, settings.warmup_iterations
         )
+        latency_s = pool.size / loops.pooled_rate(warm)
         #: one request's latency: the whole queue completes once in it
-        self.request_latency_s = pool.size / loops.pooled_rate(warm)
+        self.request_latency_s: float | None = latency_s
         #: the length of this model's blocks
-        self.block_s = loops.throughput_block_s(self.request_latency_s, settings.block_s)
+        self.block_s = loops.throughput_block_s(latency_s, settings.block_s)
 
     def __call__(self, seconds: float) -> float:
         block = loops.throughput_block(self.pool.start, self.pool.wait_all, self.pool.size, seconds)
         self.block_counts.append(block.completions)
         self.block_seconds.append(block.window_s)
         self.submitted.append(block.submitted)
-        return block.value
+        return block.whole_rate
 
     @property
     def completed(self) -> int:

@@ -69,10 +69,10 @@ class SideBlocks:
         self.side_idle_cpu = self.main_active_cpu = 0.0
         self._main_mark: float | None = None
         self._side_mark: float | None = None
+        #: the worker's queue completes once in this time (timed while warming up)
+        self.request_latency_s = latency_s = loaded.request_latency_s
         if kind != LATENCY.name:
-            # long enough for a steady window, as ``ThroughputBlocks`` sizes its own; the
-            # worker timed its queue's request latency while warming up
-            latency_s = loaded.request_latency_s
+            # long enough for a steady window, as ``ThroughputBlocks`` sizes its own
             self.block_s = throughput_block_s(latency_s, block_s) if latency_s else block_s
 
     def __call__(self, seconds: float) -> float:

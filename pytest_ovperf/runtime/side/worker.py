@@ -20,9 +20,10 @@ the worker carries on. Requests (``op``):
   (one inference's outputs, ``<inputs>.side-outputs.npz``), ``effective`` (compiled
   properties as text), ``requests``, ``request_latency_s`` (from the throughput warm-up)
 * ``block`` (``kind``: latency | throughput, ``seconds``) -> ``value`` (median latency ms |
-  steady fps), ``cpu_s`` (this process's CPU time in the block), ``cpu_before_s`` (its CPU
-  time in all when the block began), ``wall_s``, ``inferences``; throughput adds
-  ``completions``, ``window_s``, ``submitted``
+  the whole block's fps, what a pair compares: ``loops.py``), ``cpu_s`` (this process's
+  CPU time in the block), ``cpu_before_s`` (its CPU time in all when the block began),
+  ``wall_s``, ``inferences``; throughput adds ``completions``, ``window_s`` (the steady
+  window's), ``submitted``
 * ``profile`` (``iterations``) -> ``layers``: per executed layer ``name``, ``type``,
   ``kernel``, ``us`` (median real time), ``runtime_precision`` (or null); the loaded model
   compiled again with ``PERF_COUNT``
@@ -302,7 +303,7 @@ class Worker:
         else:
             queue = self.queue
             found = loops.throughput_block(queue.start_async, queue.wait_all, self.size, seconds)
-            value = found.value
+            value = found.whole_rate  # what the pair compares, as ``ThroughputBlocks``
             extra = {
                 "inferences": found.submitted,
                 "completions": found.completions,
