@@ -140,7 +140,7 @@ sys.path.insert(0, str(ROOT))  # the plugin of this tree, whichever one is insta
 import openvino as ov
 
 from pytest_ovperf.kinds import kind_of
-from pytest_ovperf.measure import engine
+from pytest_ovperf.measure import engine, loops
 from pytest_ovperf.measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLooks
 from pytest_ovperf.measure.load import LoadMeter, own_cpu_seconds
@@ -445,6 +445,7 @@ def collect(
         # throughput: the block values are whole rates (fill and drain included), what the
         # plugin pairs; each block's steady rate too, for ``--counting steady``
         "block_counting": "whole" if kind == "throughput" else None,
+        "block_latencies": loops.STEADY_SKIP + loops.STEADY_LATENCIES,
         "model_steady_blocks": steady_rates(model),
         "partner_steady_blocks": steady_rates(partner),
         "model_submitted": model.submitted if isinstance(model, ThroughputBlocks) else None,
@@ -467,6 +468,8 @@ def measure_all(args: argparse.Namespace) -> Path:
     if args.model != "toy":
         model_path(MODELS[args.model])  # fetched once, before any process measures
     suffix = "" if args.worker == "none" else f"_worker_{args.worker}"
+    if args.block_latencies != STEADY_SKIP + STEADY_LATENCIES:
+        suffix += f"_blocks{args.block_latencies}"
     work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}{suffix}", keep_previous=True)
     data = work / "data"
     data.mkdir()
@@ -482,6 +485,7 @@ def measure_all(args: argparse.Namespace) -> Path:
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
                 "--model", args.model, "--kind", args.kind, "--size", str(args.size),
                 "--seconds", str(seconds), "--worker", worker,
+                "--block-latencies", str(args.block_latencies),
             ],
             cwd=work, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -1199,6 +1203,13 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=25, help="measuring processes")
     parser.add_argument("--seconds", type=float, default=60.0, help="measuring per process")
     parser.add_argument(
+        "--block-latencies",
+        type=int,
+        default=loops.STEADY_SKIP + loops.STEADY_LATENCIES,
+        help="throughput: the fewest request latencies a block spans (a variant of the "
+        "plugin's, for collecting; at least STEADY_SKIP + STEADY_MIN_CYCLES + 1)",
+    )
+    parser.add_argument(
         "--model",
         choices=MODEL_CHOICES,
         default="toy",
@@ -1241,6 +1252,8 @@ def main() -> None:
     parser.add_argument("--collect-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.collect_into is not None:
+        # a variant of the plugin's throughput block length, this process only
+        loops.STEADY_LATENCIES = args.block_latencies - loops.STEADY_SKIP
         collect(args.collect_into, args.model, args.kind, args.size, args.seconds, args.worker)
         return
     data = args.data if args.data is not None else measure_all(args)
