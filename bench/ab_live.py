@@ -116,7 +116,9 @@ def main() -> None:
                 measured = data.get("ratio")
                 if measured is not None:
                     ratios.append(measured)
-                    value, baseline_value = data.get("value"), data.get("baseline_value")
+                    # the headline: fps, or the p50 the A/B path compares for latency
+                    value = data.get("fps" if kind == "throughput" else "p50_ms")
+                    baseline_value = data.get("baseline_value")
                     if value and baseline_value:
                         counting_logs.append(math.log(measured * baseline_value / value))
                 busy += (data.get("foreign_load") or 0) > 0.15

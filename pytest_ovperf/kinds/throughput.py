@@ -1,5 +1,6 @@
 """Throughput: a full ``AsyncInferQueue`` with the THROUGHPUT hint; blocks summarised by
-their steady completion rate (``measure/blocks.py``)."""
+their steady completion rate for the headline, and by their whole rate for a pair
+(``measure/loops.py``)."""
 
 from __future__ import annotations
 

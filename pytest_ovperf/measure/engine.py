@@ -351,15 +351,23 @@ def measure_latency(
 def paired_throughput_blocks(model: SteadyBlocks, partner: Partner) -> tuple[float, Partner]:
     """The model's block length, and the partner with its share of it, when a throughput
     partner is paired with the model: both long enough for a steady window, and each side's
-    blocks as many of its own request latencies long. A pair compares whole rates, which
+    blocks as many of its own request latencies long (times the partner's share: every
+    paired throughput partner has share 1). A pair compares whole rates, which
     read low by a fill and a drain of about a fixed share of a request latency per block
     (``loops.py``); blocks of the same number of request latencies lose the same share of
     their time on both sides, so the pair's ratio cancels it whatever the two speeds (blocks
     of equal seconds would keep the difference: about 0.3% of the fps at +10%, in the
-    direction of the change). Without the partner's request latency both last as long."""
+    direction of the change). Each side keeps its own shortest block, so two sides of very
+    different speeds whose fast side is held at 0.1 s (``MeasureSettings.block_s``) get
+    fewer pairs than blocks of equal seconds would give. Without both request latencies
+    both last as long."""
     runner = cast(SteadyBlocks, partner.runner)
     model_latency_s, partner_latency_s = model.request_latency_s, runner.request_latency_s
-    if not (model_latency_s and partner_latency_s and model_latency_s > 0):
+    if not (
+        model_latency_s is not None
+        and partner_latency_s is not None
+        and all(math.isfinite(s) and s > 0 for s in (model_latency_s, partner_latency_s))
+    ):
         return max(model.block_s, runner.block_s / partner.share), partner
     cycles = max(
         model.block_s / model_latency_s, runner.block_s / (partner_latency_s * partner.share)
