@@ -463,20 +463,25 @@ def collect(
     out.write_text(json.dumps(record))
 
 
-def measure_all(args: argparse.Namespace) -> Path:
-    """Run the collecting processes one after another; the folder of their JSON files."""
+def measure_all(args: argparse.Namespace) -> list[Path]:
+    """Run the collecting processes one after another; the folders of their JSON files (one
+    per ``--block-latencies`` value, the values taking turns process by process, so that a
+    spell hits them alike)."""
     if args.model != "toy":
         model_path(MODELS[args.model])  # fetched once, before any process measures
     suffix = "" if args.worker == "none" else f"_worker_{args.worker}"
-    if args.block_latencies != STEADY_SKIP + STEADY_LATENCIES:
-        suffix += f"_blocks{args.block_latencies}"
+    lengths: list[int] = args.block_latencies
+    if lengths != [STEADY_SKIP + STEADY_LATENCIES]:
+        suffix += "_blocks" + "-".join(str(n) for n in lengths)
     work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}{suffix}", keep_previous=True)
-    data = work / "data"
-    data.mkdir()
+    folders = [work / "data"] if len(lengths) == 1 else [work / f"data-blocks{n}" for n in lengths]
+    for folder in folders:
+        folder.mkdir()
     seconds = args.seconds + MARGIN * args.max_time
     started = time.time()
     for index in range(args.processes):
-        out = data / f"process-{index:02d}.json"
+        turn = index % len(lengths)
+        out = folders[turn] / f"process-{index:02d}.json"
         worker = args.worker
         if worker == "alternate":  # the roles swap process by process
             worker = ("reference", "model")[index % 2]
@@ -485,7 +490,7 @@ def measure_all(args: argparse.Namespace) -> Path:
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
                 "--model", args.model, "--kind", args.kind, "--size", str(args.size),
                 "--seconds", str(seconds), "--worker", worker,
-                "--block-latencies", str(args.block_latencies),
+                "--block-latencies", str(lengths[turn]),
             ],
             cwd=work, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -495,7 +500,7 @@ def measure_all(args: argparse.Namespace) -> Path:
             f"process {index + 1}/{args.processes} done ({time.time() - started:.0f} s)",
             flush=True,
         )
-    return data
+    return folders
 
 
 # -- replay -----------------------------------------------------------------------------
@@ -1205,9 +1210,11 @@ def main() -> None:
     parser.add_argument(
         "--block-latencies",
         type=int,
-        default=loops.STEADY_SKIP + loops.STEADY_LATENCIES,
+        nargs="+",
+        default=[loops.STEADY_SKIP + loops.STEADY_LATENCIES],
         help="throughput: the fewest request latencies a block spans (a variant of the "
-        "plugin's, for collecting; at least STEADY_SKIP + STEADY_MIN_CYCLES + 1)",
+        "plugin's, for collecting; at least STEADY_SKIP + STEADY_MIN_CYCLES + 1); several "
+        "values take turns process by process and are replayed apart",
     )
     parser.add_argument(
         "--model",
@@ -1253,16 +1260,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.collect_into is not None:
         # a variant of the plugin's throughput block length, this process only
-        loops.STEADY_LATENCIES = args.block_latencies - loops.STEADY_SKIP
+        loops.STEADY_LATENCIES = args.block_latencies[0] - loops.STEADY_SKIP
         collect(args.collect_into, args.model, args.kind, args.size, args.seconds, args.worker)
         return
-    data = args.data if args.data is not None else measure_all(args)
-    recordings = [
-        Recording.load(path, args.counting) for path in sorted(data.glob("process-*.json"))
-    ]
-    if not recordings:
-        raise SystemExit(f"no process-*.json files in {data}")
-    replay(recordings, args.max_time, args.threshold)
+    folders = [args.data] if args.data is not None else measure_all(args)
+    for data in folders:
+        recordings = [
+            Recording.load(path, args.counting) for path in sorted(data.glob("process-*.json"))
+        ]
+        if not recordings:
+            raise SystemExit(f"no process-*.json files in {data}")
+        if len(folders) > 1:
+            print(f"\n## {data.name}\n", flush=True)
+        replay(recordings, args.max_time, args.threshold)
 
 
 if __name__ == "__main__":
