@@ -955,7 +955,12 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def replay(recordings: list[Recording], max_time: float, threshold: float) -> None:
+def replay(
+    recordings: list[Recording],
+    max_time: float,
+    threshold: float,
+    paired_drift: float = PAIRED_DRIFT,
+) -> None:
     kinds = {r.kind for r in recordings}
     if len(kinds) != 1:
         raise SystemExit(f"the recordings mix kinds {sorted(kinds)}: replay one kind at a time")
@@ -968,7 +973,10 @@ def replay(recordings: list[Recording], max_time: float, threshold: float) -> No
         baseline_dir=Path(),
         rootdir=Path(),
         settings=GateSettings(
-            threshold=threshold, confidence=measure.confidence, prior_drift=DEFAULT_DRIFT_PRIOR
+            threshold=threshold,
+            confidence=measure.confidence,
+            prior_drift=DEFAULT_DRIFT_PRIOR,
+            paired_drift=paired_drift,
         ),
         model_store=ModelStore(Path()),
     )
@@ -1256,6 +1264,13 @@ def main() -> None:
         "included (whole: what the plugin pairs), or its steady window's rate (steady: the "
         "plugin's pairing before whole blocks), whichever way the data recorded them",
     )
+    parser.add_argument(
+        "--paired-drift",
+        type=float,
+        default=PAIRED_DRIFT,
+        help="the between-process term the replayed verdicts add (log scale; default the "
+        "gate's PAIRED_DRIFT): what another value would have decided, on the same data",
+    )
     parser.add_argument("--collect-into", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.collect_into is not None:
@@ -1272,7 +1287,7 @@ def main() -> None:
             raise SystemExit(f"no process-*.json files in {data}")
         if len(folders) > 1:
             print(f"\n## {data.name}\n", flush=True)
-        replay(recordings, args.max_time, args.threshold)
+        replay(recordings, args.max_time, args.threshold, args.paired_drift)
 
 
 if __name__ == "__main__":
