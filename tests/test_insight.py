@@ -47,6 +47,17 @@ def test_precision_shares_weigh_layers_by_time() -> None:
     assert list(profile.precision_shares()) == ["bf16", "f32"]
 
 
+def test_precision_shares_leave_conversions_out() -> None:
+    # a bf16 model's f32 input reorder converts, it does not compute: no fallback to f32
+    profile = RuntimeProfile(
+        (layer("Reorder", "f32", 60.0), layer("FullyConnected", "bf16", 40.0))
+    )
+    assert profile.precision_shares() == pytest.approx({"bf16": 1.0})
+    # a model of nothing but conversions still has shares
+    only = RuntimeProfile((layer("Convert", "f32", 5.0),))
+    assert only.precision_shares() == pytest.approx({"f32": 1.0})
+
+
 def test_attribution_puts_added_and_slowed_layer_types_first() -> None:
     before = RuntimeProfile((layer("Conv", "f32", 100.0), layer("Pool", "f32", 50.0)))
     after = RuntimeProfile(

@@ -871,8 +871,11 @@ def test_a_session_without_perf_tests_loads_no_openvino_numpy_or_scipy(
     """The plugin is imported by every pytest run of an environment that has it: a run that
     collects no perf test (a project's unit tests) must not pay for OpenVINO, numpy or
     scipy. A fresh process, as a user's run is (this suite's process has them all), without
-    this suite's capability emulation (conftest.py), which loads OpenVINO itself."""
+    this suite's capability emulation (conftest.py), which loads OpenVINO itself, and
+    without the environment's other plugins (pytest-benchmark or hypothesis, where
+    installed, import numpy themselves): the plugin alone is loaded, by name."""
     monkeypatch.delenv("PYTEST_PLUGINS", raising=False)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest(
         """
 import sys
@@ -883,7 +886,9 @@ def pytest_sessionfinish(session):
 """
     )
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
-    result = pytester.runpytest_subprocess("-s", "-p", "no:xdist", "--ovperf-device=CPU")
+    result = pytester.runpytest_subprocess(
+        "-s", "-p", "pytest_ovperf.plugin", "--ovperf-device=CPU"
+    )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*heavy modules: none*"])
     # the plugin was active: its option was accepted, and a plain test stays plain
