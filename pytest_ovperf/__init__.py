@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .collect import Target as Target
     from .measure.blocks import InferPool as InferPool
     from .measure.settings import MeasureSettings as MeasureSettings
+    from .perf_budget import OvperfAsyncStallWarning as OvperfAsyncStallWarning
     from .perf_budget import OvperfInconclusiveWarning as OvperfInconclusiveWarning
     from .perf_budget import OvperfPrecisionWarning as OvperfPrecisionWarning
     from .perf_budget import PerfBudget as PerfBudget
@@ -33,6 +34,7 @@ _PUBLIC = {
     "InferPool": ".measure.blocks",
     "LatencyResult": ".results",
     "MeasureSettings": ".measure.settings",
+    "OvperfAsyncStallWarning": ".perf_budget",
     "OvperfInconclusiveWarning": ".perf_budget",
     "OvperfPrecisionWarning": ".perf_budget",
     "PerfBudget": ".perf_budget",

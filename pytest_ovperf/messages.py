@@ -15,6 +15,7 @@ from .results import (
     MachineGuard,
     MemoryResult,
     PerfResult,
+    ThroughputResult,
 )
 from .runtime.companion import COMPANION_DEVICE
 from .runtime.profile import LayerChange
@@ -23,6 +24,7 @@ from .verdicts.companion import Figure
 from .verdicts.comparison import GateResult, SettleProjection
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.limits import (
+    ASYNC_STALL_FRACTION,
     PAIRED_SETTLE_MAX_S,
     PAIRED_TEST,
     PRECISION_FALLBACK_SHARE,
@@ -513,6 +515,25 @@ def precision_fallback_message(result: PerfResult) -> str:
         f"{result.nodeid}: asked {result.device} for {requested}, but "
         f"{shares.get(requested, 0.0):.0%} of the compute ran in it ({shares_text(shares)}; "
         "performance counters): the device fell back"
+    )
+
+
+def async_stall_message(result: PerfResult) -> str:
+    """Why a throughput figure measures a stall of the device's asynchronous path rather than
+    the model ('' when it does not): it is far below the rate of one synchronous inference
+    at a time (``ASYNC_STALL_FRACTION``)."""
+    if not isinstance(result, ThroughputResult) or not result.first_inference_ms > 0:
+        return ""
+    sync_rate = 1e3 / result.first_inference_ms
+    if not 0 < result.fps < ASYNC_STALL_FRACTION * sync_rate:
+        return ""
+    return (
+        f"{result.nodeid}: {fmt(result.fps)} fps with {result.requests} infer request(s) in "
+        f"flight, but one synchronous inference (the first, one-time costs included) took "
+        f"{fmt(result.first_inference_ms)} ms, {fmt(sync_rate)} per second: asynchronous "
+        f"inference on {result.device} is {sync_rate / result.fps:.0f}x slower than one "
+        "inference at a time, so the fps measures a stall of the device's asynchronous path "
+        "(its plugin, driver or meta-device scheduling), not the model"
     )
 
 

@@ -40,6 +40,7 @@ from .measure.load import LoadMeter
 from .measure.memory import MemoryReadingError, MemoryTarget, measure_memory
 from .measure.startup import LoadRunner, load_runner, measure_repeated
 from .messages import (
+    async_stall_message,
     budget_failure_message,
     confirmed_failure_message,
     precision_fallback_message,
@@ -106,6 +107,11 @@ class OvperfInconclusiveWarning(UserWarning):
 
 class OvperfPrecisionWarning(UserWarning):
     """The device ran another precision than the one asked for."""
+
+
+class OvperfAsyncStallWarning(UserWarning):
+    """Asynchronous inference on the device is far slower than one synchronous inference at
+    a time: the throughput figure measures the stall."""
 
 
 def companion_figure(samples: CompanionSamples | None) -> CompanionFigure | None:
@@ -906,6 +912,9 @@ class PerfBudget:
             statistical = False
         elif fallback_text:
             warnings.warn(OvperfPrecisionWarning(fallback_text), stacklevel=4)
+        stall_text = async_stall_message(result)
+        if stall_text:
+            warnings.warn(OvperfAsyncStallWarning(stall_text), stacklevel=4)
         failed = [c for c in result.checks if c.verdict is Verdict.FAIL]
         unsure = [c for c in result.checks if c.verdict is Verdict.INCONCLUSIVE]
         if failed:

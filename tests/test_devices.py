@@ -28,6 +28,7 @@ from pytest_ovperf.runtime.devices import (
     member_devices,
     parse_precision_list,
     precision_label,
+    profile_config,
     split_device_list,
 )
 from pytest_ovperf.runtime.toy_models import mlp
@@ -208,6 +209,18 @@ def test_catalog_meta_devices(catalog: DeviceCatalog) -> None:
     if catalog.available == ["CPU"]:
         assert auto.full_name == cpu.full_name
         assert set(auto.capabilities) == set(cpu.capabilities)
+
+
+def test_a_profile_of_auto_runs_without_the_cpu_start_up_helper() -> None:
+    off = {"ENABLE_STARTUP_FALLBACK": False}
+    assert profile_config("AUTO:GPU,CPU", {"PERF_COUNT": True}) == {**off, "PERF_COUNT": True}
+    assert profile_config("AUTO", {}) == off
+    # the test's own setting wins; other devices have no such helper
+    assert profile_config("AUTO", {"ENABLE_STARTUP_FALLBACK": True}) == {
+        "ENABLE_STARTUP_FALLBACK": True
+    }
+    assert profile_config("HETERO:GPU,CPU", {"PERF_COUNT": True}) == {"PERF_COUNT": True}
+    assert profile_config("CPU", {}) == {}
 
 
 def test_catalog_caches_queries(catalog: DeviceCatalog) -> None:

@@ -8,8 +8,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import run_json
+from conftest import example_result, run_json
 
+from pytest_ovperf.messages import async_stall_message
+from pytest_ovperf.results import ThroughputResult
 from pytest_ovperf.runtime.profile import (
     LayerTime,
     RuntimeProfile,
@@ -49,13 +51,33 @@ def test_precision_shares_weigh_layers_by_time() -> None:
 
 def test_precision_shares_leave_conversions_out() -> None:
     # a bf16 model's f32 input reorder converts, it does not compute: no fallback to f32
-    profile = RuntimeProfile(
-        (layer("Reorder", "f32", 60.0), layer("FullyConnected", "bf16", 40.0))
-    )
+    profile = RuntimeProfile((layer("Reorder", "f32", 60.0), layer("FullyConnected", "bf16", 40.0)))
     assert profile.precision_shares() == pytest.approx({"bf16": 1.0})
     # a model of nothing but conversions still has shares
     only = RuntimeProfile((layer("Convert", "f32", 5.0),))
     assert only.precision_shares() == pytest.approx({"f32": 1.0})
+
+
+def _throughput(fps: float, first_inference_ms: float, requests: int) -> ThroughputResult:
+    common = vars(example_result([fps], first_inference_ms=first_inference_ms)).copy()
+    del common["latencies_ms"], common["percentile"]
+    common.update(kind="throughput", statistic="fps", nodeid="test_x.py::test_q[AUTO-f32]")
+    return ThroughputResult(**common, completed=100, requests=requests)
+
+
+def test_a_throughput_far_below_one_sync_inference_at_a_time_names_the_stall() -> None:
+    # what AUTO:GPU,CPU read on an NVIDIA H200 through OpenCL: one request, 1.02 fps, while
+    # its first (sync) inference took 0.64 ms
+    text = async_stall_message(_throughput(1.02, 0.64, requests=1))
+    assert text.startswith("test_x.py::test_q[AUTO-f32]: 1.02 fps with 1 infer request(s)")
+    assert "took 0.64 ms, 1562 per second" in text
+    assert "1532x slower than one inference at a time" in text
+    # a queue at a fifth of the first inference's rate, or just above a tenth, is load or
+    # noise on a slow device, not a stall
+    assert async_stall_message(_throughput(200.0, 1.0, requests=2)) == ""
+    assert async_stall_message(_throughput(101.0, 1.0, requests=2)) == ""
+    assert async_stall_message(_throughput(0.0, 1.0, requests=2)) == ""
+    assert async_stall_message(example_result([1.0], first_inference_ms=1e3)) == ""
 
 
 def test_attribution_puts_added_and_slowed_layer_types_first() -> None:
@@ -105,6 +127,20 @@ def test_the_report_gives_the_share_of_compute_per_runtime_precision(
     assert max(shares, key=shares.get) == "f32"
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
     assert data["top_layers"] and data["top_layers"][0]["time_us"] > 0
+
+
+def test_an_auto_device_is_profiled_without_its_cpu_start_up_helper(
+    ovtester: pytest.Pytester,
+) -> None:
+    """The profile of an AUTO device compiles with ENABLE_STARTUP_FALLBACK off, so that its
+    inferences run on the device AUTO chose (``devices.profile_config``): AUTO:CPU takes it."""
+    ovtester.makepyfile(test_mlp=MLP_TEST.format(precision="f32", strict=""))
+    result, (data,) = run_json(ovtester, "--ovperf-device=AUTO:CPU", "--ovperf-precision=f32")
+    result.assert_outcomes(passed=1)
+    assert data["device"] == "AUTO:CPU"
+    shares = data["runtime_precisions"]
+    assert max(shares, key=shares.get) == "f32"
+    assert data["top_layers"]
 
 
 def test_a_lower_precision_the_cpu_runs_is_what_runs(

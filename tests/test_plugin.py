@@ -193,6 +193,7 @@ def test_budgets_pass_and_fail_with_reports(
     assert "ovperf throughput" in out
     assert "ovperf summary" in out
     assert f"ovperf JSON report: {report}" in out
+    assert "OvperfAsyncStallWarning" not in out  # a sound CPU queue is not a stall
 
     results = load_results(report)
     base = "test_run_budgets.py::"

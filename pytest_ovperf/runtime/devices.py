@@ -69,6 +69,22 @@ def parse_precision_list(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(result))
 
 
+#: AUTO's property that lets the CPU serve the first inferences while the device it chose
+#: still compiles (``ov::intel_auto::enable_startup_fallback``, on by default)
+AUTO_STARTUP_FALLBACK = "ENABLE_STARTUP_FALLBACK"
+
+
+def profile_config(device: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The compile config of a profile (``runtime/profile.py``) of ``device``: AUTO's CPU
+    start-up helper off, unless the test's config sets it. A profile runs a few inferences
+    right after compiling, and with the helper on they all run on the CPU while the chosen
+    device compiles: AUTO:GPU,CPU on an NVIDIA H200 profiled the CPU, so its runtime
+    precisions and layers described a device that the measurement did not run on."""
+    if device.partition(":")[0] != "AUTO":
+        return config
+    return {AUTO_STARTUP_FALLBACK: False, **config}
+
+
 def member_devices(device: str) -> list[str]:
     """The physical devices a (possibly meta) device name refers to."""
     prefix, sep, members = device.partition(":")

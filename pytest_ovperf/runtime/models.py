@@ -16,7 +16,7 @@ import numpy as np
 import openvino as ov
 
 from .device_locks import DeviceLocks
-from .devices import DEFAULT_PRECISION, hint_value_for, precision_label
+from .devices import DEFAULT_PRECISION, hint_value_for, precision_label, profile_config
 from .profile import RuntimeProfile, profile_compiled
 
 if TYPE_CHECKING:
@@ -462,7 +462,9 @@ class CompileCache:
         found = self._profiles.get(key)
         if found is None:
             prepared = self.prepare(spec, source)
-            config = {**compile_config(spec, precision, hint), "PERF_COUNT": True}
+            config = profile_config(
+                device, {**compile_config(spec, precision, hint), "PERF_COUNT": True}
+            )
             with self.locks.preparing():
                 try:
                     compiled = self.core.compile_model(prepared.model, device, config)

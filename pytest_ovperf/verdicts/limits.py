@@ -47,6 +47,13 @@ DEFAULT_MEMORY_FLOOR_MB = 16.0
 #: below this share of the compute in the requested precision (performance counters), the
 #: device fell back to another precision
 PRECISION_FALLBACK_SHARE = 0.5
+#: a throughput figure below this fraction of the rate of one synchronous inference at a time
+#: measures a stall of the device's asynchronous path, not the model: a queue in flight
+#: reaches at least the sync rate on a sound device, and the sync rate is taken from the
+#: first inference, one-time costs included, so it reads low. AUTO:GPU,CPU on an NVIDIA
+#: H200 through OpenCL read 1.02 fps while its first inference took 0.64 ms (1560 per
+#: second; BENCHMARKS.md, "A GPU through OpenCL")
+ASYNC_STALL_FRACTION = 0.1
 #: share of the machine's CPU other processes may use before a comparison is inconclusive
 DEFAULT_MAX_FOREIGN_LOAD = 0.15
 #: how far the speed probe may move from the baseline's runs before they count as another
