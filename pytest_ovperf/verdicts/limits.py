@@ -51,7 +51,7 @@ PRECISION_FALLBACK_SHARE = 0.5
 #: measures a stall of the device's asynchronous path, not the model: a queue in flight
 #: reaches at least the sync rate on a sound device, and the sync rate is taken from the
 #: first inference, one-time costs included, so it reads low. AUTO:GPU,CPU on an NVIDIA
-#: H200 through OpenCL read 1.02 fps while its first inference took 0.64 ms (1560 per
+#: H200 through OpenCL read 1.02 fps while its first inference took 0.64 ms (1562 per
 #: second; BENCHMARKS.md, "A GPU through OpenCL")
 ASYNC_STALL_FRACTION = 0.1
 #: share of the machine's CPU other processes may use before a comparison is inconclusive
