@@ -25,6 +25,7 @@ from .verdicts.comparison import GateResult, SettleProjection
 from .verdicts.kinds import GateMethod, GateVerdict, GuardReason, Verdict
 from .verdicts.limits import (
     ASYNC_STALL_FRACTION,
+    BATCH_WAIT_SHARE,
     PAIRED_SETTLE_MAX_S,
     PAIRED_TEST,
     PRECISION_FALLBACK_SHARE,
@@ -521,9 +522,13 @@ def precision_fallback_message(result: PerfResult) -> str:
 def async_stall_message(result: PerfResult) -> str:
     """Why a throughput figure measures a stall of the device's asynchronous path rather than
     the model ('' when it does not): it is far below the rate of one synchronous inference
-    at a time (``ASYNC_STALL_FRACTION``)."""
-    if not isinstance(result, ThroughputResult) or not result.first_inference_ms > 0:
+    at a time (``ASYNC_STALL_FRACTION``), or its requests wait out automatic batching's
+    timeout (``batch_wait_message``)."""
+    if not isinstance(result, ThroughputResult):
         return ""
+    waiting = batch_wait_message(result)
+    if waiting or not result.first_inference_ms > 0:
+        return waiting
     sync_rate = 1e3 / result.first_inference_ms
     if not 0 < result.fps < ASYNC_STALL_FRACTION * sync_rate:
         return ""
@@ -534,6 +539,50 @@ def async_stall_message(result: PerfResult) -> str:
         f"inference on {result.device} is {sync_rate / result.fps:.0f}x slower than one "
         "inference at a time, so the fps measures a stall of the device's asynchronous path "
         "(its plugin, driver or meta-device scheduling), not the model"
+    )
+
+
+def batch_wait_message(result: ThroughputResult) -> str:
+    """Why a throughput figure measures automatic batching's timeout rather than the model
+    ('' when it does not): each request in flight took at least ``BATCH_WAIT_SHARE`` of
+    ``AUTO_BATCH_TIMEOUT``, so the batches did not fill (too few requests in flight). A meta
+    device that may batch on its GPU reports no timeout: there the queue must also be short
+    of the device's optimal size, and each request at most twice the timeout it may wait."""
+    if not result.fps > 0:
+        return ""
+    cycle_ms = result.requests / result.fps * 1e3
+    optimal = result.optimal_requests
+    timeout_ms = result.auto_batch_timeout_ms
+    batching = f"automatic batching on {result.device} waits for a batch to fill"
+    if not timeout_ms:
+        # a meta device that does not say: a queue short of its optimal size whose requests
+        # take about the timeout, and not much more
+        timeout_ms = result.possible_batch_timeout_ms
+        if not (
+            timeout_ms
+            and optimal is not None
+            and result.requests < optimal
+            and cycle_ms <= timeout_ms / BATCH_WAIT_SHARE
+        ):
+            return ""
+        batching = (
+            f"automatic batching waits for a batch to fill, which {result.device} may use on "
+            "its GPU (a meta device does not report it)"
+        )
+    if cycle_ms < BATCH_WAIT_SHARE * timeout_ms:
+        return ""
+    remedy = (
+        f"keep {optimal} requests in flight (OPTIMAL_NUMBER_OF_INFER_REQUESTS, as the "
+        "infer_pool fixture does), "
+        if optimal is not None and optimal > result.requests
+        else ""
+    )
+    return (
+        f"{result.nodeid}: {fmt(result.fps)} fps with {result.requests} infer request(s) in "
+        f"flight: each request took {fmt(cycle_ms)} ms, about the {fmt(timeout_ms)} ms that "
+        f"{batching} (AUTO_BATCH_TIMEOUT), so the fps measures that wait, not the model; "
+        f"{remedy}"
+        "compile with ALLOW_AUTO_BATCHING set to NO, or shorten AUTO_BATCH_TIMEOUT"
     )
 
 

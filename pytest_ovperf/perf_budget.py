@@ -73,6 +73,7 @@ from .results import (
 )
 from .runtime.companion import COMPANION_THREADS
 from .runtime.device_locks import DeviceLockTimeout, Hold
+from .runtime.devices import auto_batch_timeout_ms, possible_batch_timeout_ms
 from .runtime.generation import (
     GenerationCall,
     GenerationError,
@@ -236,6 +237,11 @@ class PerfBudget:
             blocks=samples.block_rates(),
             completed=samples.completed,
             requests=infer_pool.size,
+            optimal_requests=infer_pool.optimal_size,
+            auto_batch_timeout_ms=auto_batch_timeout_ms(infer_pool.compiled_model),
+            possible_batch_timeout_ms=possible_batch_timeout_ms(
+                self.target.device, self.spec.config
+            ),
             foreign_load=load.foreign_load(),
             companion=companion_figure(samples.companion),
         )

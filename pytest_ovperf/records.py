@@ -157,6 +157,10 @@ class ResultRecord(TypedDict):
     # -- throughput
     fps: NotRequired[float | None]
     infer_requests: NotRequired[int]
+    #: the device's OPTIMAL_NUMBER_OF_INFER_REQUESTS (null: not known)
+    optimal_infer_requests: NotRequired[int | None]
+    #: automatic batching's AUTO_BATCH_TIMEOUT (null: the compiled model does not batch)
+    auto_batch_timeout_ms: NotRequired[float | None]
     blocks: NotRequired[int]
     # -- load
     load_ms: NotRequired[float | None]
@@ -336,6 +340,8 @@ def result_record(result: PerfResult) -> ResultRecord:
             {
                 "fps": _num(result.fps),
                 "infer_requests": result.requests,
+                "optimal_infer_requests": result.optimal_requests,
+                "auto_batch_timeout_ms": result.auto_batch_timeout_ms,
                 "blocks": len(result.blocks),
             }
         )

@@ -364,6 +364,14 @@ class LatencyResult(PerfResult):
 class ThroughputResult(PerfResult):
     completed: int = 0
     requests: int = 1
+    #: the device's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` for the compiled model measured
+    optimal_requests: int | None = None
+    #: how long automatic batching waits for a batch to fill (``AUTO_BATCH_TIMEOUT``, ms);
+    #: ``None``: the compiled model does not batch requests
+    auto_batch_timeout_ms: float | None = None
+    #: a meta device's timeout of a batching it may use on its GPU and does not report
+    #: (``devices.possible_batch_timeout_ms``); ``None``: none
+    possible_batch_timeout_ms: float | None = None
 
     @property
     def n(self) -> int:

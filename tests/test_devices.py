@@ -22,14 +22,17 @@ from pytest_ovperf.runtime.devices import (
     DEFAULT_PRECISION,
     PRECISIONS,
     DeviceCatalog,
+    auto_batch_timeout_ms,
     device_is_available,
     hint_value_for,
     is_meta_device,
     member_devices,
     parse_precision_list,
+    possible_batch_timeout_ms,
     precision_label,
     profile_config,
     split_device_list,
+    steady_config,
 )
 from pytest_ovperf.runtime.toy_models import mlp
 
@@ -70,6 +73,7 @@ def test_meta_device_helpers() -> None:
     assert not is_meta_device("GPU.0")
     assert member_devices("HETERO:GPU,CPU") == ["GPU", "CPU"]
     assert member_devices("AUTO") == []
+    assert member_devices("BATCH:CPU(4)") == ["CPU"]
     assert member_devices("GPU.1") == ["GPU.1"]
 
 
@@ -211,16 +215,16 @@ def test_catalog_meta_devices(catalog: DeviceCatalog) -> None:
         assert set(auto.capabilities) == set(cpu.capabilities)
 
 
-def test_a_profile_of_auto_runs_without_the_cpu_start_up_helper() -> None:
+def test_steady_inference_on_auto_runs_without_the_cpu_start_up_helper() -> None:
     off = {"ENABLE_STARTUP_FALLBACK": False}
-    assert profile_config("AUTO:GPU,CPU", {"PERF_COUNT": True}) == {**off, "PERF_COUNT": True}
-    assert profile_config("AUTO", {}) == off
+    assert steady_config("AUTO:GPU,CPU", {"PERF_COUNT": True}) == {**off, "PERF_COUNT": True}
+    assert steady_config("AUTO", {}) == off
     # the test's own setting wins; other devices have no such helper
-    assert profile_config("AUTO", {"ENABLE_STARTUP_FALLBACK": True}) == {
+    assert steady_config("AUTO", {"ENABLE_STARTUP_FALLBACK": True}) == {
         "ENABLE_STARTUP_FALLBACK": True
     }
-    assert profile_config("HETERO:GPU,CPU", {"PERF_COUNT": True}) == {"PERF_COUNT": True}
-    assert profile_config("CPU", {}) == {}
+    assert steady_config("HETERO:GPU,CPU", {"PERF_COUNT": True}) == {"PERF_COUNT": True}
+    assert steady_config("CPU", {}) == {}
 
 
 def test_catalog_caches_queries(catalog: DeviceCatalog) -> None:
@@ -359,3 +363,31 @@ def test_hidden_capabilities_reach_child_pytest_processes(
     pytester.makepyfile(test_child=CHILD_TEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_profile_runs_without_automatic_batching_unless_the_config_asks() -> None:
+    assert profile_config("GPU", {"PERFORMANCE_HINT": "THROUGHPUT"}) == {
+        "ALLOW_AUTO_BATCHING": False,
+        "PERFORMANCE_HINT": "THROUGHPUT",
+        "PERF_COUNT": True,
+    }
+    assert profile_config("GPU", {"ALLOW_AUTO_BATCHING": True})["ALLOW_AUTO_BATCHING"] is True
+
+
+def test_a_meta_device_with_a_gpu_may_batch_unreported() -> None:
+    assert possible_batch_timeout_ms("AUTO:GPU,CPU", {}) == 1000.0
+    assert possible_batch_timeout_ms("HETERO:GPU.1,CPU", {"AUTO_BATCH_TIMEOUT": 20}) == 20.0
+    assert possible_batch_timeout_ms("AUTO", {}) == 1000.0
+    # a plain device reports its own; a meta device of CPUs has nothing to batch on
+    assert possible_batch_timeout_ms("GPU", {}) is None
+    assert possible_batch_timeout_ms("AUTO:CPU", {}) is None
+
+
+def test_automatic_batching_is_read_from_the_compiled_model() -> None:
+    """``BATCH:CPU(2)`` batches requests on the CPU as the GPU plugin does under a
+    THROUGHPUT hint: its compiled model reports the timeout; the CPU's does not."""
+    core = ov.Core()
+    model = mlp(8, 16, depth=1)
+    batched = core.compile_model(model, "BATCH:CPU(2)", {"AUTO_BATCH_TIMEOUT": 30})
+    assert auto_batch_timeout_ms(batched) == 30.0
+    assert auto_batch_timeout_ms(core.compile_model(model, "CPU")) is None

@@ -58,11 +58,23 @@ def test_precision_shares_leave_conversions_out() -> None:
     assert only.precision_shares() == pytest.approx({"f32": 1.0})
 
 
-def _throughput(fps: float, first_inference_ms: float, requests: int) -> ThroughputResult:
+def _throughput(
+    fps: float,
+    first_inference_ms: float,
+    requests: int,
+    batch_timeout_ms: float | None = None,
+    optimal_requests: int | None = None,
+) -> ThroughputResult:
     common = vars(example_result([fps], first_inference_ms=first_inference_ms)).copy()
     del common["latencies_ms"], common["percentile"]
     common.update(kind="throughput", statistic="fps", nodeid="test_x.py::test_q[AUTO-f32]")
-    return ThroughputResult(**common, completed=100, requests=requests)
+    return ThroughputResult(
+        **common,
+        completed=100,
+        requests=requests,
+        optimal_requests=optimal_requests,
+        auto_batch_timeout_ms=batch_timeout_ms,
+    )
 
 
 def test_a_throughput_far_below_one_sync_inference_at_a_time_names_the_stall() -> None:
@@ -78,6 +90,68 @@ def test_a_throughput_far_below_one_sync_inference_at_a_time_names_the_stall() -
     assert async_stall_message(_throughput(101.0, 1.0, requests=2)) == ""
     assert async_stall_message(_throughput(0.0, 1.0, requests=2)) == ""
     assert async_stall_message(example_result([1.0], first_inference_ms=1e3)) == ""
+
+
+def test_requests_waiting_out_automatic_batching_name_its_timeout() -> None:
+    # the H200's GPU under a THROUGHPUT hint batches requests and waits 1000 ms for a batch
+    # to fill: one request in flight read 1 fps, its first inference 1001 ms (so the rule
+    # above, against the first inference, cannot see it)
+    text = async_stall_message(_throughput(0.999, 1001.0, 1, 1000.0, optimal_requests=512))
+    assert "0.999 fps with 1 infer request(s) in flight: each request took 1001 ms" in text
+    assert "the 1000 ms that automatic batching on " in text and "AUTO_BATCH_TIMEOUT" in text
+    assert "keep 512 requests in flight (OPTIMAL_NUMBER_OF_INFER_REQUESTS" in text
+    # requests enough, still waiting: no advice to add requests
+    text = async_stall_message(_throughput(500.0, 1001.0, 512, 1000.0, optimal_requests=512))
+    assert "AUTO_BATCH_TIMEOUT" in text and "keep 512" not in text
+    # batches that fill cycle in milliseconds (the H200: 512 requests at 99,295 fps)
+    assert async_stall_message(_throughput(99_295.0, 1001.0, 512, 1000.0, 512)) == ""
+    assert async_stall_message(_throughput(1_100.0, 1001.0, 512, 1000.0, 512)) == ""
+
+
+def test_a_meta_device_that_may_batch_on_its_gpu_warns_on_a_short_queue() -> None:
+    # AUTO:GPU,CPU and HETERO:GPU,CPU on the H200: a one-request pool read 1.142 fps, their
+    # compiled models report no AUTO_BATCH_TIMEOUT, their first inference took 1001 ms
+    def meta(fps: float, requests: int) -> ThroughputResult:
+        result = _throughput(fps, 1001.0, requests, None, optimal_requests=512)
+        result.possible_batch_timeout_ms = 1000.0
+        return result
+
+    text = async_stall_message(meta(1.142, 1))
+    assert "each request took 875.7 ms, about the 1000 ms that automatic batching" in text
+    assert "may use on its GPU (a meta device does not report it)" in text
+    assert "keep 512 requests in flight" in text
+    # a full queue, or requests far slower than the timeout: no claim about batching
+    assert async_stall_message(meta(1.142 * 512, 512)) == ""
+    assert async_stall_message(meta(0.3, 1)) == ""
+
+
+BATCH_TEST = """
+import pytest
+from models import mlp
+from pytest_ovperf import InferPool
+
+@pytest.mark.ovperf_model(source=lambda: mlp(hidden=64), config={"AUTO_BATCH_TIMEOUT": 20})
+def test_one_request(infer_pool, perf_budget):
+    # one request in flight: a batch of the device's size never fills
+    pool = InferPool(infer_pool.compiled_model, infer_pool.inputs, size=1)
+    perf_budget.measure_throughput(pool)
+"""
+
+
+def test_a_queue_too_short_for_automatic_batching_warns(ovtester: pytest.Pytester) -> None:
+    """``BATCH:CPU(4)`` batches requests on the CPU as the GPU plugin does under a
+    THROUGHPUT hint: one request waits out the timeout, and the warning says so."""
+    ovtester.makepyfile(test_batch=BATCH_TEST)
+    result, (data,) = run_json(
+        ovtester, "--ovperf-device=BATCH:CPU(4)", "--ovperf-speed-probe=off", "-W", "always"
+    )
+    result.assert_outcomes(passed=1)
+    assert data["device"] == "BATCH:CPU(4)"
+    assert data["infer_requests"] == 1 and data["optimal_infer_requests"] > 1
+    assert data["auto_batch_timeout_ms"] == 20.0
+    result.stdout.fnmatch_lines(
+        ["*OvperfAsyncStallWarning*automatic batching on BATCH:CPU(4) waits*(AUTO_BATCH_TIMEOUT)*"]
+    )
 
 
 def test_attribution_puts_added_and_slowed_layer_types_first() -> None:

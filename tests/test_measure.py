@@ -195,3 +195,34 @@ def test_paired_whole_rates_cancel_the_fill_and_drain(
         # (equal seconds on both sides would keep 1.9% here, where the fill costs a whole
         # request latency)
         assert np.mean(np.log(ratios)) == pytest.approx(math.log(slowdown), abs=0.002)
+
+
+def test_a_slow_queue_keeps_the_time_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A queue whose request latency is a second (one request waiting out automatic
+    batching's timeout) plans blocks of at most ``longest_block_s``, so the four blocks the
+    stopping rule waits for fit in ``max_time_s`` (they planned 8 s each, 52 s in all)."""
+    from pytest_ovperf.measure import blocks, engine
+
+    clock = [0.0]
+    monkeypatch.setattr(blocks.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: clock[0])
+    settings = MeasureSettings()
+    pool = ClockedPool(clock, size=1, latency=1.0)
+    samples = engine.measure_throughput(pool, settings)  # type: ignore[arg-type]
+    assert settings.longest_block_s == settings.max_time_s / (2 * MIN_BLOCKS)
+    assert len(samples.block_counts) == MIN_BLOCKS
+    # a block ends with the submission that passes its deadline (it waits for the one
+    # request, whose first cycle after a drain takes two latencies here) and the drain:
+    # three latencies past the cap at most, where 8 s blocks were planned before
+    assert samples.measure_s <= MIN_BLOCKS * (settings.longest_block_s + 3 * 1.0)
+    # a pair of such queues: neither block is longer than the cap
+    fast = blocks.ThroughputBlocks(ClockedPool(clock, size=2, latency=0.5), settings)  # type: ignore[arg-type]
+    slow = blocks.ThroughputBlocks(ClockedPool(clock, size=1, latency=2.0), settings)  # type: ignore[arg-type]
+    assert fast.block_s == slow.block_s == settings.longest_block_s
+    block_s, partner = paired_throughput_blocks(
+        fast, Partner(slow, 1.0, True), settings.longest_block_s
+    )
+    assert max(block_s, block_s * partner.share) == pytest.approx(settings.longest_block_s)
+    # as many request latencies on both sides (as their warm-ups timed them)
+    assert fast.request_latency_s and slow.request_latency_s
+    assert partner.share == pytest.approx(slow.request_latency_s / fast.request_latency_s)

@@ -63,7 +63,8 @@ def test_the_record_type_lists_every_field_the_writer_writes() -> None:
     # a plugin kind's headline field may take none of them but a built-in kind's own
     own = {
         "p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "percentile",
-        "latency_quantiles_ms", "fps", "infer_requests", "blocks", "load_ms", "load_hint",
+        "latency_quantiles_ms", "fps", "infer_requests", "optimal_infer_requests",
+        "auto_batch_timeout_ms", "blocks", "load_ms", "load_hint",
         "memory_mb", "compile_peak_mb", "anon_mb", "file_mb", "device_mb",
         "memory_spread_mb", "memory_mode",
     }  # fmt: skip

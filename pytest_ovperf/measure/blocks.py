@@ -49,9 +49,9 @@ class InferPool:
     ) -> None:
         self.compiled_model = compiled
         self.inputs = inputs
-        if size is None:
-            size = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        self.size = max(1, size)
+        #: the device's own number of requests to keep in flight
+        self.optimal_size = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self.size = max(1, self.optimal_size if size is None else size)
         self.queue = ov.AsyncInferQueue(compiled, self.size)
         for index in range(self.size):
             bind_inputs(self.queue[index], inputs)
@@ -112,7 +112,9 @@ class ThroughputBlocks:
         #: one request's latency: the whole queue completes once in it
         self.request_latency_s: float | None = latency_s
         #: the length of this model's blocks
-        self.block_s = loops.throughput_block_s(latency_s, settings.block_s)
+        self.block_s = loops.throughput_block_s(
+            latency_s, settings.block_s, settings.longest_block_s
+        )
 
     def __call__(self, seconds: float) -> float:
         block = loops.throughput_block(self.pool.start, self.pool.wait_all, self.pool.size, seconds)

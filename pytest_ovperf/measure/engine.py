@@ -27,10 +27,9 @@ import openvino as ov
 
 from ..verdicts.stats import Interval, mean_interval, percentile_interval, rate_interval
 from .blocks import InferPool, LatencyBlocks, ThroughputBlocks
-from .settings import MeasureSettings
+from .settings import MIN_BLOCKS, MeasureSettings
 
-#: fewest block pairs (or blocks) before the stopping rule looks at all
-MIN_BLOCKS = 4
+__all__ = ["MIN_BLOCKS"]
 
 BlockRunner = Callable[[float], float]
 
@@ -348,7 +347,9 @@ def measure_latency(
     )
 
 
-def paired_throughput_blocks(model: SteadyBlocks, partner: Partner) -> tuple[float, Partner]:
+def paired_throughput_blocks(
+    model: SteadyBlocks, partner: Partner, longest_s: float = math.inf
+) -> tuple[float, Partner]:
     """The model's block length, and the partner with its share of it, when a throughput
     partner is paired with the model: both long enough for a steady window, and each side's
     blocks as many of its own request latencies long (times the partner's share: every
@@ -359,8 +360,10 @@ def paired_throughput_blocks(model: SteadyBlocks, partner: Partner) -> tuple[flo
     of equal seconds would keep the difference: about 0.3% of the fps at +10%, in the
     direction of the change). Each side keeps its own shortest block, so two sides of very
     different speeds whose fast side is held at 0.1 s (``MeasureSettings.block_s``) get
-    fewer pairs than blocks of equal seconds would give. Without both request latencies
-    both last as long."""
+    fewer pairs than blocks of equal seconds would give. Neither side's block is longer than
+    ``longest_s`` (``MeasureSettings.longest_block_s``), the time cap's due, even where that
+    leaves the other side's below its own shortest. Without
+    both request latencies both last as long."""
     runner = cast(SteadyBlocks, partner.runner)
     model_latency_s, partner_latency_s = model.request_latency_s, runner.request_latency_s
     if not (
@@ -369,8 +372,10 @@ def paired_throughput_blocks(model: SteadyBlocks, partner: Partner) -> tuple[flo
         and all(math.isfinite(s) and s > 0 for s in (model_latency_s, partner_latency_s))
     ):
         return max(model.block_s, runner.block_s / partner.share), partner
-    cycles = max(
-        model.block_s / model_latency_s, runner.block_s / (partner_latency_s * partner.share)
+    partner_cycle_s = partner_latency_s * partner.share
+    cycles = min(
+        max(model.block_s / model_latency_s, runner.block_s / partner_cycle_s),
+        longest_s / max(model_latency_s, partner_cycle_s),
     )
     share = partner.share * partner_latency_s / model_latency_s
     return cycles * model_latency_s, replace(partner, share=share)
@@ -392,7 +397,7 @@ def measure_throughput(
 
     block_s = model.block_s
     if partner is not None and isinstance(partner.runner, SteadyBlocks):
-        block_s, partner = paired_throughput_blocks(model, partner)
+        block_s, partner = paired_throughput_blocks(model, partner, settings.longest_block_s)
     run, partner_samples, companion_samples = _run_with(
         model, partner, settings, precision, "throughput", progress, block_s, companion
     )

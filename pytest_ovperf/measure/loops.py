@@ -159,11 +159,14 @@ def throughput_warm_up(
     return blocks
 
 
-def throughput_block_s(request_latency_s: float, block_s: float) -> float:
+def throughput_block_s(
+    request_latency_s: float, block_s: float, longest_s: float = float("inf")
+) -> float:
     """The length of a model's throughput blocks: ``block_s``, but long enough for a steady
     window (``STEADY_SKIP + STEADY_LATENCIES`` request latencies: the whole queue completes
-    once in a request latency, ``size / rate``)."""
-    return max(block_s, (STEADY_SKIP + STEADY_LATENCIES) * request_latency_s)
+    once in a request latency, ``size / rate``), and no longer than ``longest_s`` (a block
+    that short gets no steady window and is counted whole, ``throughput_block``)."""
+    return max(block_s, min((STEADY_SKIP + STEADY_LATENCIES) * request_latency_s, longest_s))
 
 
 #: inferences a profile times (the median per layer is kept)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: fewest block pairs (or blocks) before the stopping rule looks at all
+MIN_BLOCKS = 4
+
 
 @dataclass(frozen=True)
 class MeasureSettings:
@@ -19,6 +22,15 @@ class MeasureSettings:
     confidence: float = 0.95
     #: stop once the interval's half width is this fraction of the estimate
     target_precision: float = 0.01
+
+    @property
+    def longest_block_s(self) -> float:
+        """The longest block of a workload whose blocks are sized by its own speed
+        (throughput: request latencies, ``loops.throughput_block_s``): ``MIN_BLOCKS`` rounds
+        of it and a partner as long fit in ``max_time_s``. A slow queue otherwise outran
+        the cap: one request on AUTO:GPU,CPU at 1 fps (the H200) planned blocks of 8 s, and
+        the four blocks the stopping rule waits for took 52 s of a 5 s cap."""
+        return max(self.block_s, self.max_time_s / (2 * MIN_BLOCKS))
 
     def validate(self) -> None:
         problems = []

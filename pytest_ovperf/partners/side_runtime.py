@@ -22,7 +22,7 @@ from ..kinds import LATENCY, kind_of
 from ..measure.engine import Partner, SequentialLooks
 from ..measure.load import own_cpu_seconds
 from ..measure.loops import throughput_block_s
-from ..runtime.models import CompiledEntry, ModelError, ModelSpec, compile_config
+from ..runtime.models import CompiledEntry, ModelError, ModelSpec, steady_compile_config
 from ..runtime.profile import RuntimeProfile
 from ..runtime.side.client import LoadAnswer, SideWorker
 from ..runtime.side.environment import SideInterpreter, SideRuntimeError
@@ -55,7 +55,14 @@ class SideBlocks:
     """The reference's blocks, run by another runtime's worker: a partner runner of the
     engine (``measure/engine.py``), counting the CPU each side used while the other ran."""
 
-    def __init__(self, worker: SideWorker, kind: str, loaded: LoadAnswer, block_s: float) -> None:
+    def __init__(
+        self,
+        worker: SideWorker,
+        kind: str,
+        loaded: LoadAnswer,
+        block_s: float,
+        longest_s: float = math.inf,
+    ) -> None:
         self.worker = worker
         self.kind = kind
         self.blocks: list[float] = []
@@ -73,7 +80,9 @@ class SideBlocks:
         self.request_latency_s = latency_s = loaded.request_latency_s
         if kind != LATENCY.name:
             # long enough for a steady window, as ``ThroughputBlocks`` sizes its own
-            self.block_s = throughput_block_s(latency_s, block_s) if latency_s else block_s
+            self.block_s = (
+                throughput_block_s(latency_s, block_s, longest_s) if latency_s else block_s
+            )
 
     def __call__(self, seconds: float) -> float:
         before = own_cpu_seconds()
@@ -177,7 +186,7 @@ def start_side(
     interpreter = session.side_runtimes.interpreter(runtime)
     model = session.compile_cache.side_file(spec)
     prepared = session.compile_cache.prepare(spec)
-    config = side_config(spec, target.precision, measured.hint)
+    config = side_config(spec, target.device, target.precision, measured.hint)
     measure = session.settings.measure
     worker, loaded = session.side_runtimes.load(
         interpreter,
@@ -191,7 +200,7 @@ def start_side(
     notes = _differences(entry, loaded.effective)
     if same_model:
         notes += _output_mismatch(entry, loaded, interpreter)
-    runner = SideBlocks(worker, kind, loaded, measure.block_s)
+    runner = SideBlocks(worker, kind, loaded, measure.block_s, measure.longest_block_s)
     return SideStart(interpreter, worker, runner, notes)
 
 
@@ -235,12 +244,13 @@ def _side_profile(worker: SideWorker, interpreter: SideInterpreter) -> RuntimePr
         ) from None
 
 
-def side_config(spec: ModelSpec, precision: str, hint: str) -> dict[str, str]:
-    """The compile config of ``spec`` at ``precision`` and ``hint`` as the worker's
-    ``compile_model`` takes it: text (``True`` -> "YES")."""
+def side_config(spec: ModelSpec, device: str, precision: str, hint: str) -> dict[str, str]:
+    """The compile config of ``spec`` for ``device`` at ``precision`` and ``hint``, as this
+    process compiles it (``steady_compile_config``) and as the worker's ``compile_model``
+    takes it: text (``True`` -> "YES")."""
     return {
         str(k): ("YES" if v else "NO") if isinstance(v, bool) else str(v)
-        for k, v in compile_config(spec, precision, hint).items()
+        for k, v in steady_compile_config(spec, device, precision, hint).items()
     }
 
 

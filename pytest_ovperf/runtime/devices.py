@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,22 +74,75 @@ def parse_precision_list(values: Iterable[str]) -> list[str]:
 AUTO_STARTUP_FALLBACK = "ENABLE_STARTUP_FALLBACK"
 
 
-def profile_config(device: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The compile config of a profile (``runtime/profile.py``) of ``device``: AUTO's CPU
-    start-up helper off, unless the test's config sets it. A profile runs a few inferences
-    right after compiling, and with the helper on they all run on the CPU while the chosen
-    device compiles: AUTO:GPU,CPU on an NVIDIA H200 profiled the CPU, so its runtime
-    precisions and layers described a device that the measurement did not run on."""
+def steady_config(device: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The compile config of steady inference on ``device`` (latency, throughput, their
+    profile; not a load, which measures the start-up as users get it): AUTO's CPU start-up
+    helper off, unless the test's config sets it. With the helper on, the first inferences
+    run on the CPU while the chosen device compiles, and the compiled model reports the
+    CPU's settings: AUTO:GPU,CPU on an NVIDIA H200 profiled the CPU, and its throughput
+    queue, sized by the CPU's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` (1), left the GPU's
+    automatic batching waiting its whole timeout for every inference (1 fps; 47,166 fps with
+    the helper off and the GPU's 512 requests)."""
     if device.partition(":")[0] != "AUTO":
         return config
     return {AUTO_STARTUP_FALLBACK: False, **config}
 
 
+#: the compiled-model property of automatic batching (the ``BATCH`` device, which the GPU
+#: plugin puts under a THROUGHPUT compile): how long a request waits for its batch to fill
+AUTO_BATCH_TIMEOUT = "AUTO_BATCH_TIMEOUT"
+#: OpenVINO's ``AUTO_BATCH_TIMEOUT`` where nothing sets it (ms)
+DEFAULT_AUTO_BATCH_TIMEOUT_MS = 1000.0
+#: the switch of automatic batching under a THROUGHPUT hint (on by default)
+ALLOW_AUTO_BATCHING = "ALLOW_AUTO_BATCHING"
+
+
+def profile_config(device: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The compile config of a profile (``runtime/profile.py``) of steady inference on
+    ``device`` (``config``: the measured compile's): performance counters on, and automatic
+    batching off unless the test's config sets it. A profile runs one inference at a time,
+    which a batching device holds for its whole timeout before it runs the request unbatched:
+    10 s of waiting for each GPU throughput profile on the H200, for the layers of the
+    unbatched program all the same."""
+    return {ALLOW_AUTO_BATCHING: False, **config, "PERF_COUNT": True}
+
+
+def auto_batch_timeout_ms(compiled: ov.CompiledModel) -> float | None:
+    """How long (ms) a request of ``compiled`` waits for its batch to fill, where automatic
+    batching runs it; ``None`` where it does not (the property is then not supported)."""
+    try:
+        supported = [str(p) for p in compiled.get_property("SUPPORTED_PROPERTIES")]
+        if AUTO_BATCH_TIMEOUT not in supported:
+            return None
+        return float(compiled.get_property(AUTO_BATCH_TIMEOUT))
+    except (RuntimeError, TypeError, ValueError):
+        return None
+
+
+def possible_batch_timeout_ms(device: str, config: Mapping[str, Any]) -> float | None:
+    """Automatic batching's timeout (ms) on a meta device that may batch on a GPU and whose
+    compiled model does not say (AUTO and HETERO report no ``AUTO_BATCH_TIMEOUT``, even
+    where their GPU batches): ``config``'s, else OpenVINO's default; ``None`` for other
+    devices."""
+    members = member_devices(device)
+    if not is_meta_device(device) or not (
+        device == "AUTO" or any(m.split(".")[0] == "GPU" for m in members)
+    ):
+        return None
+    given = config.get(AUTO_BATCH_TIMEOUT)
+    try:
+        return float(given) if given is not None else DEFAULT_AUTO_BATCH_TIMEOUT_MS
+    except (TypeError, ValueError):
+        return DEFAULT_AUTO_BATCH_TIMEOUT_MS
+
+
 def member_devices(device: str) -> list[str]:
-    """The physical devices a (possibly meta) device name refers to."""
+    """The physical devices a (possibly meta) device name refers to (``BATCH:GPU(4)``: the
+    batch size in parentheses is not part of the name)."""
     prefix, sep, members = device.partition(":")
     if prefix in META_DEVICES:
-        return [m for m in members.split(",") if m] if sep else []
+        names = (m.partition("(")[0].strip() for m in members.split(","))
+        return [m for m in names if m] if sep else []
     return [device]
 
 

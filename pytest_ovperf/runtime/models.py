@@ -16,7 +16,13 @@ import numpy as np
 import openvino as ov
 
 from .device_locks import DeviceLocks
-from .devices import DEFAULT_PRECISION, hint_value_for, precision_label, profile_config
+from .devices import (
+    DEFAULT_PRECISION,
+    hint_value_for,
+    precision_label,
+    profile_config,
+    steady_config,
+)
 from .profile import RuntimeProfile, profile_compiled
 
 if TYPE_CHECKING:
@@ -462,9 +468,7 @@ class CompileCache:
         found = self._profiles.get(key)
         if found is None:
             prepared = self.prepare(spec, source)
-            config = profile_config(
-                device, {**compile_config(spec, precision, hint), "PERF_COUNT": True}
-            )
+            config = profile_config(device, steady_compile_config(spec, device, precision, hint))
             with self.locks.preparing():
                 try:
                     compiled = self.core.compile_model(prepared.model, device, config)
@@ -486,7 +490,7 @@ class CompileCache:
         what = spec.describe(source)
         prepared = self.prepare(spec, source)
         model, inputs = prepared.model, prepared.inputs
-        config = compile_config(spec, precision, hint)
+        config = steady_compile_config(spec, device, precision, hint)
         with self.locks.preparing():
             started = time.perf_counter()
             try:
@@ -548,6 +552,15 @@ def compile_config(spec: ModelSpec, precision: str, hint: str) -> dict[str, Any]
         config["INFERENCE_PRECISION_HINT"] = hint_precision
     config.update(spec.config)
     return config
+
+
+def steady_compile_config(
+    spec: ModelSpec, device: str, precision: str, hint: str
+) -> dict[str, Any]:
+    """The config a model is compiled with for steady inference on ``device`` (latency,
+    throughput, their profile, the side runtime's worker): ``compile_config`` with
+    ``devices.steady_config``."""
+    return steady_config(device, compile_config(spec, precision, hint))
 
 
 def bind_inputs(request: ov.InferRequest, inputs: list[np.ndarray]) -> None:

@@ -54,6 +54,11 @@ PRECISION_FALLBACK_SHARE = 0.5
 #: H200 through OpenCL read 1.02 fps while its first inference took 0.64 ms (1562 per
 #: second; BENCHMARKS.md, "A GPU through OpenCL")
 ASYNC_STALL_FRACTION = 0.1
+#: a queue whose requests each take at least this fraction of automatic batching's timeout
+#: (``AUTO_BATCH_TIMEOUT``) waits out the timeout rather than computing: a batch that fills
+#: completes in a few milliseconds (the H200's 512 requests cycled in 5 ms), one that cannot
+#: fill waits the whole timeout (1000 ms by default: 1 fps with one request)
+BATCH_WAIT_SHARE = 0.5
 #: share of the machine's CPU other processes may use before a comparison is inconclusive
 DEFAULT_MAX_FOREIGN_LOAD = 0.15
 #: how far the speed probe may move from the baseline's runs before they count as another
