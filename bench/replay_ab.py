@@ -106,6 +106,12 @@ some 29 minutes per command):
     cd bench && python replay_ab.py --model rec --kind latency --processes 25 --seconds 62
     cd bench && python replay_ab.py --model rec --kind throughput --processes 25 --seconds 62
     cd bench && python replay_ab.py --processes 25 --seconds 62    # the toy, latency
+    # issue 19: one side in a worker of this release, roles taking turns; or both sides
+    # in workers of their own (the symmetric design), the worker started first taking turns
+    cd bench && python replay_ab.py --model rec --kind throughput --processes 26 --seconds 62 \
+        --worker alternate
+    cd bench && python replay_ab.py --model rec --kind throughput --processes 26 --seconds 62 \
+        --worker both
     # replay again, measuring nothing:
     cd bench && python replay_ab.py --data _work/replay_ab_rec_throughput/data
 
@@ -146,7 +152,7 @@ from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLoo
 from pytest_ovperf.measure.load import LoadMeter, own_cpu_seconds
 from pytest_ovperf.measure.loops import STEADY_LATENCIES, STEADY_SKIP
 from pytest_ovperf.measure.settings import MeasureSettings
-from pytest_ovperf.partners.side_runtime import SideBlocks, side_config
+from pytest_ovperf.partners.side_runtime import SideBlocks, side_config, workers_idle_share
 from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
 from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
 from pytest_ovperf.runtime.side.client import SideWorker
@@ -190,8 +196,12 @@ NOISY_LEVEL = DEFAULT_MAX_PROBE_SHIFT
 #: ... or other processes used more than this share of the CPU while it measured
 NOISY_LOAD = DEFAULT_MAX_FOREIGN_LOAD
 #: ``--worker``: which side of the pair a side-runtime worker of this same release measures
-#: (issue 19's A/A across processes), or ``alternate`` process by process
-WORKER_SIDES = ("none", "reference", "model", "alternate")
+#: (issue 19's A/A across processes), or ``alternate`` process by process, or ``both``: each
+#: side in a worker of its own (the symmetric design), the worker started first taking turns
+#: process by process (recorded as ``both-model-first`` / ``both-reference-first``)
+WORKER_SIDES = ("none", "reference", "model", "alternate", "both")
+#: what ``both`` records, process by process
+BOTH_ORDERS = ("both-model-first", "both-reference-first")
 #: processes that measure for this one (the worker): their CPU is not foreign load
 HELPER_PIDS: tuple[int, ...] = ()
 #: A/A verdicts a full run should give
@@ -283,7 +293,7 @@ class Side:
         self._logs = tempfile.TemporaryDirectory(prefix="replay-side-")
         self.worker = SideWorker.start(interpreter, Path(self._logs.name))
         HELPER_PIDS = (*HELPER_PIDS, self.worker.worker_pid)
-        config = side_config(spec, precision, hint)
+        config = side_config(spec, "CPU", precision, hint)
         self.loaded = self.worker.load(
             cache.side_file(spec),
             "CPU",
@@ -334,8 +344,13 @@ def collect(
     current_spec, baseline_spec, precision, about = pair_specs(model_key, size)
     core = ov.Core()
     # the plugin compiles the current model first, then the reference's side
-    current = Side(core, current_spec, precision, kind, worker == "model")
-    baseline = Side(core, baseline_spec, precision, kind, worker == "reference")
+    if worker == "both-reference-first":
+        baseline = Side(core, baseline_spec, precision, kind, True)
+        current = Side(core, current_spec, precision, kind, True)
+    else:
+        both = worker == "both-model-first"
+        current = Side(core, current_spec, precision, kind, both or worker == "model")
+        baseline = Side(core, baseline_spec, precision, kind, both or worker == "reference")
     model: LatencyBlocks | ThroughputBlocks | SideBlocks
     partner: LatencyBlocks | ThroughputBlocks | SideBlocks
     extra: dict[str, Any] = {}
@@ -396,8 +411,11 @@ def collect(
         block_s=None if kind == "latency" else block_s,
     )
     load_during = meter.foreign_load()
-    side_runner = next((r for r in (model, partner) if isinstance(r, SideBlocks)), None)
-    idle_share = side_runner.idle_share if side_runner is not None else None
+    idle_share: float | None = None
+    if isinstance(model, SideBlocks) and isinstance(partner, SideBlocks):
+        idle_share = workers_idle_share(model, partner)
+    elif isinstance(model, SideBlocks) or isinstance(partner, SideBlocks):
+        idle_share = next(r for r in (model, partner) if isinstance(r, SideBlocks)).idle_share
     current.close()
     baseline.close()
     load_after = idle_load(IDLE_S)
@@ -419,7 +437,10 @@ def collect(
         "model": model_key,
         **about,
         "unit": "ms" if kind == "latency" else "fps",
-        "config": next(e.config for e in (current.entry, baseline.entry) if e is not None),
+        "config": next(
+            (e.config for e in (current.entry, baseline.entry) if e is not None),
+            json.dumps(side_config(current_spec, "CPU", precision, kind_of(kind).hint)),
+        ),
         # the precision label the plugin stores, and what the compiled models report
         "precision": precision,
         "inference_precision_hint": current.reported("INFERENCE_PRECISION_HINT"),
@@ -485,6 +506,8 @@ def measure_all(args: argparse.Namespace) -> list[Path]:
         worker = args.worker
         if worker == "alternate":  # the roles swap process by process
             worker = ("reference", "model")[index % 2]
+        elif worker == "both":  # the worker started first takes turns
+            worker = BOTH_ORDERS[index % 2]
         completed = subprocess.run(
             [
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
@@ -1084,7 +1107,7 @@ def replay(
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     roles = {
         role: {r.name for r in recordings if r.meta.get("worker_side") == role}
-        for role in ("reference", "model")
+        for role in sorted({str(r.meta.get("worker_side")) for r in recordings} - {"none", "None"})
     }
     groups = [("all", set(states)), ("quiet", quiet), ("noisy", noisy)] + [
         (f"{role} in the worker", names) for role, names in roles.items() if names
@@ -1204,9 +1227,9 @@ def print_roles(recordings: list[Recording], means: np.ndarray, roles: dict[str,
             if r.name in names and r.meta.get("idle_share") is not None
         ]
         idle = f"{np.median(shares):.2%} / {max(shares):.2%}" if shares else "-"
+        label = {"reference": "the baseline", "model": "the current model"}.get(role, role)
         print(
-            f"| the {'baseline' if role == 'reference' else 'current model'} | {len(names)} | "
-            f"{t_interval(values)} | {t_interval(flipped)} | {idle} |"
+            f"| {label} | {len(names)} | {t_interval(values)} | {t_interval(flipped)} | {idle} |"
         )
     print(f"| both | {len(signed)} | | {t_interval(np.array(signed))} | |")
 
@@ -1250,7 +1273,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--worker",
-        choices=WORKER_SIDES,
+        choices=(*WORKER_SIDES, *BOTH_ORDERS),
         default="none",
         help="a worker process of this same OpenVINO release measures the reference's side, "
         "the model's side, or each in turn process by process (issue 19's A/A across "

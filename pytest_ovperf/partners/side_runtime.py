@@ -128,6 +128,18 @@ class SideBlocks:
         return max(shares, default=0.0)
 
 
+def workers_idle_share(first: SideBlocks, second: SideBlocks) -> float:
+    """The larger of two workers' idle CPU, each while the other measured, as a fraction of
+    the measuring worker's: ``SideBlocks.idle_share`` for a pair of workers, whose other
+    side is not this process (which only waits while either measures)."""
+    shares = [
+        idle.side_idle_cpu / active.side_active_cpu
+        for idle, active in ((first, second), (second, first))
+        if active.side_active_cpu > 0
+    ]
+    return max(shares, default=0.0)
+
+
 @dataclass(frozen=True)
 class SideStart:
     """A model loaded in another runtime's worker, ready to be a partner."""
