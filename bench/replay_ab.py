@@ -439,7 +439,7 @@ def collect(
         "unit": "ms" if kind == "latency" else "fps",
         "config": next(
             (e.config for e in (current.entry, baseline.entry) if e is not None),
-            json.dumps(side_config(current_spec, "CPU", precision, kind_of(kind).hint)),
+            side_config(current_spec, "CPU", precision, kind_of(kind).hint),
         ),
         # the precision label the plugin stores, and what the compiled models report
         "precision": precision,
@@ -1228,9 +1228,7 @@ def print_roles(recordings: list[Recording], means: np.ndarray, roles: dict[str,
         ]
         idle = f"{np.median(shares):.2%} / {max(shares):.2%}" if shares else "-"
         label = {"reference": "the baseline", "model": "the current model"}.get(role, role)
-        print(
-            f"| {label} | {len(names)} | {t_interval(values)} | {t_interval(flipped)} | {idle} |"
-        )
+        print(f"| {label} | {len(names)} | {t_interval(values)} | {t_interval(flipped)} | {idle} |")
     print(f"| both | {len(signed)} | | {t_interval(np.array(signed))} | |")
 
 
@@ -1277,7 +1275,9 @@ def main() -> None:
         default="none",
         help="a worker process of this same OpenVINO release measures the reference's side, "
         "the model's side, or each in turn process by process (issue 19's A/A across "
-        "processes, roles swapped); none: both sides in the collecting process",
+        "processes, roles swapped); both: each side in a worker of its own, the one started "
+        "first taking turns (both-model-first / both-reference-first: one process's order, "
+        "as the collecting processes are called); none: both sides in the collecting process",
     )
     parser.add_argument(
         "--counting",

@@ -545,37 +545,29 @@ def async_stall_message(result: PerfResult) -> str:
 def batch_wait_message(result: ThroughputResult) -> str:
     """Why a throughput figure measures automatic batching's timeout rather than the model
     ('' when it does not): each request in flight took at least ``BATCH_WAIT_SHARE`` of
-    ``AUTO_BATCH_TIMEOUT``, so the batches did not fill (too few requests in flight). A meta
-    device that may batch on its GPU reports no timeout: there the queue must also be short
-    of the device's optimal size, and each request at most twice the timeout it may wait."""
-    if not result.fps > 0:
+    ``AUTO_BATCH_TIMEOUT`` and at most ``1 / BATCH_WAIT_SHARE`` times it, with fewer
+    requests in flight than the device's optimal number, so its batches could not fill. (A
+    full queue fills its batches: a heavy model's long cycle is no wait.) A meta device
+    that may batch on its GPU reports no timeout (``possible_batch_timeout_ms``)."""
+    optimal = result.optimal_requests
+    if not result.fps > 0 or optimal is None or result.requests >= optimal:
         return ""
     cycle_ms = result.requests / result.fps * 1e3
-    optimal = result.optimal_requests
     timeout_ms = result.auto_batch_timeout_ms
     batching = f"automatic batching on {result.device} waits for a batch to fill"
     if not timeout_ms:
-        # a meta device that does not say: a queue short of its optimal size whose requests
-        # take about the timeout, and not much more
         timeout_ms = result.possible_batch_timeout_ms
-        if not (
-            timeout_ms
-            and optimal is not None
-            and result.requests < optimal
-            and cycle_ms <= timeout_ms / BATCH_WAIT_SHARE
-        ):
-            return ""
         batching = (
             f"automatic batching waits for a batch to fill, which {result.device} may use on "
             "its GPU (a meta device does not report it)"
         )
-    if cycle_ms < BATCH_WAIT_SHARE * timeout_ms:
+    if not (
+        timeout_ms and BATCH_WAIT_SHARE * timeout_ms <= cycle_ms <= timeout_ms / BATCH_WAIT_SHARE
+    ):
         return ""
     remedy = (
         f"keep {optimal} requests in flight (OPTIMAL_NUMBER_OF_INFER_REQUESTS, as the "
         "infer_pool fixture does), "
-        if optimal is not None and optimal > result.requests
-        else ""
     )
     return (
         f"{result.nodeid}: {fmt(result.fps)} fps with {result.requests} infer request(s) in "

@@ -159,7 +159,8 @@ class ResultRecord(TypedDict):
     infer_requests: NotRequired[int]
     #: the device's OPTIMAL_NUMBER_OF_INFER_REQUESTS (null: not known)
     optimal_infer_requests: NotRequired[int | None]
-    #: automatic batching's AUTO_BATCH_TIMEOUT (null: the compiled model does not batch)
+    #: automatic batching's AUTO_BATCH_TIMEOUT (null: the compiled model does not batch, or
+    #: does not say: a meta device's possible timeout only words a warning, it is no fact)
     auto_batch_timeout_ms: NotRequired[float | None]
     blocks: NotRequired[int]
     # -- load

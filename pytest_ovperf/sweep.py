@@ -23,7 +23,7 @@ from .kinds import LATENCY, THROUGHPUT
 from .measure.blocks import InferPool
 from .measure.engine import measure_latency, measure_throughput
 from .measure.settings import MeasureSettings
-from .runtime.devices import hint_value_for
+from .runtime.devices import hint_value_for, steady_config
 from .runtime.models import ModelError, ModelSpec, make_inputs, read_model
 from .verdicts.stats import Interval
 
@@ -162,7 +162,7 @@ def sweep(
         if hint_precision is not None:
             config["INFERENCE_PRECISION_HINT"] = hint_precision
         try:
-            compiled = core.compile_model(model, device, config)
+            compiled = core.compile_model(model, device, steady_config(device, config))
         except Exception as exc:  # the device's own words
             raise ModelError(f"{configuration.label}: cannot compile: {exc}") from exc
         inputs = make_inputs(model, None, str(model_path))

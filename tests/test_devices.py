@@ -366,21 +366,43 @@ def test_hidden_capabilities_reach_child_pytest_processes(
 
 
 def test_a_profile_runs_without_automatic_batching_unless_the_config_asks() -> None:
-    assert profile_config("GPU", {"PERFORMANCE_HINT": "THROUGHPUT"}) == {
-        "ALLOW_AUTO_BATCHING": False,
+    assert profile_config({"PERFORMANCE_HINT": "THROUGHPUT"}) == {
+        "ALLOW_AUTO_BATCHING": "NO",
         "PERFORMANCE_HINT": "THROUGHPUT",
         "PERF_COUNT": True,
     }
-    assert profile_config("GPU", {"ALLOW_AUTO_BATCHING": True})["ALLOW_AUTO_BATCHING"] is True
+    assert profile_config({"ALLOW_AUTO_BATCHING": True})["ALLOW_AUTO_BATCHING"] is True
 
 
-def test_a_meta_device_with_a_gpu_may_batch_unreported() -> None:
-    assert possible_batch_timeout_ms("AUTO:GPU,CPU", {}) == 1000.0
-    assert possible_batch_timeout_ms("HETERO:GPU.1,CPU", {"AUTO_BATCH_TIMEOUT": 20}) == 20.0
-    assert possible_batch_timeout_ms("AUTO", {}) == 1000.0
-    # a plain device reports its own; a meta device of CPUs has nothing to batch on
-    assert possible_batch_timeout_ms("GPU", {}) is None
-    assert possible_batch_timeout_ms("AUTO:CPU", {}) is None
+class _Compiled:
+    """A compiled model's two properties ``possible_batch_timeout_ms`` reads."""
+
+    def __init__(self, executing: list[str], hint: str = "THROUGHPUT") -> None:
+        self.properties = {"EXECUTION_DEVICES": executing, "PERFORMANCE_HINT": hint}
+
+    def get_property(self, name: str) -> object:
+        return self.properties[name]
+
+
+def test_a_meta_device_running_a_gpu_may_batch_unreported() -> None:
+    def possible(device: str, config: dict[str, object], *executing: str) -> float | None:
+        return possible_batch_timeout_ms(_Compiled(list(executing)), device, config)  # type: ignore[arg-type]
+
+    # AUTO:GPU,CPU on the H200, without its start-up helper: GPU.0
+    assert possible("AUTO:GPU,CPU", {}, "GPU.0") == 1000.0
+    assert possible("HETERO:GPU.1,CPU", {"AUTO_BATCH_TIMEOUT": 20}, "GPU.1", "CPU") == 20.0
+    # bare AUTO that chose the CPU, batching switched off, or the LATENCY hint: no batching
+    assert possible("AUTO", {}, "CPU") is None
+    assert possible("AUTO:GPU,CPU", {"ALLOW_AUTO_BATCHING": False}, "GPU.0") is None
+    assert possible("AUTO:GPU,CPU", {"ALLOW_AUTO_BATCHING": "NO"}, "GPU.0") is None
+    assert possible_batch_timeout_ms(_Compiled(["GPU.0"], "LATENCY"), "AUTO", {}) is None  # type: ignore[arg-type]
+    # a plain device reports its own
+    assert possible("GPU", {}, "GPU.0") is None
+    # the real AUTO:CPU runs the CPU
+    compiled = ov.Core().compile_model(
+        mlp(8, 16, depth=1), "AUTO:CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}
+    )
+    assert possible_batch_timeout_ms(compiled, "AUTO:CPU", {}) is None
 
 
 def test_automatic_batching_is_read_from_the_compiled_model() -> None:

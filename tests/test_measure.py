@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 
 from pytest_ovperf.measure.engine import (
-    MIN_BLOCKS,
     Partner,
     SequentialLooks,
     paired_throughput_blocks,
     run_blocks,
 )
-from pytest_ovperf.measure.settings import MeasureSettings
+from pytest_ovperf.measure.settings import MIN_BLOCKS, MeasureSettings
 from pytest_ovperf.verdicts.stats import Interval, mean_interval
 
 #: a minimum time shorter than 4 blocks, so the 4-block minimum decides the first check
@@ -222,7 +221,13 @@ def test_a_slow_queue_keeps_the_time_cap(monkeypatch: pytest.MonkeyPatch) -> Non
     block_s, partner = paired_throughput_blocks(
         fast, Partner(slow, 1.0, True), settings.longest_block_s
     )
-    assert max(block_s, block_s * partner.share) == pytest.approx(settings.longest_block_s)
-    # as many request latencies on both sides (as their warm-ups timed them)
-    assert fast.request_latency_s and slow.request_latency_s
-    assert partner.share == pytest.approx(slow.request_latency_s / fast.request_latency_s)
+    # both at the cap: as long as each other, no longer as many request latencies
+    assert block_s == pytest.approx(settings.longest_block_s)
+    assert partner.share == pytest.approx(1.0)
+    # sides a thousand times apart: the quick one keeps its own block, not a sliver of it
+    quick = blocks.ThroughputBlocks(ClockedPool(clock, size=2, latency=0.001), settings)  # type: ignore[arg-type]
+    block_s, partner = paired_throughput_blocks(
+        quick, Partner(slow, 1.0, True), settings.longest_block_s
+    )
+    assert block_s == pytest.approx(quick.block_s)
+    assert block_s * partner.share == pytest.approx(settings.longest_block_s)

@@ -29,8 +29,6 @@ from ..verdicts.stats import Interval, mean_interval, percentile_interval, rate_
 from .blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from .settings import MIN_BLOCKS, MeasureSettings
 
-__all__ = ["MIN_BLOCKS"]
-
 BlockRunner = Callable[[float], float]
 
 
@@ -361,8 +359,8 @@ def paired_throughput_blocks(
     direction of the change). Each side keeps its own shortest block, so two sides of very
     different speeds whose fast side is held at 0.1 s (``MeasureSettings.block_s``) get
     fewer pairs than blocks of equal seconds would give. Neither side's block is longer than
-    ``longest_s`` (``MeasureSettings.longest_block_s``), the time cap's due, even where that
-    leaves the other side's below its own shortest. Without
+    ``longest_s`` (``MeasureSettings.longest_block_s``) unless its own shortest is, nor
+    shorter than its own. Without
     both request latencies both last as long."""
     runner = cast(SteadyBlocks, partner.runner)
     model_latency_s, partner_latency_s = model.request_latency_s, runner.request_latency_s
@@ -377,8 +375,12 @@ def paired_throughput_blocks(
         max(model.block_s / model_latency_s, runner.block_s / partner_cycle_s),
         longest_s / max(model_latency_s, partner_cycle_s),
     )
-    share = partner.share * partner_latency_s / model_latency_s
-    return cycles * model_latency_s, replace(partner, share=share)
+    # where the cap binds, neither side drops below its own block (which the cap already
+    # bounds): the sides' cycle counts then differ, a small bias against a block shorter
+    # than one cycle of its queue
+    model_block_s = max(cycles * model_latency_s, model.block_s)
+    partner_block_s = max(cycles * partner_cycle_s, runner.block_s)
+    return model_block_s, replace(partner, share=partner_block_s / model_block_s)
 
 
 def measure_throughput(

@@ -165,7 +165,8 @@ def throughput_block_s(
     """The length of a model's throughput blocks: ``block_s``, but long enough for a steady
     window (``STEADY_SKIP + STEADY_LATENCIES`` request latencies: the whole queue completes
     once in a request latency, ``size / rate``), and no longer than ``longest_s`` (a block
-    that short gets no steady window and is counted whole, ``throughput_block``)."""
+    that short gets a shorter steady window, or none and is counted whole:
+    ``throughput_block``)."""
     return max(block_s, min((STEADY_SKIP + STEADY_LATENCIES) * request_latency_s, longest_s))
 
 

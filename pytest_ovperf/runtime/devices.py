@@ -81,8 +81,8 @@ def steady_config(device: str, config: dict[str, Any]) -> dict[str, Any]:
     run on the CPU while the chosen device compiles, and the compiled model reports the
     CPU's settings: AUTO:GPU,CPU on an NVIDIA H200 profiled the CPU, and its throughput
     queue, sized by the CPU's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` (1), left the GPU's
-    automatic batching waiting its whole timeout for every inference (1 fps; 47,166 fps with
-    the helper off and the GPU's 512 requests)."""
+    automatic batching waiting its whole timeout for every inference (0.999 fps; 73,236 fps
+    with the helper off and the GPU's 512 requests)."""
     if device.partition(":")[0] != "AUTO":
         return config
     return {AUTO_STARTUP_FALLBACK: False, **config}
@@ -97,14 +97,19 @@ DEFAULT_AUTO_BATCH_TIMEOUT_MS = 1000.0
 ALLOW_AUTO_BATCHING = "ALLOW_AUTO_BATCHING"
 
 
-def profile_config(device: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The compile config of a profile (``runtime/profile.py``) of steady inference on
-    ``device`` (``config``: the measured compile's): performance counters on, and automatic
-    batching off unless the test's config sets it. A profile runs one inference at a time,
-    which a batching device holds for its whole timeout before it runs the request unbatched:
-    10 s of waiting for each GPU throughput profile on the H200, for the layers of the
-    unbatched program all the same."""
-    return {ALLOW_AUTO_BATCHING: False, **config, "PERF_COUNT": True}
+#: what a profile's compile sets unless the measured compile's config does: automatic
+#: batching off. A profile runs one inference at a time, which a batching device holds for
+#: its whole timeout before it runs the request unbatched: 10 s of waiting for each GPU
+#: throughput profile on the H200, for the layers of the unbatched program all the same.
+#: (As text, which both this process and a side runtime's worker pass to OpenVINO.)
+PROFILE_DEFAULTS: dict[str, str] = {ALLOW_AUTO_BATCHING: "NO"}
+
+
+def profile_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The compile config of a profile (``runtime/profile.py``) of steady inference
+    (``config``: the measured compile's): ``PROFILE_DEFAULTS`` unless it sets them, and
+    performance counters on."""
+    return {**PROFILE_DEFAULTS, **config, "PERF_COUNT": True}
 
 
 def auto_batch_timeout_ms(compiled: ov.CompiledModel) -> float | None:
@@ -119,21 +124,33 @@ def auto_batch_timeout_ms(compiled: ov.CompiledModel) -> float | None:
         return None
 
 
-def possible_batch_timeout_ms(device: str, config: Mapping[str, Any]) -> float | None:
-    """Automatic batching's timeout (ms) on a meta device that may batch on a GPU and whose
+def possible_batch_timeout_ms(
+    compiled: ov.CompiledModel, device: str, config: Mapping[str, Any]
+) -> float | None:
+    """Automatic batching's timeout (ms) where a meta device may batch on its GPU and its
     compiled model does not say (AUTO and HETERO report no ``AUTO_BATCH_TIMEOUT``, even
-    where their GPU batches): ``config``'s, else OpenVINO's default; ``None`` for other
-    devices."""
-    members = member_devices(device)
-    if not is_meta_device(device) or not (
-        device == "AUTO" or any(m.split(".")[0] == "GPU" for m in members)
-    ):
+    where their GPU batches): ``config``'s, else OpenVINO's default. ``None`` where it cannot
+    batch: not a meta device, no GPU among the compiled model's ``EXECUTION_DEVICES``, not
+    the THROUGHPUT hint, or ``config`` turns batching off."""
+    if not is_meta_device(device) or _is_off(config.get(ALLOW_AUTO_BATCHING)):
+        return None
+    try:
+        executing = [str(d) for d in compiled.get_property("EXECUTION_DEVICES")]
+        hint = str(compiled.get_property("PERFORMANCE_HINT"))
+    except (RuntimeError, TypeError):
+        return None
+    if not any(d.split(".")[0] == "GPU" for d in executing) or "THROUGHPUT" not in hint:
         return None
     given = config.get(AUTO_BATCH_TIMEOUT)
     try:
         return float(given) if given is not None else DEFAULT_AUTO_BATCH_TIMEOUT_MS
     except (TypeError, ValueError):
         return DEFAULT_AUTO_BATCH_TIMEOUT_MS
+
+
+def _is_off(value: object) -> bool:
+    """Whether a boolean property's value in a config says off (``False``, "NO")."""
+    return value is False or str(value).upper() in ("NO", "FALSE")
 
 
 def member_devices(device: str) -> list[str]:

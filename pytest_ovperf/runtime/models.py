@@ -468,7 +468,7 @@ class CompileCache:
         found = self._profiles.get(key)
         if found is None:
             prepared = self.prepare(spec, source)
-            config = profile_config(device, steady_compile_config(spec, device, precision, hint))
+            config = profile_config(steady_compile_config(spec, device, precision, hint))
             with self.locks.preparing():
                 try:
                     compiled = self.core.compile_model(prepared.model, device, config)

@@ -33,7 +33,7 @@ import openvino as ov
 
 from ...measure.loops import PROFILE_ITERATIONS
 from ...measure.settings import MeasureSettings
-from ..devices import member_devices, precision_label
+from ..devices import PROFILE_DEFAULTS, member_devices, precision_label
 from ..profile import LayerTime, RuntimeProfile, kernel_precision
 from .environment import SideInterpreter, SideRuntimeError, isolated_env
 
@@ -312,7 +312,7 @@ class SideWorker:
         ``runtime/profile.py``'s ``profile_compiled`` reports them for this process's
         runtime (``profile_to_json`` gives the stored per-layer-type form)."""
         answer = self._request(
-            {"op": "profile", "iterations": iterations},
+            {"op": "profile", "iterations": iterations, "defaults": PROFILE_DEFAULTS},
             max(self.load_timeout_s, self.timeout_s),
         )
         gpu = any(member.startswith("GPU") for member in member_devices(self._device))

@@ -327,7 +327,10 @@ class Worker:
         if self.model is None or self.core is None:
             raise Refused("no model is loaded")
         iterations = max(1, int(message.get("iterations") or loops.PROFILE_ITERATIONS))
-        config = dict(self.config, PERF_COUNT="YES")
+        # the profile's defaults (``devices.PROFILE_DEFAULTS``), unless the loaded config sets
+        # them, as this process's profile compiles
+        defaults = {str(k): str(v) for k, v in (message.get("defaults") or {}).items()}
+        config = {**defaults, **self.config, "PERF_COUNT": "YES"}
         compiled = self.core.compile_model(self.model, self.device, config)
         request = compiled.create_infer_request()
         bind_inputs(request, self.inputs)
