@@ -38,6 +38,7 @@ from .measure.engine import (
 )
 from .measure.generation import measure_generation
 from .measure.load import LoadMeter
+from .measure.loops import batch_timeout_ms
 from .measure.memory import MemoryReadingError, MemoryTarget, measure_memory
 from .measure.startup import LoadRunner, load_runner, measure_repeated
 from .messages import (
@@ -74,7 +75,7 @@ from .results import (
 )
 from .runtime.companion import COMPANION_THREADS
 from .runtime.device_locks import DeviceLockTimeout, Hold
-from .runtime.devices import auto_batch_timeout_ms, possible_batch_timeout_ms
+from .runtime.devices import possible_batch_timeout_ms
 from .runtime.generation import (
     GenerationCall,
     GenerationError,
@@ -240,7 +241,7 @@ class PerfBudget:
             completed=samples.completed,
             requests=infer_pool.size,
             optimal_requests=infer_pool.optimal_size,
-            auto_batch_timeout_ms=auto_batch_timeout_ms(infer_pool.compiled_model),
+            auto_batch_timeout_ms=batch_timeout_ms(infer_pool.compiled_model),
             possible_batch_timeout_ms=possible_batch_timeout_ms(
                 infer_pool.compiled_model, self.target.device, self.spec.config
             ),

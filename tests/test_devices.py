@@ -18,11 +18,11 @@ from conftest import (
     visible_capabilities,
 )
 
+from pytest_ovperf.measure.loops import batch_timeout_ms
 from pytest_ovperf.runtime.devices import (
     DEFAULT_PRECISION,
     PRECISIONS,
     DeviceCatalog,
-    auto_batch_timeout_ms,
     device_is_available,
     hint_value_for,
     is_meta_device,
@@ -375,10 +375,15 @@ def test_a_profile_runs_without_automatic_batching_unless_the_config_asks() -> N
 
 
 class _Compiled:
-    """A compiled model's two properties ``possible_batch_timeout_ms`` reads."""
+    """The properties ``possible_batch_timeout_ms`` reads of a meta device's compiled model
+    (which reports no ``AUTO_BATCH_TIMEOUT``)."""
 
     def __init__(self, executing: list[str], hint: str = "THROUGHPUT") -> None:
-        self.properties = {"EXECUTION_DEVICES": executing, "PERFORMANCE_HINT": hint}
+        self.properties = {
+            "SUPPORTED_PROPERTIES": ["EXECUTION_DEVICES", "PERFORMANCE_HINT"],
+            "EXECUTION_DEVICES": executing,
+            "PERFORMANCE_HINT": hint,
+        }
 
     def get_property(self, name: str) -> object:
         return self.properties[name]
@@ -411,5 +416,5 @@ def test_automatic_batching_is_read_from_the_compiled_model() -> None:
     core = ov.Core()
     model = mlp(8, 16, depth=1)
     batched = core.compile_model(model, "BATCH:CPU(2)", {"AUTO_BATCH_TIMEOUT": 30})
-    assert auto_batch_timeout_ms(batched) == 30.0
-    assert auto_batch_timeout_ms(core.compile_model(model, "CPU")) is None
+    assert batch_timeout_ms(batched) == 30.0
+    assert batch_timeout_ms(core.compile_model(model, "CPU")) is None

@@ -138,17 +138,29 @@ def test_one_request(infer_pool, perf_budget):
     # one request in flight: a batch of the device's size never fills
     pool = InferPool(infer_pool.compiled_model, infer_pool.inputs, size=1)
     perf_budget.measure_throughput(pool)
+
+
+@pytest.mark.ovperf_model(source=lambda: mlp(hidden=64), config={"AUTO_BATCH_TIMEOUT": 20})
+def test_the_device_queue(infer_pool, perf_budget):
+    perf_budget.measure_throughput(infer_pool)
 """
 
 
 def test_a_queue_too_short_for_automatic_batching_warns(ovtester: pytest.Pytester) -> None:
     """``BATCH:CPU(4)`` batches requests on the CPU as the GPU plugin does under a
-    THROUGHPUT hint: one request waits out the timeout, and the warning says so."""
+    THROUGHPUT hint: one request waits out the timeout, and the warning says so; the
+    device's own queue is measured in whole queues."""
     ovtester.makepyfile(test_batch=BATCH_TEST)
-    result, (data,) = run_json(
+    result, (data, full) = run_json(
         ovtester, "--ovperf-device=BATCH:CPU(4)", "--ovperf-speed-probe=off", "-W", "always"
     )
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
+    # the device's own queue fills its batches: blocks end at whole queues, and no warning
+    assert full["infer_requests"] == full["optimal_infer_requests"] > 1
+    assert full["n"] % full["infer_requests"] == 0
+    assert "test_the_device_queue" not in "".join(
+        line for line in result.stdout.lines if "OvperfAsyncStallWarning" in line
+    )
     assert data["device"] == "BATCH:CPU(4)"
     assert data["infer_requests"] == 1 and data["optimal_infer_requests"] > 1
     assert data["auto_batch_timeout_ms"] == 20.0

@@ -120,6 +120,9 @@ class ClockedPool:
     slowly); a submission to a full queue waits for the earliest completion, and the drain
     for the last."""
 
+    #: a queue no batching runs (``InferPool.whole_queues``)
+    whole_queues = False
+
     def __init__(self, clock: list[float], size: int, latency: float) -> None:
         self.clock, self.size, self.latency = clock, size, latency
         self.finishes: list[float] = []
@@ -231,3 +234,23 @@ def test_a_slow_queue_keeps_the_time_cap(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     assert block_s == pytest.approx(quick.block_s)
     assert block_s * partner.share == pytest.approx(settings.longest_block_s)
+
+
+def test_a_queue_that_batches_ends_its_blocks_at_whole_queues(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A block of a queue that automatic batching may run stops at a multiple of the queue's
+    size, so that its drain leaves no batch half full (which would wait out the timeout)."""
+    from pytest_ovperf.measure import loops
+
+    clock = [0.0]
+    monkeypatch.setattr(loops.time, "perf_counter", lambda: clock[0])
+    pool = ClockedPool(clock, size=4, latency=0.003)
+    for seconds in (0.01, 0.0125, 0.02, 0.031):
+        whole = loops.throughput_block(pool.start, pool.wait_all, 4, seconds, whole_queues=True)
+        assert whole.submitted % 4 == 0
+    counts = {
+        loops.throughput_block(pool.start, pool.wait_all, 4, seconds).submitted % 4
+        for seconds in (0.01, 0.0125, 0.02, 0.031)
+    }
+    assert counts != {0}  # without it, blocks end wherever the deadline falls

@@ -52,6 +52,9 @@ class InferPool:
         #: the device's own number of requests to keep in flight
         self.optimal_size = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.size = max(1, self.optimal_size if size is None else size)
+        #: blocks end at whole queues, so that no batch waits out its timeout at the drain
+        #: (``loops.throughput_block``)
+        self.whole_queues = loops.may_batch(compiled)
         self.queue = ov.AsyncInferQueue(compiled, self.size)
         for index in range(self.size):
             bind_inputs(self.queue[index], inputs)
@@ -106,7 +109,12 @@ class ThroughputBlocks:
         self.submitted: list[int] = []
         # warm up with blocks of the same kind, then forget them
         warm = loops.throughput_warm_up(
-            pool.start, pool.wait_all, pool.size, settings.warmup_s, settings.warmup_iterations
+            pool.start,
+            pool.wait_all,
+            pool.size,
+            settings.warmup_s,
+            settings.warmup_iterations,
+            pool.whole_queues,
         )
         latency_s = pool.size / loops.pooled_rate(warm)
         #: one request's latency: the whole queue completes once in it
@@ -117,7 +125,10 @@ class ThroughputBlocks:
         )
 
     def __call__(self, seconds: float) -> float:
-        block = loops.throughput_block(self.pool.start, self.pool.wait_all, self.pool.size, seconds)
+        pool = self.pool
+        block = loops.throughput_block(
+            pool.start, pool.wait_all, pool.size, seconds, pool.whole_queues
+        )
         self.block_counts.append(block.completions)
         self.block_seconds.append(block.window_s)
         self.submitted.append(block.submitted)

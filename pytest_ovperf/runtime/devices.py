@@ -88,9 +88,6 @@ def steady_config(device: str, config: dict[str, Any]) -> dict[str, Any]:
     return {AUTO_STARTUP_FALLBACK: False, **config}
 
 
-#: the compiled-model property of automatic batching (the ``BATCH`` device, which the GPU
-#: plugin puts under a THROUGHPUT compile): how long a request waits for its batch to fill
-AUTO_BATCH_TIMEOUT = "AUTO_BATCH_TIMEOUT"
 #: OpenVINO's ``AUTO_BATCH_TIMEOUT`` where nothing sets it (ms)
 DEFAULT_AUTO_BATCH_TIMEOUT_MS = 1000.0
 #: the switch of automatic batching under a THROUGHPUT hint (on by default)
@@ -112,18 +109,6 @@ def profile_config(config: dict[str, Any]) -> dict[str, Any]:
     return {**PROFILE_DEFAULTS, **config, "PERF_COUNT": True}
 
 
-def auto_batch_timeout_ms(compiled: ov.CompiledModel) -> float | None:
-    """How long (ms) a request of ``compiled`` waits for its batch to fill, where automatic
-    batching runs it; ``None`` where it does not (the property is then not supported)."""
-    try:
-        supported = [str(p) for p in compiled.get_property("SUPPORTED_PROPERTIES")]
-        if AUTO_BATCH_TIMEOUT not in supported:
-            return None
-        return float(compiled.get_property(AUTO_BATCH_TIMEOUT))
-    except (RuntimeError, TypeError, ValueError):
-        return None
-
-
 def possible_batch_timeout_ms(
     compiled: ov.CompiledModel, device: str, config: Mapping[str, Any]
 ) -> float | None:
@@ -134,12 +119,10 @@ def possible_batch_timeout_ms(
     the THROUGHPUT hint, or ``config`` turns batching off."""
     if not is_meta_device(device) or _is_off(config.get(ALLOW_AUTO_BATCHING)):
         return None
-    try:
-        executing = [str(d) for d in compiled.get_property("EXECUTION_DEVICES")]
-        hint = str(compiled.get_property("PERFORMANCE_HINT"))
-    except (RuntimeError, TypeError):
-        return None
-    if not any(d.split(".")[0] == "GPU" for d in executing) or "THROUGHPUT" not in hint:
+    # loaded here: this module is imported before any perf test is (numpy comes with loops)
+    from ..measure.loops import AUTO_BATCH_TIMEOUT, may_batch
+
+    if not may_batch(compiled):
         return None
     given = config.get(AUTO_BATCH_TIMEOUT)
     try:

@@ -183,6 +183,7 @@ class Worker:
         self.request: ov.InferRequest | None = None
         self.queue: ov.AsyncInferQueue | None = None
         self.size = 0
+        self.whole_queues = False
         #: the loaded model's inputs: bound without copies, so kept alive here
         self.inputs: list[np.ndarray] = []
 
@@ -251,12 +252,19 @@ class Worker:
             bind_inputs(queue[index], inputs)
         self.model, self.compiled, self.request, self.queue = model, compiled, request, queue
         self.size, self.inputs = size, inputs
+        # as this process's ``InferPool`` (``loops.throughput_block``)
+        self.whole_queues = loops.may_batch(compiled)
         if kind in (None, LATENCY):
             loops.warm_up(request.infer, warmup_s, warmup_iterations)
         request_latency_s = None
         if kind in (None, THROUGHPUT):
             warm = loops.throughput_warm_up(
-                queue.start_async, queue.wait_all, size, warmup_s, warmup_iterations
+                queue.start_async,
+                queue.wait_all,
+                size,
+                warmup_s,
+                warmup_iterations,
+                self.whole_queues,
             )
             request_latency_s = size / loops.pooled_rate(warm)
         request.infer()
@@ -302,7 +310,9 @@ class Worker:
             extra: dict[str, Any] = {"inferences": len(latencies), "latencies_ms": latencies}
         else:
             queue = self.queue
-            found = loops.throughput_block(queue.start_async, queue.wait_all, self.size, seconds)
+            found = loops.throughput_block(
+                queue.start_async, queue.wait_all, self.size, seconds, self.whole_queues
+            )
             value = found.whole_rate  # what the pair compares, as ``ThroughputBlocks``
             extra = {
                 "inferences": found.submitted,
