@@ -198,8 +198,13 @@ NOISY_LOAD = DEFAULT_MAX_FOREIGN_LOAD
 #: ``--worker``: which side of the pair a side-runtime worker of this same release measures
 #: (issue 19's A/A across processes), or ``alternate`` process by process, or ``both``: each
 #: side in a worker of its own (the symmetric design), the worker started first taking turns
-#: process by process (recorded as ``both-model-first`` / ``both-reference-first``)
-WORKER_SIDES = ("none", "reference", "model", "alternate", "both")
+#: process by process (recorded as ``both-model-first`` / ``both-reference-first``), or
+#: ``reference-loaded-first``: the reference's worker started and loaded before this process
+#: compiles the current model (the plugin compiles the current model first), or
+#: ``load-order``: ``reference`` and ``reference-loaded-first`` taking turns
+WORKER_SIDES = (
+    "none", "reference", "model", "alternate", "both", "reference-loaded-first", "load-order"
+)  # fmt: skip
 #: what ``both`` records, process by process
 BOTH_ORDERS = ("both-model-first", "both-reference-first")
 #: processes that measure for this one (the worker): their CPU is not foreign load
@@ -347,6 +352,9 @@ def collect(
     if worker == "both-reference-first":
         baseline = Side(core, baseline_spec, precision, kind, True)
         current = Side(core, current_spec, precision, kind, True)
+    elif worker == "reference-loaded-first":
+        baseline = Side(core, baseline_spec, precision, kind, True)
+        current = Side(core, current_spec, precision, kind, False)
     else:
         both = worker == "both-model-first"
         current = Side(core, current_spec, precision, kind, both or worker == "model")
@@ -508,6 +516,8 @@ def measure_all(args: argparse.Namespace) -> list[Path]:
             worker = ("reference", "model")[index % 2]
         elif worker == "both":  # the worker started first takes turns
             worker = BOTH_ORDERS[index % 2]
+        elif worker == "load-order":  # which side is loaded first takes turns
+            worker = ("reference", "reference-loaded-first")[index % 2]
         completed = subprocess.run(
             [
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
@@ -1275,7 +1285,10 @@ def main() -> None:
         default="none",
         help="a worker process of this same OpenVINO release measures the reference's side, "
         "the model's side, or each in turn process by process (issue 19's A/A across "
-        "processes, roles swapped); both: each side in a worker of its own, the one started "
+        "processes, roles swapped); reference-loaded-first: the reference's worker loaded "
+        "before this process compiles the current model (load-order: that and reference in "
+        "turn); both: each side in a worker of its "
+        "own, the one started "
         "first taking turns (both-model-first / both-reference-first: one process's order, "
         "as the collecting processes are called); none: both sides in the collecting process",
     )
