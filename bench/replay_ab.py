@@ -201,9 +201,13 @@ NOISY_LOAD = DEFAULT_MAX_FOREIGN_LOAD
 #: process by process (recorded as ``both-model-first`` / ``both-reference-first``), or
 #: ``reference-loaded-first``: the reference's worker started and loaded before this process
 #: compiles the current model (the plugin compiles the current model first), or
-#: ``load-order``: ``reference`` and ``reference-loaded-first`` taking turns
+#: ``load-order``: ``reference`` and ``reference-loaded-first`` taking turns; or
+#: ``reference-recompiled``: as ``reference``, then the current model compiled again after the
+#: worker loaded, and that compile measured (the first kept alive, as a fixture keeps it);
+#: ``recompile-order``: ``reference`` and ``reference-recompiled`` taking turns
 WORKER_SIDES = (
-    "none", "reference", "model", "alternate", "both", "reference-loaded-first", "load-order"
+    "none", "reference", "model", "alternate", "both", "reference-loaded-first", "load-order",
+    "reference-recompiled", "recompile-order",
 )  # fmt: skip
 #: what ``both`` records, process by process
 BOTH_ORDERS = ("both-model-first", "both-reference-first")
@@ -355,6 +359,10 @@ def collect(
     elif worker == "reference-loaded-first":
         baseline = Side(core, baseline_spec, precision, kind, True)
         current = Side(core, current_spec, precision, kind, False)
+    elif worker == "reference-recompiled":
+        first_compile = Side(core, current_spec, precision, kind, False)
+        baseline = Side(core, baseline_spec, precision, kind, True)
+        current = Side(core, current_spec, precision, kind, False)
     else:
         both = worker == "both-model-first"
         current = Side(core, current_spec, precision, kind, both or worker == "model")
@@ -426,6 +434,8 @@ def collect(
         idle_share = next(r for r in (model, partner) if isinstance(r, SideBlocks)).idle_share
     current.close()
     baseline.close()
+    if worker == "reference-recompiled":
+        first_compile.close()  # held until here, as a fixture holds its compile
     load_after = idle_load(IDLE_S)
     origin = min(spans["model"][0][0], spans["partner"][0][0])
 
@@ -518,6 +528,8 @@ def measure_all(args: argparse.Namespace) -> list[Path]:
             worker = BOTH_ORDERS[index % 2]
         elif worker == "load-order":  # which side is loaded first takes turns
             worker = ("reference", "reference-loaded-first")[index % 2]
+        elif worker == "recompile-order":  # measuring a compile made after the worker's, in turn
+            worker = ("reference", "reference-recompiled")[index % 2]
         completed = subprocess.run(
             [
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
