@@ -360,8 +360,7 @@ def paired_throughput_blocks(
     different speeds whose fast side is held at 0.1 s (``MeasureSettings.block_s``) get
     fewer pairs than blocks of equal seconds would give. Neither side's block is longer than
     ``longest_s`` (``MeasureSettings.longest_block_s``) unless its own shortest is, nor
-    shorter than its own. Without
-    both request latencies both last as long."""
+    shorter than its own. Without both request latencies both last as long."""
     runner = cast(SteadyBlocks, partner.runner)
     model_latency_s, partner_latency_s = model.request_latency_s, runner.request_latency_s
     if not (
