@@ -12,7 +12,9 @@ the CPU's default precision. Three modes:
     runs per kind of the model against itself under the side runtime, default options and
     ``--ovperf-inconclusive=pass``. Any ``regression`` is a false one; the mean log ratio over
     the runs, with its 95% t-interval, is the bias of the worker's side (target: within
-    +-0.5%).
+    +-0.5%). ``--first-test``: each process first runs a test that compiles the same model
+    without the side runtime, so this process's OpenVINO starts before the worker's (an
+    earlier test of a suite).
 ``power``
     the test's model is the input made wider by each ``--slowdowns`` factor (352: +10%,
     400: +25%, as ``ab_live.py`` builds them), the reference is the original (width 320),
@@ -28,7 +30,7 @@ the CPU's default precision. Three modes:
     default inference precision. The plugin's ratio over benchmark_app's is their agreement
     (target: within 3%).
 
-    cd bench && python side_runtime_ab.py --mode aa --runs 40 --model rec
+    cd bench && python side_runtime_ab.py --mode aa --runs 40 --model rec [--first-test]
     cd bench && python side_runtime_ab.py --mode power --runs 12 --model rec
     cd bench && python side_runtime_ab.py --mode pair --runs 6 --model rec \\
         --side-runtime 2025.4.1 --runtime-cache /tmp/sidecache
@@ -86,6 +88,17 @@ import os
 import pytest
 
 MARK = json.loads(os.environ["OVPERF_BENCH_MARK"])
+# the same model without the side runtime, another compile key (a no-op setting)
+FIRST = {
+    k: v for k, v in MARK.items() if k not in ("reference_runtime", "reference", "config")
+}
+
+
+@pytest.mark.ovperf_model(**FIRST, config={"PERFORMANCE_HINT_NUM_REQUESTS": 1})
+def test_a_first(compiled_model):
+    # --first-test: this process's OpenVINO compiles and infers before the measured test's
+    # side runtime starts, as an earlier in-process test of a suite would
+    pass
 
 
 @pytest.mark.ovperf_model(**MARK)
@@ -179,13 +192,19 @@ class Bench:
         self.common += pytest_args
         self.started = time.time()
 
+    def selection(self, kind: str) -> str:
+        """The ``-k`` expression of a run of ``kind``: its test, after ``test_a_first``
+        with ``--first-test``."""
+        test = f"test_{kind}"
+        return f"test_a_first or {test}" if self.args.first_test else test
+
     def pytest_run(self, run: PluginRun, mark: dict[str, Any]) -> PluginRun:
         """Run ``run``'s test in a pytest process of its own; fill in its verdict."""
         report = self.work / "reports" / f"{run.name}.json"
         report.parent.mkdir(exist_ok=True)
         command = [
             sys.executable, "-m", "pytest", "test_bench.py", "-q", "-p", "no:cacheprovider",
-            "-k", f"test_{run.kind}", f"--ovperf-json={report}", *self.common,
+            "-k", self.selection(run.kind), f"--ovperf-json={report}", *self.common,
         ]  # fmt: skip
         if self.args.pause > 0:
             time.sleep(self.args.pause)
@@ -798,6 +817,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument(
         "--pause", type=float, default=1.0, help="seconds of idle before every process (default 1)"
+    )
+    parser.add_argument(
+        "--first-test",
+        action="store_true",
+        help="aa: every process first compiles the model in a test of its own (no side "
+        "runtime), so this process's OpenVINO starts before the worker's, as in a suite",
     )
     parser.add_argument(
         "--timeout", type=float, default=900.0, help="longest a pytest process may take (s)"

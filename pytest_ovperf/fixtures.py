@@ -22,7 +22,7 @@ from .verdicts.budgets import BudgetError
 if TYPE_CHECKING:
     from .measure.blocks import InferPool
     from .measure.engine import Progress
-    from .perf_budget import PerfBudget
+    from .perf_budget import EntryGetter, PerfBudget
     from .runtime.models import CompiledEntry, ModelSource
 
 SESSION_KEY = pytest.StashKey[OvperfSession]()
@@ -108,15 +108,21 @@ def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession)
 
 def _entry_getter(
     request: pytest.FixtureRequest, session: OvperfSession, target: Target
-) -> Callable[[str, ModelSource | None], CompiledEntry]:
+) -> EntryGetter:
     """Compiles (once per session) the test's model, or another source of its marker, with
-    a hint; a model that cannot be compiled fails the test with the reason."""
+    a hint; a model that cannot be compiled fails the test with the reason. Given the
+    ``kind`` the test's model is compiled to measure, the partner's side that must start
+    before this process compiles is started first (``partners.preload_partner``)."""
+    from .partners import preload_partner
     from .runtime.device_locks import DeviceLockTimeout
     from .runtime.models import ModelError
 
     context = request.node.stash[CONTEXT_KEY]
+    node = request.node
 
-    def entry_for(hint: str, source: ModelSource | None = None) -> CompiledEntry:
+    def entry_for(
+        hint: str, source: ModelSource | None = None, *, kind: str | None = None
+    ) -> CompiledEntry:
         if context.spec.generation is not None:
             _fail(
                 request.node,
@@ -125,6 +131,12 @@ def _entry_getter(
                 "measurements are for ovperf_model tests",
             )
         try:
+            if kind is not None and source is None:
+                if session.say is None:  # installing another runtime says what it does
+                    session.say = terminal_writer(request.config)
+                preload_partner(
+                    session, context.spec, target, Path(str(node.path)), node.nodeid, kind
+                )
             return session.compile_cache.get(
                 context.spec, target.device, target.precision, hint, source
             )
@@ -140,7 +152,10 @@ def compiled_model(
     request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
 ) -> Any:
     """The test's model compiled for the current device and precision, LATENCY hint."""
-    return _entry_getter(request, ovperf_session, ovperf_target)("LATENCY", None).compiled
+    from .kinds import LATENCY
+
+    entry_for = _entry_getter(request, ovperf_session, ovperf_target)
+    return entry_for(LATENCY.hint, None, kind=LATENCY.name).compiled
 
 
 @pytest.fixture
@@ -148,9 +163,11 @@ def infer_pool(
     request: pytest.FixtureRequest, ovperf_session: OvperfSession, ovperf_target: Target
 ) -> InferPool:
     """The test's model compiled with the THROUGHPUT hint, in an ``AsyncInferQueue``."""
+    from .kinds import THROUGHPUT
     from .measure.blocks import InferPool
 
-    entry = _entry_getter(request, ovperf_session, ovperf_target)("THROUGHPUT", None)
+    entry_for = _entry_getter(request, ovperf_session, ovperf_target)
+    entry = entry_for(THROUGHPUT.hint, None, kind=THROUGHPUT.name)
     return InferPool(entry.compiled, entry.inputs)
 
 
@@ -194,8 +211,6 @@ def perf_budget(
         problem = str(exc)
     if problem:
         _fail(request.node, problem)
-    if ovperf_session.say is None:  # installing another runtime says what it does
-        ovperf_session.say = terminal_writer(request.config)
     return PerfBudget(
         session=ovperf_session,
         nodeid=request.node.nodeid,

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import openvino as ov
 import pytest
@@ -105,6 +105,16 @@ from .verdicts.stats import Interval, percentile_interval
 ResultT = TypeVar("ResultT", bound=PerfResult)
 
 
+class EntryGetter(Protocol):
+    """Compiles the test's model (``source``: another model of its marker) with ``hint``,
+    once a session; ``kind``: the measurement it is compiled for, whose partner starts
+    first (``fixtures._entry_getter``). A model that cannot be compiled fails the test."""
+
+    def __call__(
+        self, hint: str, source: ModelSource | None = None, *, kind: str | None = None
+    ) -> CompiledEntry: ...
+
+
 class OvperfInconclusiveWarning(UserWarning):
     """A budget or baseline verdict that the measurement could not decide."""
 
@@ -147,7 +157,7 @@ class PerfBudget:
         target: Target,
         spec: ModelSpec,
         budgets: list[Budget],
-        entry_for: Callable[[str, ModelSource | None], CompiledEntry],
+        entry_for: EntryGetter,
         test_file: Path,
         progress: ProgressCallback | None = None,
         remeasure: Remeasure | None = None,
@@ -176,7 +186,7 @@ class PerfBudget:
         With ``ovperf_model(..., reference=...)`` the reference model is measured in
         interleaved blocks and the result is judged against it instead of a stored baseline.
         """
-        entry = self._entry_for(LATENCY.hint, None)
+        entry = self._entry_for(LATENCY.hint, None, kind=LATENCY.name)
         compiled, inputs = self._model_and_inputs(compiled_model, entry)
         wanted = [b.percentile for b in self.budgets if b.latency_ms is not None]
         headline = percentile if percentile is not None else (wanted[0] if wanted else 50.0)
@@ -221,7 +231,7 @@ class PerfBudget:
 
     def measure_throughput(self, infer_pool: InferPool | None = None) -> ThroughputResult:
         """Keep ``infer_pool`` (default: this test's THROUGHPUT compile) busy and count fps."""
-        entry = self._entry_for(THROUGHPUT.hint, None)
+        entry = self._entry_for(THROUGHPUT.hint, None, kind=THROUGHPUT.name)
         if infer_pool is None:
             infer_pool = InferPool(entry.compiled, entry.inputs)
         settings = self._session.settings.measure
@@ -638,7 +648,6 @@ class PerfBudget:
             self.test_file,
             self.test_name,
             self.regression_threshold,
-            self._facts,
         )
 
     def _partner(self, kind: str, entry: CompiledEntry) -> ChosenPartner:
@@ -667,8 +676,10 @@ class PerfBudget:
     def _fail(self, problem: str) -> NoReturn:
         pytest.fail(f"{self.nodeid}: {problem}", pytrace=False)
 
-    def _entry_for(self, hint: str, source: ModelSource | None) -> CompiledEntry:
-        return self._entry_for_source(hint, source)
+    def _entry_for(
+        self, hint: str, source: ModelSource | None, *, kind: str | None = None
+    ) -> CompiledEntry:
+        return self._entry_for_source(hint, source, kind=kind)
 
     def _model_and_inputs(
         self, compiled_model: ov.CompiledModel | None, entry: CompiledEntry
@@ -706,13 +717,9 @@ class PerfBudget:
 
     def _facts(self, entry: CompiledEntry | PipelineEntry) -> dict[str, Any]:
         """Machine and software facts of a result of ``entry``."""
-        return {
-            **self._session.machine_facts(self.target.device),
-            **self._session.software_facts,
-            "model": self.spec.describe(),
-            "model_hash": entry.fingerprint,
-            "config": entry.config,
-        }
+        return self._session.result_facts(
+            self.target.device, self.spec.describe(), entry.fingerprint, entry.config
+        )
 
     @property
     def regression_threshold(self) -> float:

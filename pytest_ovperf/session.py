@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import platform
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,3 +141,16 @@ class OvperfSession:
     def machine_facts(self, device: str) -> dict[str, Any]:
         """Hardware identity: numbers from machines that differ here are not comparable."""
         return machine_facts(device, self.catalog.info(device).full_name, self.worker.cpu_partition)
+
+    def result_facts(
+        self, device: str, model: str, fingerprint: str, config: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Machine and software facts of a result of the model ``model`` describes, with
+        the fingerprint and compile config of what was measured (a stored fact each)."""
+        return {
+            **self.machine_facts(device),
+            **self.software_facts,
+            "model": model,
+            "model_hash": fingerprint,
+            "config": dict(config),
+        }

@@ -15,6 +15,8 @@ import pytest
 from conftest import FAST
 from conftest import run_json as run_report
 
+from pytest_ovperf.runtime.models import CompileCache
+from pytest_ovperf.runtime.side.client import SideWorker
 from pytest_ovperf.runtime.side.pool import release_of
 
 RUNTIME_TEST = """
@@ -67,6 +69,57 @@ def test_the_same_release_in_a_worker_is_judged_as_a_reference(
         assert "did not take turns cleanly" in message
     result.assert_outcomes(passed=1)
     assert not side_workers()  # shut down with the session
+
+
+@pytest.fixture
+def openvino_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What OpenVINO does in an in-process pytest run, in order: "side load" (a side
+    runtime's worker loads a model) and "compile" (this process compiles one)."""
+    events: list[str] = []
+    side_load, compile_here = SideWorker.load, CompileCache._compile
+
+    def loading(*args: Any, **kwargs: Any) -> Any:
+        events.append("side load")
+        return side_load(*args, **kwargs)
+
+    def compiling(*args: Any, **kwargs: Any) -> Any:
+        events.append("compile")
+        return compile_here(*args, **kwargs)
+
+    monkeypatch.setattr(SideWorker, "load", loading)
+    monkeypatch.setattr(CompileCache, "_compile", compiling)
+    return events
+
+
+ORDER_TEST = """
+import pytest
+from models import mobilenet_like
+
+@pytest.mark.ovperf_model(
+    source=lambda: mobilenet_like(size=32), reference_runtime={runtime!r}
+)
+def test_upgrade({body}
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "perf_budget):\n    perf_budget.measure_latency()",
+        "infer_pool, perf_budget):\n    perf_budget.measure_throughput(infer_pool)",
+    ],
+    ids=["measure_latency", "infer_pool-fixture"],
+)
+def test_the_side_worker_loads_before_this_process_compiles(
+    ovtester: pytest.Pytester, openvino_order: list[str], body: str
+) -> None:
+    """Of two processes measured in turn, the one whose OpenVINO starts first reads slower
+    (docs/statistics.md): the worker loads the reference before the test's model is compiled
+    here, whether the measurement or a fixture compiles it, and once."""
+    ovtester.makepyfile(test_upgrade=ORDER_TEST.format(runtime=sys.executable, body=body))
+    result, _ = run_json(ovtester, "--ovperf-inconclusive=pass")
+    result.assert_outcomes(passed=1)
+    assert openvino_order == ["side load", "compile"]
 
 
 def test_a_runtime_that_cannot_be_had_fails_the_test_naming_it(
@@ -136,7 +189,7 @@ def _recorded_under(baseline_dir: Path, version: str) -> None:
 
 
 def test_a_baseline_of_another_release_is_judged_against_its_runtime_in_one_run(
-    ovtester: pytest.Pytester,
+    ovtester: pytest.Pytester, openvino_order: list[str]
 ) -> None:
     release = release_of(ov.get_version())
     assert release is not None
@@ -146,8 +199,11 @@ def test_a_baseline_of_another_release_is_judged_against_its_runtime_in_one_run(
     # release is this interpreter (--ovperf-runtime-python), so no wheel is installed
     _recorded_under(ovtester.path / "baselines", f"{release}-00000-elsewhere")
     mapping = f"--ovperf-runtime-python={release}={sys.executable}"
+    openvino_order.clear()
     result, (data,) = run_json(ovtester, mapping, "--ovperf-inconclusive=pass")
     result.assert_outcomes(passed=1)
+    # the baseline's runtime loads its model before this process compiles the test's
+    assert openvino_order == ["side load", "compile"]
     assert data["baseline_method"] == "ab"
     assert data["what_changed"]["openvino"][0] == f"{release}-00000-elsewhere"
     assert f"under OpenVINO {ov.get_version()} ({sys.executable};" in data["baseline_message"]

@@ -16,6 +16,7 @@ import time
 import venv
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openvino as ov
@@ -38,6 +39,7 @@ from pytest_ovperf.runtime.side.environment import (
     release_dir,
     resolve,
 )
+from pytest_ovperf.runtime.side.pool import SideRuntimes
 from pytest_ovperf.runtime.toy_models import mlp
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="side runtimes need POSIX pipes")
@@ -356,6 +358,43 @@ def test_a_model_the_runtime_cannot_read_is_refused_and_the_worker_carries_on(
         assert loaded.requests >= 1
         with pytest.raises(SideRequestError, match="unknown block kind"):
             worker.block("memory", 0.01)
+
+
+def test_a_load_made_ahead_that_fails_costs_once(
+    here: SideInterpreter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load made before the test's model is compiled (``ahead``) that fails is kept: the
+    load that reports it (the partner's) raises the same failure without a new worker, so
+    that a hanging worker costs its timeouts once; a later test tries anew."""
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_bytes(b"\x00 not a model \xff")
+    started: list[SideWorker] = []
+    start = SideWorker.start
+
+    def counted(*args: Any, **kwargs: Any) -> SideWorker:
+        started.append(start(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(SideWorker, "start", staticmethod(counted))
+    runtimes = SideRuntimes(tmp_path / "cache")
+
+    def load(ahead: bool) -> SideRuntimeError:
+        with pytest.raises(SideRuntimeError) as raised:
+            runtimes.load(
+                here, garbage, "CPU", CONFIG, mlp_inputs(), "latency", (0.0, 1), ahead=ahead
+            )
+        return raised.value
+
+    try:
+        first = load(ahead=True)
+        assert str(garbage) in str(first)
+        assert load(ahead=True) is first  # asked ahead again (a compile already made)
+        assert load(ahead=False) is first  # reported where the partner is made
+        assert len(started) == 1
+        assert load(ahead=False) is not first  # a later load starts a worker anew
+        assert len(started) == 2
+    finally:
+        runtimes.close()
 
 
 def test_a_killed_worker_fails_the_next_request(

@@ -19,12 +19,12 @@ stored runs (recorded or compared), and on the CPU the companion then runs besid
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..collect import Target
+from ..identity import TestIdentity
 from ..kinds import LATENCY, kind_of
 from ..measure.blocks import LatencyBlocks
 from ..measure.engine import Companion
@@ -72,6 +72,7 @@ __all__ = [
     "ab_looks",
     "baseline_spec",
     "first_offer",
+    "preload_partner",
 ]
 
 #: the sources of a comparison partner, in the order they are asked
@@ -94,6 +95,17 @@ class ChosenPartner:
     fallback: str = ""
     #: the one-thread compute companion (history comparisons and recordings on the CPU)
     companion: Companion | None = None
+
+
+def preload_partner(
+    session: OvperfSession, spec: ModelSpec, target: Target, test_file: Path, nodeid: str, kind: str
+) -> None:
+    """``PartnerChooser.preload`` for the test ``nodeid``, before its model is compiled
+    for ``kind`` (by a fixture or a measurement). The regression threshold plays no part in
+    what is loaded: the session's is given."""
+    name = TestIdentity.from_nodeid(nodeid).name
+    threshold = session.settings.regression_threshold
+    PartnerChooser(session, spec, target, test_file, name, threshold).preload(kind)
 
 
 def first_offer(
@@ -123,13 +135,22 @@ class PartnerChooser:
         test_file: Path,
         test_name: str,
         regression_threshold: float,
-        facts: Callable[[CompiledEntry], dict[str, Any]],
         sources: Sequence[type[PartnerSource]] = SOURCES,
     ) -> None:
         self.context = PartnerContext(
-            session, spec, target, test_file, test_name, regression_threshold, facts
+            session, spec, target, test_file, test_name, regression_threshold
         )
         self.sources = sources
+
+    def preload(self, kind: str) -> None:
+        """Before the test's model is compiled for ``kind`` in this process: what the
+        partner needs to start first (``PartnerSource.preload``), asked in the sources'
+        order up to the first that applies."""
+        if not kind_of(kind).interleaved:
+            return
+        for source in self.sources:
+            if source(self.context).preload(kind):
+                return
 
     def choose(self, kind: str, entry: CompiledEntry) -> ChosenPartner:
         """The first partner the sources offer for this test's measurement of ``kind``

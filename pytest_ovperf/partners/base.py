@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Union
+from typing import ClassVar, Union
 
 from ..collect import Target
-from ..kinds import LATENCY
+from ..kinds import LATENCY, kind_of
 from ..measure.blocks import InferPool, LatencyBlocks, ThroughputBlocks
 from ..measure.engine import Partner
 from ..runtime.models import CompiledEntry, ModelSpec
@@ -114,7 +114,6 @@ class PartnerContext:
         test_file: Path,
         test_name: str,
         regression_threshold: float,
-        facts: Callable[[CompiledEntry], dict[str, Any]],
     ) -> None:
         self.session = session
         self.spec = spec
@@ -122,8 +121,6 @@ class PartnerContext:
         self.test_file = test_file
         self.test_name = test_name
         self.regression_threshold = regression_threshold
-        #: machine and software facts of a result of a compiled entry
-        self.facts = facts
         self._judged: dict[str, bool] = {}
         self._plans: dict[str, tuple[AbPlan | None, str] | AbUnavailable] = {}
 
@@ -139,14 +136,25 @@ class PartnerContext:
             return LatencyBlocks(entry.compiled, entry.inputs, measure)
         return ThroughputBlocks(InferPool(entry.compiled, entry.inputs), measure)
 
-    def ab_plan(self, kind: str, entry: CompiledEntry) -> tuple[AbPlan | None, str]:
-        """``BaselineGate.plan_ab`` for this test's measurement of ``kind``, made once: the
+    def ab_plan(self, kind: str, entry: CompiledEntry | None) -> tuple[AbPlan | None, str]:
+        """``BaselineGate.plan_ab`` for this test's measurement of ``kind`` (``entry``: the
+        model compiled for it; ``None``: before it is compiled here), made once: the
         sources that use it (the baseline's runtime, the baseline's copy) share it, and the
-        copy's hash check reads its files once. Raises ``AbUnavailable``."""
+        copy's hash check reads its files once. Raises ``AbUnavailable`` (and
+        ``ModelError`` where the model is read for it)."""
         if kind not in self._plans:
+            if entry is not None:
+                fingerprint, config = entry.fingerprint, entry.config
+            else:
+                fingerprint, config = self.session.compile_cache.identity(
+                    self.spec, self.target.device, self.target.precision, kind_of(kind).hint
+                )
+            facts = self.session.result_facts(
+                self.target.device, self.spec.describe(), fingerprint, config
+            )
             try:
                 self._plans[kind] = self.session.gate.plan_ab(
-                    self.test_file, self.test_name, self.facts(entry), kind
+                    self.test_file, self.test_name, facts, kind
                 )
             except AbUnavailable as exc:
                 self._plans[kind] = exc
@@ -177,6 +185,16 @@ class PartnerSource(ABC):
 
     def __init__(self, context: PartnerContext) -> None:
         self.context = context
+
+    def preload(self, kind: str) -> bool:
+        """Called before the test's model is compiled for ``kind`` (interleaved kinds) in
+        this process: start what must do its first OpenVINO work before this process does,
+        where this source's partner needs it (another runtime's worker: loaded after this
+        process's first compile, it read about 1% faster than this process in A/A; loaded
+        before, within 0.2%: docs/statistics.md). Errors are left for ``offer`` to report.
+        Returns whether this source applies (the chooser asks no source after it); by
+        default it does nothing and the next source is asked."""
+        return False
 
     @abstractmethod
     def offer(self, kind: str, entry: CompiledEntry) -> Offer:

@@ -7,11 +7,11 @@ from ..kinds import kind_of
 from ..runtime.models import CompiledEntry, ModelError
 from ..runtime.side.environment import SideRuntimeError
 from ..runtime.side.pool import release_of
-from ..verdicts.ab import AbUnavailable
+from ..verdicts.ab import AbPlan, AbUnavailable
 from ..verdicts.kinds import CompareMode
 from .base import Fallback, Judging, Offer, PartnerSource, PartnerUnavailable
 from .baseline_copy import ab_looks, baseline_spec
-from .side_runtime import start_side
+from .side_runtime import load_ahead, start_side
 
 
 class BaselineRuntimeSource(PartnerSource):
@@ -26,21 +26,39 @@ class BaselineRuntimeSource(PartnerSource):
 
     name = "baseline-runtime"
 
-    def offer(self, kind: str, entry: CompiledEntry) -> Offer:
-        context = self.context
-        measured = kind_of(kind)
-        if not measured.interleaved:
+    def _planned(self, kind: str, entry: CompiledEntry | None) -> tuple[AbPlan, str] | None:
+        """The A/B plan and the baseline's release where this source applies."""
+        if not kind_of(kind).interleaved:
             return None
         try:
-            plan, _ = context.ab_plan(kind, entry)
+            plan, _ = self.context.ab_plan(kind, entry)
         except AbUnavailable:
             return None  # the copy cannot be had: the next source says so
         if plan is None or "openvino" not in plan.what_changed:
             return None
-        recorded = plan.what_changed["openvino"][0]
-        release = release_of(recorded)
+        release = release_of(plan.what_changed["openvino"][0])
         if release is None:
             return None  # not a release pip installs (a custom build): nothing to measure
+        return plan, release
+
+    def preload(self, kind: str) -> bool:
+        try:
+            planned = self._planned(kind, None)
+        except ModelError:
+            return False  # the test's model cannot be read: its compile says so
+        if planned is None:
+            return False
+        plan, release = planned
+        load_ahead(self.context, baseline_spec(plan, self.context.spec.inputs), release, kind)
+        return True
+
+    def offer(self, kind: str, entry: CompiledEntry) -> Offer:
+        context = self.context
+        measured = kind_of(kind)
+        planned = self._planned(kind, entry)
+        if planned is None:
+            return None
+        plan, release = planned
         description = f"the baseline's model {plan.model.fingerprint}"
         try:
             side = start_side(

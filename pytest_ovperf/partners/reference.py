@@ -18,6 +18,9 @@ class ReferenceSource(PartnerSource):
 
     name = "reference"
 
+    def preload(self, kind: str) -> bool:
+        return self.context.spec.has_reference  # it offers: the sources after it are not asked
+
     def offer(self, kind: str, entry: CompiledEntry) -> Offer:
         spec = self.context.spec
         if not spec.has_reference:

@@ -11,6 +11,7 @@ side used more than ``MAX_IDLE_SIDE_CPU`` of the measuring side's CPU is inconcl
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -193,12 +194,27 @@ def start_side(
     or an interpreter's path, ``runtime_argument``), its settings checked against ``entry``
     (the test's model compiled here) and, where it is the same model (``same_model``), its
     outputs too. Raises ``SideRuntimeError`` or ``ModelError``."""
+    interpreter, worker, loaded = load_side(context, spec, runtime, kind)
+    notes = _differences(entry, loaded.effective)
+    if same_model:
+        notes += _output_mismatch(entry, loaded, interpreter)
+    measure = context.session.settings.measure
+    runner = SideBlocks(worker, kind, loaded, measure.block_s, measure.longest_block_s)
+    return SideStart(interpreter, worker, runner, notes)
+
+
+def load_side(
+    context: PartnerContext, spec: ModelSpec, runtime: str, kind: str, ahead: bool = False
+) -> tuple[SideInterpreter, SideWorker, LoadAnswer]:
+    """``spec`` loaded (and warmed up) for ``kind`` in the worker of the runtime ``runtime``
+    names; once per model, device, config and kind (``SideRuntimes.load``), so that a load
+    made ``ahead`` of the test's compile (``PartnerSource.preload``) is the one
+    ``start_side`` finds. Raises ``SideRuntimeError`` or ``ModelError``."""
     session, target = context.session, context.target
-    measured = kind_of(kind)
     interpreter = session.side_runtimes.interpreter(runtime)
     model = session.compile_cache.side_file(spec)
     prepared = session.compile_cache.prepare(spec)
-    config = side_config(spec, target.device, target.precision, measured.hint)
+    config = side_config(spec, target.device, target.precision, kind_of(kind).hint)
     measure = session.settings.measure
     worker, loaded = session.side_runtimes.load(
         interpreter,
@@ -208,12 +224,17 @@ def start_side(
         prepared.inputs,
         kind,
         (measure.warmup_s, measure.warmup_iterations),
+        ahead=ahead,
     )
-    notes = _differences(entry, loaded.effective)
-    if same_model:
-        notes += _output_mismatch(entry, loaded, interpreter)
-    runner = SideBlocks(worker, kind, loaded, measure.block_s, measure.longest_block_s)
-    return SideStart(interpreter, worker, runner, notes)
+    return interpreter, worker, loaded
+
+
+def load_ahead(context: PartnerContext, spec: ModelSpec, runtime: str, kind: str) -> None:
+    """``load_side`` before the test's model is compiled in this process
+    (``PartnerSource.preload``); a failure is left for ``start_side`` to report (the worker
+    pool keeps it, so that it costs once)."""
+    with contextlib.suppress(SideRuntimeError, ModelError):
+        load_side(context, spec, runtime, kind, ahead=True)
 
 
 class SideRuntimeSource(PartnerSource):
@@ -222,6 +243,14 @@ class SideRuntimeSource(PartnerSource):
     cannot be had or a model it cannot run fails the test, naming both versions."""
 
     name = "reference-runtime"
+
+    def preload(self, kind: str) -> bool:
+        spec = self.context.spec
+        if spec.reference_runtime is None:
+            return False
+        runtime = runtime_argument(spec.reference_runtime, spec.base_dir)
+        load_ahead(self.context, spec.reference_spec(), runtime, kind)
+        return True
 
     def offer(self, kind: str, entry: CompiledEntry) -> Offer:
         spec = self.context.spec

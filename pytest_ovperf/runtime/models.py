@@ -453,6 +453,21 @@ class CompileCache:
             self._entries[key] = entry
         return entry
 
+    def identity(
+        self,
+        spec: ModelSpec,
+        device: str,
+        precision: str,
+        hint: str,
+        source: ModelSource | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """The fingerprint and compile config (``CompiledEntry.fingerprint``, ``.config``)
+        of this compile, known before it is made: the model is read, not compiled."""
+        prepared = self.prepare(spec, source)
+        return prepared.fingerprint, config_text(
+            steady_compile_config(spec, device, precision, hint)
+        )
+
     def profile(
         self,
         spec: ModelSpec,

@@ -69,6 +69,8 @@ class SideRuntimes:
         self._interpreters: dict[str, SideInterpreter | SideRuntimeError] = {}
         self._workers: dict[Path, SideWorker] = {}
         self._loaded: dict[Path, tuple[LoadedModel, LoadAnswer]] = {}
+        #: a load made ahead that failed, for the next load of the same model to raise
+        self._failed_ahead: dict[Path, tuple[LoadedModel, SideRuntimeError]] = {}
         self._logs: tempfile.TemporaryDirectory[str] | None = None
 
     def interpreter(self, spec: str) -> SideInterpreter:
@@ -106,12 +108,23 @@ class SideRuntimes:
         inputs: Sequence[np.ndarray],
         kind: str,
         warmup: tuple[float, int],
+        *,
+        ahead: bool = False,
     ) -> tuple[SideWorker, LoadAnswer]:
         """The runtime's worker with ``model`` compiled for ``device`` with ``config`` and
         warmed up for ``kind`` (``warmup``: seconds and iterations, as the model's own) (a
-        worker loads one model at a time: loading another
-        replaces it)."""
+        worker loads one model at a time: loading another replaces it). ``ahead``: loaded
+        before the model it is measured beside is compiled, and asked for again then; a
+        failure is kept and raised by that next load of the same model, so that a worker
+        that hangs costs its timeouts once."""
         wanted = LoadedModel(model, device, tuple(sorted(config.items())), kind)
+        failed = self._failed_ahead.get(interpreter.python)
+        if failed is not None:
+            if failed[0] == wanted:
+                if not ahead:  # raised once where it is reported; a later test tries anew
+                    del self._failed_ahead[interpreter.python]
+                raise failed[1]
+            del self._failed_ahead[interpreter.python]
         worker = self._workers.get(interpreter.python)
         if worker is None:
             if self._logs is None:
@@ -132,10 +145,12 @@ class SideRuntimes:
                 warmup_s=seconds,
                 warmup_iterations=iterations,
             )
-        except SideRuntimeError:
+        except SideRuntimeError as exc:
             # a worker that failed is not trusted with the next model: the next starts anew
             self._loaded.pop(interpreter.python, None)
             self._workers.pop(interpreter.python).close()
+            if ahead:
+                self._failed_ahead[interpreter.python] = (wanted, exc)
             raise
         self._loaded[interpreter.python] = (wanted, answer)
         return worker, answer
@@ -146,6 +161,7 @@ class SideRuntimes:
             worker.close()
         self._workers.clear()
         self._loaded.clear()
+        self._failed_ahead.clear()
         if self._logs is not None:
             self._logs.cleanup()
             self._logs = None
