@@ -15,7 +15,8 @@ import pytest
 from conftest import FAST
 from conftest import run_json as run_report
 
-from pytest_ovperf.runtime.models import CompileCache
+from pytest_ovperf.runtime.models import CompileCache, ModelSpec
+from pytest_ovperf.runtime.probe import PROBE_SPEC
 from pytest_ovperf.runtime.side.client import SideWorker
 from pytest_ovperf.runtime.side.pool import release_of
 
@@ -74,7 +75,8 @@ def test_the_same_release_in_a_worker_is_judged_as_a_reference(
 @pytest.fixture
 def openvino_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What OpenVINO does in an in-process pytest run, in order: "side load" (a side
-    runtime's worker loads a model) and "compile" (this process compiles one)."""
+    runtime's worker loads a model), "compile" (this process compiles one) and "compile
+    probe" (this process compiles the speed probe)."""
     events: list[str] = []
     side_load, compile_here = SideWorker.load, CompileCache._compile
 
@@ -82,9 +84,9 @@ def openvino_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         events.append("side load")
         return side_load(*args, **kwargs)
 
-    def compiling(*args: Any, **kwargs: Any) -> Any:
-        events.append("compile")
-        return compile_here(*args, **kwargs)
+    def compiling(cache: CompileCache, spec: ModelSpec, *args: Any, **kwargs: Any) -> Any:
+        events.append("compile probe" if spec is PROBE_SPEC else "compile")
+        return compile_here(cache, spec, *args, **kwargs)
 
     monkeypatch.setattr(SideWorker, "load", loading)
     monkeypatch.setattr(CompileCache, "_compile", compiling)
@@ -113,13 +115,14 @@ def test_upgrade({body}
 def test_the_side_worker_loads_before_this_process_compiles(
     ovtester: pytest.Pytester, openvino_order: list[str], body: str
 ) -> None:
-    """Of two processes measured in turn, the one whose OpenVINO starts first reads slower
-    (docs/statistics.md): the worker loads the reference before the test's model is compiled
-    here, whether the measurement or a fixture compiles it, and once."""
+    """The order biases a paired comparison across two processes (docs/statistics.md):
+    this process's OpenVINO starts (the speed probe), then the worker loads the reference,
+    once, then the test's model is compiled here, whether the measurement or a fixture
+    compiles it."""
     ovtester.makepyfile(test_upgrade=ORDER_TEST.format(runtime=sys.executable, body=body))
     result, _ = run_json(ovtester, "--ovperf-inconclusive=pass")
     result.assert_outcomes(passed=1)
-    assert openvino_order == ["side load", "compile"]
+    assert openvino_order == ["compile probe", "side load", "compile"]
 
 
 def test_a_runtime_that_cannot_be_had_fails_the_test_naming_it(
@@ -203,7 +206,7 @@ def test_a_baseline_of_another_release_is_judged_against_its_runtime_in_one_run(
     result, (data,) = run_json(ovtester, mapping, "--ovperf-inconclusive=pass")
     result.assert_outcomes(passed=1)
     # the baseline's runtime loads its model before this process compiles the test's
-    assert openvino_order == ["side load", "compile"]
+    assert openvino_order == ["compile probe", "side load", "compile"]
     assert data["baseline_method"] == "ab"
     assert data["what_changed"]["openvino"][0] == f"{release}-00000-elsewhere"
     assert f"under OpenVINO {ov.get_version()} ({sys.executable};" in data["baseline_message"]

@@ -24,6 +24,7 @@ from ..measure.engine import Partner, SequentialLooks
 from ..measure.load import own_cpu_seconds
 from ..measure.loops import throughput_block_s
 from ..runtime.models import CompiledEntry, ModelError, ModelSpec, steady_compile_config
+from ..runtime.probe import PROBE_SPEC
 from ..runtime.profile import RuntimeProfile
 from ..runtime.side.client import LoadAnswer, SideWorker
 from ..runtime.side.environment import SideInterpreter, SideRuntimeError
@@ -231,8 +232,15 @@ def load_side(
 
 def load_ahead(context: PartnerContext, spec: ModelSpec, runtime: str, kind: str) -> None:
     """``load_side`` before the test's model is compiled in this process
-    (``PartnerSource.preload``); a failure is left for ``start_side`` to report (the worker
-    pool keeps it, so that it costs once)."""
+    (``PartnerSource.preload``), after this process's OpenVINO has started; a failure is
+    left for ``start_side`` to report (the worker pool keeps it, so that it costs once)."""
+    if not context.session.compile_cache.compiled_any:
+        # This process's OpenVINO starts first, with the small speed probe. A/A latency
+        # (this process / worker, one test per process) read +1.42% with the test's model
+        # compiled before the worker loaded, -0.65% with nothing compiled here before it,
+        # -0.42% with the probe, +0.19% after an earlier test's compile (BENCHMARKS.md).
+        with contextlib.suppress(ModelError):
+            context.compile(PROBE_SPEC, LATENCY.hint)
     with contextlib.suppress(SideRuntimeError, ModelError):
         load_side(context, spec, runtime, kind, ahead=True)
 

@@ -437,6 +437,11 @@ class CompileCache:
             self._prepared[key] = prepared
         return prepared
 
+    @property
+    def compiled_any(self) -> bool:
+        """Whether this cache has compiled a model (this process's OpenVINO has started)."""
+        return bool(self._entries)
+
     def get(
         self,
         spec: ModelSpec,
