@@ -118,7 +118,7 @@ def _entry_getter(
     from .runtime.models import ModelError
 
     context = request.node.stash[CONTEXT_KEY]
-    node = request.node
+    request.addfinalizer(session.forget_side_failures)
 
     def entry_for(
         hint: str, source: ModelSource | None = None, *, kind: str | None = None
@@ -131,15 +131,15 @@ def _entry_getter(
                 "measurements are for ovperf_model tests",
             )
         try:
-            if kind is not None and source is None:
+            cache, spec = session.compile_cache, context.spec
+            # once compiled, the order is set: nothing to load ahead of it
+            compiled = cache.has(spec, target.device, target.precision, hint, source)
+            if kind is not None and source is None and not compiled:
                 if session.say is None:  # installing another runtime says what it does
                     session.say = terminal_writer(request.config)
-                preload_partner(
-                    session, context.spec, target, Path(str(node.path)), node.nodeid, kind
-                )
-            return session.compile_cache.get(
-                context.spec, target.device, target.precision, hint, source
-            )
+                node = request.node
+                preload_partner(session, spec, target, Path(str(node.path)), node.nodeid, kind)
+            return cache.get(spec, target.device, target.precision, hint, source)
         except (ModelError, DeviceLockTimeout) as exc:
             problem = str(exc)
         _fail(request.node, problem)

@@ -121,6 +121,12 @@ class OvperfSession:
 
         return SideRuntimes(self.settings.runtime_cache, self.settings.runtime_pythons, progress)
 
+    def forget_side_failures(self) -> None:
+        """A test's end: a side runtime's failure kept from a load made ahead
+        (``SideRuntimes.load``) is not carried to the next test."""
+        if "side_runtimes" in self.__dict__:
+            self.side_runtimes.forget_failures()
+
     def close(self) -> None:
         """The session's end: shut down the side runtimes' workers, if any were started."""
         if "side_runtimes" in self.__dict__:

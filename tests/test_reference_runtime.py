@@ -105,24 +105,26 @@ def test_upgrade({body}
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "probe"),
     [
-        "perf_budget):\n    perf_budget.measure_latency()",
-        "infer_pool, perf_budget):\n    perf_budget.measure_throughput(infer_pool)",
+        ("perf_budget):\n    perf_budget.measure_latency()", "on"),
+        ("infer_pool, perf_budget):\n    perf_budget.measure_throughput(infer_pool)", "on"),
+        ("compiled_model, perf_budget):\n    perf_budget.measure_latency(compiled_model)", "off"),
     ],
-    ids=["measure_latency", "infer_pool-fixture"],
+    ids=["measure_latency", "infer_pool-fixture", "compiled_model-fixture-probe-off"],
 )
 def test_the_side_worker_loads_before_this_process_compiles(
-    ovtester: pytest.Pytester, openvino_order: list[str], body: str
+    ovtester: pytest.Pytester, openvino_order: list[str], body: str, probe: str
 ) -> None:
     """The order biases a paired comparison across two processes (docs/statistics.md):
-    this process's OpenVINO starts (the speed probe), then the worker loads the reference,
-    once, then the test's model is compiled here, whether the measurement or a fixture
-    compiles it."""
+    this process's OpenVINO starts (the speed probe, unless it is off), then the worker
+    loads the reference, once, then the test's model is compiled here, whether the
+    measurement or a fixture compiles it."""
     ovtester.makepyfile(test_upgrade=ORDER_TEST.format(runtime=sys.executable, body=body))
-    result, _ = run_json(ovtester, "--ovperf-inconclusive=pass")
+    result, _ = run_json(ovtester, "--ovperf-inconclusive=pass", f"--ovperf-speed-probe={probe}")
     result.assert_outcomes(passed=1)
-    assert openvino_order == ["compile probe", "side load", "compile"]
+    first = ["compile probe"] if probe == "on" else []
+    assert openvino_order == [*first, "side load", "compile"]
 
 
 def test_a_runtime_that_cannot_be_had_fails_the_test_naming_it(

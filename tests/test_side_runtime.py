@@ -397,6 +397,37 @@ def test_a_load_made_ahead_that_fails_costs_once(
         runtimes.close()
 
 
+def test_a_worker_that_cannot_start_ahead_costs_once_a_test(
+    here: SideInterpreter, model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that fails to start (or hangs until its timeout) for a load made ahead is
+    not started again by the loads of that test; the next test tries anew."""
+    starts: list[str] = []
+
+    def cannot_start(*args: Any, **kwargs: Any) -> SideWorker:
+        starts.append("start")
+        raise SideRuntimeError("the worker did not answer hello within 120 s")
+
+    monkeypatch.setattr(SideWorker, "start", staticmethod(cannot_start))
+    runtimes = SideRuntimes(tmp_path / "cache")
+
+    def load(ahead: bool) -> SideRuntimeError:
+        with pytest.raises(SideRuntimeError) as raised:
+            runtimes.load(
+                here, model_file, "CPU", CONFIG, mlp_inputs(), "latency", (0.0, 1), ahead=ahead
+            )
+        return raised.value
+
+    first = load(ahead=True)  # the fixture's
+    assert load(ahead=True) is first  # the measurement's
+    assert load(ahead=False) is first  # the partner's, which reports it
+    assert starts == ["start"]
+    load(ahead=True)  # the next test's ...
+    runtimes.forget_failures()  # ... failure is forgotten at its end
+    load(ahead=False)
+    assert starts == ["start"] * 3
+
+
 def test_a_killed_worker_fails_the_next_request(
     here: SideInterpreter, model_file: Path, tmp_path: Path
 ) -> None:

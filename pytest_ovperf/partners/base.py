@@ -189,9 +189,9 @@ class PartnerSource(ABC):
     def preload(self, kind: str) -> bool:
         """Called before the test's model is compiled for ``kind`` (interleaved kinds) in
         this process: load what must be loaded before that compile, where this source's
-        partner needs it (another runtime's worker: loaded after the test's model was
-        compiled here, it read 0.9-1.4% faster than this process in A/A; loaded before,
-        within 0.5%: docs/statistics.md). Errors are left for ``offer`` to report.
+        partner needs it (another runtime's worker: the order in which the two processes
+        set up OpenVINO biases their ratio, docs/statistics.md). Errors are left for
+        ``offer`` to report.
         Returns whether this source applies (the chooser asks no source after it); by
         default it does nothing and the next source is asked."""
         return False

@@ -232,13 +232,14 @@ def load_side(
 
 def load_ahead(context: PartnerContext, spec: ModelSpec, runtime: str, kind: str) -> None:
     """``load_side`` before the test's model is compiled in this process
-    (``PartnerSource.preload``), after this process's OpenVINO has started; a failure is
-    left for ``start_side`` to report (the worker pool keeps it, so that it costs once)."""
-    if not context.session.compile_cache.compiled_any:
-        # This process's OpenVINO starts first, with the small speed probe. A/A latency
-        # (this process / worker, one test per process) read +1.42% with the test's model
-        # compiled before the worker loaded, -0.65% with nothing compiled here before it,
-        # -0.42% with the probe, +0.19% after an earlier test's compile (BENCHMARKS.md).
+    (``PartnerSource.preload``), after this process's OpenVINO has started (unless
+    ``--ovperf-speed-probe=off``); a failure is left for ``start_side`` to report (the
+    worker pool keeps it, so that it costs once)."""
+    session = context.session
+    if session.settings.speed_probe and not session.compile_cache.compiled_any:
+        # this process's OpenVINO starts first, with the small speed probe: the order of the
+        # two processes' set-up biases their ratio (docs/statistics.md, "The cause is the
+        # order"); an earlier test's compile does the same
         with contextlib.suppress(ModelError):
             context.compile(PROBE_SPEC, LATENCY.hint)
     with contextlib.suppress(SideRuntimeError, ModelError):

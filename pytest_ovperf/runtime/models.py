@@ -439,8 +439,21 @@ class CompileCache:
 
     @property
     def compiled_any(self) -> bool:
-        """Whether this cache has compiled a model (this process's OpenVINO has started)."""
+        """Whether this cache has compiled a model to measure (this process's OpenVINO has
+        compiled and run one)."""
         return bool(self._entries)
+
+    def has(
+        self,
+        spec: ModelSpec,
+        device: str,
+        precision: str,
+        hint: str,
+        source: ModelSource | None = None,
+    ) -> bool:
+        """Whether ``get`` with these arguments finds a compile already made."""
+        source = spec.source if source is None else source
+        return CompileKey.of(spec, source, device, precision, hint) in self._entries
 
     def get(
         self,

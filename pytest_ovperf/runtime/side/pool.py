@@ -115,8 +115,9 @@ class SideRuntimes:
         warmed up for ``kind`` (``warmup``: seconds and iterations, as the model's own) (a
         worker loads one model at a time: loading another replaces it). ``ahead``: loaded
         before the model it is measured beside is compiled, and asked for again then; a
-        failure is kept and raised by that next load of the same model, so that a worker
-        that hangs costs its timeouts once."""
+        failure (of the worker's start or of the load) is kept and raised by that next load
+        of the same model, so that a worker that hangs costs its timeouts once in a test
+        (``forget_failures`` at its end)."""
         wanted = LoadedModel(model, device, tuple(sorted(config.items())), kind)
         failed = self._failed_ahead.get(interpreter.python)
         if failed is not None:
@@ -126,15 +127,15 @@ class SideRuntimes:
                 raise failed[1]
             del self._failed_ahead[interpreter.python]
         worker = self._workers.get(interpreter.python)
-        if worker is None:
-            if self._logs is None:
-                self._logs = tempfile.TemporaryDirectory(prefix="ovperf-side-")
-            worker = SideWorker.start(interpreter, Path(self._logs.name))
-            self._workers[interpreter.python] = worker
         loaded = self._loaded.get(interpreter.python)
-        if loaded is not None and loaded[0] == wanted:
+        if worker is not None and loaded is not None and loaded[0] == wanted:
             return worker, loaded[1]
         try:
+            if worker is None:
+                if self._logs is None:
+                    self._logs = tempfile.TemporaryDirectory(prefix="ovperf-side-")
+                worker = SideWorker.start(interpreter, Path(self._logs.name))
+                self._workers[interpreter.python] = worker
             seconds, iterations = warmup
             answer = worker.load(
                 model,
@@ -148,12 +149,19 @@ class SideRuntimes:
         except SideRuntimeError as exc:
             # a worker that failed is not trusted with the next model: the next starts anew
             self._loaded.pop(interpreter.python, None)
-            self._workers.pop(interpreter.python).close()
+            failed_worker = self._workers.pop(interpreter.python, None)
+            if failed_worker is not None:
+                failed_worker.close()
             if ahead:
                 self._failed_ahead[interpreter.python] = (wanted, exc)
             raise
         self._loaded[interpreter.python] = (wanted, answer)
         return worker, answer
+
+    def forget_failures(self) -> None:
+        """A test's end: failures kept from its loads made ahead are not carried to the next
+        test, which tries anew."""
+        self._failed_ahead.clear()
 
     def close(self) -> None:
         """Shut every worker down (the session's end)."""
