@@ -360,6 +360,15 @@ def test_a_model_the_runtime_cannot_read_is_refused_and_the_worker_carries_on(
             worker.block("memory", 0.01)
 
 
+def failed_load(
+    runtimes: SideRuntimes, here: SideInterpreter, model: Path, ahead: bool
+) -> SideRuntimeError:
+    """``runtimes.load`` of ``model`` for latency, which must fail: its failure."""
+    with pytest.raises(SideRuntimeError) as raised:
+        runtimes.load(here, model, "CPU", CONFIG, mlp_inputs(), "latency", (0.0, 1), ahead=ahead)
+    return raised.value
+
+
 def test_a_load_made_ahead_that_fails_costs_once(
     here: SideInterpreter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -379,11 +388,7 @@ def test_a_load_made_ahead_that_fails_costs_once(
     runtimes = SideRuntimes(tmp_path / "cache")
 
     def load(ahead: bool) -> SideRuntimeError:
-        with pytest.raises(SideRuntimeError) as raised:
-            runtimes.load(
-                here, garbage, "CPU", CONFIG, mlp_inputs(), "latency", (0.0, 1), ahead=ahead
-            )
-        return raised.value
+        return failed_load(runtimes, here, garbage, ahead)
 
     try:
         first = load(ahead=True)
@@ -412,11 +417,7 @@ def test_a_worker_that_cannot_start_ahead_costs_once_a_test(
     runtimes = SideRuntimes(tmp_path / "cache")
 
     def load(ahead: bool) -> SideRuntimeError:
-        with pytest.raises(SideRuntimeError) as raised:
-            runtimes.load(
-                here, model_file, "CPU", CONFIG, mlp_inputs(), "latency", (0.0, 1), ahead=ahead
-            )
-        return raised.value
+        return failed_load(runtimes, here, model_file, ahead)
 
     first = load(ahead=True)  # the fixture's
     assert load(ahead=True) is first  # the measurement's
