@@ -133,8 +133,11 @@ def _entry_getter(
         try:
             cache, spec = session.compile_cache, context.spec
             # once compiled, the order is set: nothing to load ahead of it
-            compiled = cache.has(spec, target.device, target.precision, hint, source)
-            if kind is not None and source is None and not compiled:
+            if (
+                kind is not None
+                and source is None
+                and not cache.has(spec, target.device, target.precision, hint)
+            ):
                 if session.say is None:  # installing another runtime says what it does
                     session.say = terminal_writer(request.config)
                 node = request.node
