@@ -449,6 +449,37 @@ def static_ir(model: Path, spec: BenchModel, width: int, folder: Path) -> Path:
     return target
 
 
+def arm_difference_lines(runs: Sequence[PluginRun], kind: str, widths: Sequence[int]) -> list[str]:
+    """Per width: each arm's mean log ratio (95% t over runs) and the side arm's over the
+    in-process arm's, paired by round (the two arms of a round ran one after the other)."""
+    lines = [
+        "| test model | in-process mean log ratio | side mean log ratio | side - in-process, "
+        "paired by round [95% t] | rounds |",
+        "|---|---|---|---|---|",
+    ]
+
+    def interval(values: Sequence[float]) -> str:
+        if len(values) < 2:
+            return "-"
+        mean = statistics.fmean(values)
+        half = float(sps.t.ppf(0.975, len(values) - 1)) * statistics.stdev(values)
+        half /= math.sqrt(len(values))
+        return f"{mean:+.2%} [{mean - half:+.2%}, {mean + half:+.2%}]"
+
+    for width in widths:
+        by_round: dict[int, dict[str, float]] = {}
+        for run in runs:
+            if run.kind == kind and run.width == width and not run.error and run.ratio:
+                by_round.setdefault(run.round, {})[run.arm] = math.log(run.ratio)
+        both = [r for r in by_round.values() if IN_PROCESS in r and SIDE in r]
+        lines.append(
+            f"| width {width} | {interval([r[IN_PROCESS] for r in both])} | "
+            f"{interval([r[SIDE] for r in both])} | "
+            f"{interval([r[SIDE] - r[IN_PROCESS] for r in both])} | {len(both)} |"
+        )
+    return lines
+
+
 def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], dict[str, Any]]:
     args = bench.args
     width = spec.shape[-1]
@@ -462,7 +493,7 @@ def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], 
     runs: list[PluginRun] = []
     for index in range(args.runs):
         for wider, path, _, _ in slow:
-            for kind in KINDS:
+            for kind in args.kinds:
                 # the arms take turns going first, so that a noisy spell hits them alike
                 arms = (
                     (IN_PROCESS, SIDE)
@@ -484,7 +515,7 @@ def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], 
                         flush=True,
                     )
     lines: list[str] = []
-    for kind in KINDS:
+    for kind in args.kinds:
         lines += [
             f"#### {kind}",
             "",
@@ -508,7 +539,7 @@ def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], 
                     + f" | {sum((r.foreign_load or 0.0) > DEFAULT_MAX_FOREIGN_LOAD for r in good)}"
                     f" | {sum(r.remeasured for r in good)} |"
                 )
-        lines.append("")
+        lines += ["", *arm_difference_lines(runs, kind, [w for w, _, _, _ in slow]), ""]
     lines += [
         "ratio: the wider model over the original (latency: p50 ms; throughput: fps). "
         "re-measured: a regression the plugin measured again at the end of the run "
@@ -817,6 +848,13 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument(
         "--pause", type=float, default=1.0, help="seconds of idle before every process (default 1)"
+    )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=KINDS,
+        default=list(KINDS),
+        help="power: the kinds measured (default both)",
     )
     parser.add_argument(
         "--first-test",
