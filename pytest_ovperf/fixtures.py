@@ -22,11 +22,14 @@ from .verdicts.budgets import BudgetError
 if TYPE_CHECKING:
     from .measure.blocks import InferPool
     from .measure.engine import Progress
+    from .partners import PartnerChooser
     from .perf_budget import EntryGetter, PerfBudget
     from .runtime.models import CompiledEntry, ModelSource
 
 SESSION_KEY = pytest.StashKey[OvperfSession]()
 CONTEXT_KEY = pytest.StashKey[TestContext]()
+#: the running test's partner chooser (``_partner_chooser``)
+CHOOSER_KEY = pytest.StashKey["PartnerChooser"]()
 
 
 def _fail(node: pytest.Item, problem: str) -> NoReturn:
@@ -106,14 +109,44 @@ def ovperf_target(request: pytest.FixtureRequest, ovperf_session: OvperfSession)
     return target
 
 
+def _partner_chooser(
+    request: pytest.FixtureRequest, session: OvperfSession, target: Target
+) -> PartnerChooser:
+    """The running test's ``PartnerChooser``, one for all its fixtures and measurements: the
+    partner side a fixture's compile started first is the one its measurement finds, and the
+    A/B plan (a read of the baseline file, a hash of the baseline's model copy) is made
+    once. Made at the first fixture that asks, dropped at the test's end (a re-measure
+    starts afresh)."""
+    from .identity import TestIdentity
+    from .partners import PartnerChooser
+    from .verdicts.budgets import applicable_budgets, test_threshold
+
+    node = request.node
+    chooser: PartnerChooser | None = node.stash.get(CHOOSER_KEY, None)
+    if chooser is None:
+        budgets = applicable_budgets(
+            node.stash[CONTEXT_KEY].budgets, target.device, target.precision
+        )
+        chooser = PartnerChooser(
+            session,
+            node.stash[CONTEXT_KEY].spec,
+            target,
+            Path(str(node.path)),
+            TestIdentity.from_nodeid(node.nodeid).name,
+            test_threshold(budgets, session.settings.regression_threshold),
+        )
+        node.stash[CHOOSER_KEY] = chooser
+        request.addfinalizer(lambda: node.stash.__delitem__(CHOOSER_KEY))
+    return chooser
+
+
 def _entry_getter(
     request: pytest.FixtureRequest, session: OvperfSession, target: Target
 ) -> EntryGetter:
     """Compiles (once per session) the test's model, or another source of its marker, with
     a hint; a model that cannot be compiled fails the test with the reason. Given the
     ``kind`` the test's model is compiled to measure, the partner's side that must start
-    before this process compiles is started first (``partners.preload_partner``)."""
-    from .partners import preload_partner
+    before this process compiles is started first (``PartnerChooser.preload``)."""
     from .runtime.device_locks import DeviceLockTimeout
     from .runtime.models import ModelError
 
@@ -140,8 +173,7 @@ def _entry_getter(
             ):
                 if session.say is None:  # installing another runtime says what it does
                     session.say = terminal_writer(request.config)
-                node = request.node
-                preload_partner(session, spec, target, Path(str(node.path)), node.nodeid, kind)
+                _partner_chooser(request, session, target).preload(kind)
             return cache.get(spec, target.device, target.precision, hint, source)
         except (ModelError, DeviceLockTimeout) as exc:
             problem = str(exc)
@@ -222,6 +254,7 @@ def perf_budget(
         budgets=context.budgets,
         entry_for=_entry_getter(request, ovperf_session, ovperf_target),
         test_file=Path(str(request.node.path)),
+        partners=_partner_chooser(request, ovperf_session, ovperf_target),
         progress=_progress_printer(request.config),
         remeasure=request.node.stash.get(REMEASURE_KEY, None),
     )

@@ -97,7 +97,7 @@ from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import PIPELINE_COPY, ModelStoreError
 from .verdicts.ab import AB_LOOKS, AbPlan, AbUnavailable, judge_ab, judge_reference
-from .verdicts.budgets import Budget, applicable_budgets
+from .verdicts.budgets import Budget, applicable_budgets, test_threshold
 from .verdicts.gate import baseline_error
 from .verdicts.kinds import CompareMode, GateVerdict, Metric, Verdict
 from .verdicts.stats import Interval, percentile_interval
@@ -159,6 +159,7 @@ class PerfBudget:
         budgets: list[Budget],
         entry_for: EntryGetter,
         test_file: Path,
+        partners: PartnerChooser,
         progress: ProgressCallback | None = None,
         remeasure: Remeasure | None = None,
     ) -> None:
@@ -169,6 +170,9 @@ class PerfBudget:
         self.budgets = applicable_budgets(budgets, target.device, target.precision)
         self._entry_for_source = entry_for
         self.test_file = test_file
+        #: the test's partner chooser, shared with the fixtures that compiled its model (which
+        #: started the partner's side first): one A/B plan and one reading of the baseline
+        self._partners = partners
         # the baseline key: the node id without its file part ("TestX::test_y[CPU-f32]")
         self.test_name = TestIdentity.from_nodeid(nodeid).name
         self._progress = progress
@@ -277,7 +281,7 @@ class PerfBudget:
         settings = self._session.settings.measure
         problem = ""
         try:
-            chosen = self._chooser().choose(LOAD.name, entry)
+            chosen = self._partners.choose(LOAD.name, entry)
             model = self._load_runner(self.spec, hint)
             other = chosen.partner.model
             partner = self._load_runner(other, hint) if other is not None else None
@@ -323,7 +327,7 @@ class PerfBudget:
         in_session = session.settings.memory_mode is MemoryMode.SESSION
         problem = ""
         try:
-            chosen = self._chooser().choose(MEMORY.name, entry)
+            chosen = self._partners.choose(MEMORY.name, entry)
             # the model files before the device is held: preparing one takes a shared lock
             target = self._memory_target(self.spec, hint)
             partner_spec = chosen.partner.model
@@ -640,21 +644,11 @@ class PerfBudget:
 
     # -- the partner workload ----------------------------------------------------------
 
-    def _chooser(self) -> PartnerChooser:
-        return PartnerChooser(
-            self._session,
-            self.spec,
-            self.target,
-            self.test_file,
-            self.test_name,
-            self.regression_threshold,
-        )
-
     def _partner(self, kind: str, entry: CompiledEntry) -> ChosenPartner:
         """The workload interleaved with the model (``partners/``: the first of its
         sources that offers one); one that cannot be had fails the test with the reason."""
         try:
-            return self._chooser().choose(kind, entry)
+            return self._partners.choose(kind, entry)
         except PartnerUnavailable as exc:
             problem = str(exc)
         self._fail(problem)
@@ -724,10 +718,7 @@ class PerfBudget:
     @property
     def regression_threshold(self) -> float:
         """The test's own threshold (first applicable budget that sets one), else the session's."""
-        for budget in self.budgets:
-            if budget.regression_threshold is not None:
-                return budget.regression_threshold
-        return self._session.settings.regression_threshold
+        return test_threshold(self.budgets, self._session.settings.regression_threshold)
 
     def _judge_baseline(
         self,

@@ -19,6 +19,7 @@ from pytest_ovperf.runtime.models import CompileCache, ModelSpec
 from pytest_ovperf.runtime.probe import PROBE_SPEC
 from pytest_ovperf.runtime.side.client import SideWorker
 from pytest_ovperf.runtime.side.pool import release_of
+from pytest_ovperf.verdicts.gate import BaselineGate
 
 RUNTIME_TEST = """
 import pytest
@@ -194,7 +195,7 @@ def _recorded_under(baseline_dir: Path, version: str) -> None:
 
 
 def test_a_baseline_of_another_release_is_judged_against_its_runtime_in_one_run(
-    ovtester: pytest.Pytester, openvino_order: list[str]
+    ovtester: pytest.Pytester, openvino_order: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = release_of(ov.get_version())
     assert release is not None
@@ -205,8 +206,19 @@ def test_a_baseline_of_another_release_is_judged_against_its_runtime_in_one_run(
     _recorded_under(ovtester.path / "baselines", f"{release}-00000-elsewhere")
     mapping = f"--ovperf-runtime-python={release}={sys.executable}"
     openvino_order.clear()
+    plans: list[str] = []
+    plan_ab = BaselineGate.plan_ab
+
+    def planning(gate: BaselineGate, *args: Any, **kwargs: Any) -> Any:
+        plans.append(args[1])
+        return plan_ab(gate, *args, **kwargs)
+
+    monkeypatch.setattr(BaselineGate, "plan_ab", planning)
     result, (data,) = run_json(ovtester, mapping, "--ovperf-inconclusive=pass")
     result.assert_outcomes(passed=1)
+    # planned once (a read of the baseline, a hash of its model copy), before the compile
+    # (to load the baseline's side first) and shared with the measurement
+    assert len(plans) == 1 and plans[0].startswith("test_model"), plans
     # the baseline's runtime loads its model before this process compiles the test's
     assert openvino_order == ["compile probe", "side load", "compile"]
     assert data["baseline_method"] == "ab"

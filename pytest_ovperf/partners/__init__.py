@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..collect import Target
-from ..identity import TestIdentity
 from ..kinds import LATENCY, kind_of
 from ..measure.blocks import LatencyBlocks
 from ..measure.engine import Companion
@@ -72,7 +71,6 @@ __all__ = [
     "ab_looks",
     "baseline_spec",
     "first_offer",
-    "preload_partner",
 ]
 
 #: the sources of a comparison partner, in the order they are asked
@@ -95,17 +93,6 @@ class ChosenPartner:
     fallback: str = ""
     #: the one-thread compute companion (history comparisons and recordings on the CPU)
     companion: Companion | None = None
-
-
-def preload_partner(
-    session: OvperfSession, spec: ModelSpec, target: Target, test_file: Path, nodeid: str, kind: str
-) -> None:
-    """``PartnerChooser.preload`` for the test ``nodeid``, before its model is compiled
-    for ``kind`` (by a fixture or a measurement). The regression threshold plays no part in
-    what is loaded: the session's is given."""
-    name = TestIdentity.from_nodeid(nodeid).name
-    threshold = session.settings.regression_threshold
-    PartnerChooser(session, spec, target, test_file, name, threshold).preload(kind)
 
 
 def first_offer(

@@ -160,6 +160,15 @@ def applicable_budgets(budgets: Iterable[Budget], device: str, precision: str) -
     return [b for b in budgets if b.applies_to(device, precision)]
 
 
+def test_threshold(budgets: Iterable[Budget], default: float) -> float:
+    """A test's regression threshold: the first of its (applicable) budgets that sets one,
+    else ``default`` (the session's)."""
+    for budget in budgets:
+        if budget.regression_threshold is not None:
+            return budget.regression_threshold
+    return default
+
+
 def precisions_named(budgets: Iterable[Budget], device: str) -> list[str]:
     """Precisions the budgets name for ``device``, in marker order."""
     return list(dict.fromkeys(b.precision for b in budgets if b.device == device and b.precision))
