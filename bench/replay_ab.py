@@ -403,29 +403,42 @@ def collect(
         }
     spans: dict[str, list[tuple[float, float]]] = {"model": [], "partner": []}
     counters: dict[str, list[tuple[Counters, Counters]]] = {"model": [], "partner": []}
+    # throughput in this process: every submission's return in every block (``returns`` of
+    # ``loops.throughput_block``), for ``--counting cycles``
+    returns: dict[str, list[list[float] | None]] = {"model": [], "partner": []}
+    captured: list[list[float]] = []
+    throughput_block = loops.throughput_block
+
+    def capturing(*args: Any, **kwargs: Any) -> loops.ThroughputBlock:
+        times: list[float] = []
+        captured.append(times)
+        return throughput_block(*args, **kwargs, returns=times)
 
     def timed(runner: LatencyBlocks | ThroughputBlocks | SideBlocks, side: str) -> BlockRunner:
         def run(block: float) -> float:
             before = cpu_counters()
             started = time.perf_counter()
+            captured.clear()
             value = float(runner(block))
             spans[side].append((started, time.perf_counter()))
             counters[side].append((before, cpu_counters()))
+            returns[side].append([round(t, 7) for t in captured[0]] if captured else None)
             return value
 
         return run
 
     never = SequentialLooks(1, lambda ratios, look: False)
-    run = engine.run_blocks(
-        timed(model, "model"),
-        timed(partner, "partner"),
-        dataclasses.replace(settings, max_time_s=seconds),
-        dict,
-        partner_share=1.0 if kind == "latency" else share,
-        compare_partner=True,  # as an A/B run: the same work between blocks
-        looks=never,
-        block_s=None if kind == "latency" else block_s,
-    )
+    with mock.patch.object(loops, "throughput_block", capturing):
+        run = engine.run_blocks(
+            timed(model, "model"),
+            timed(partner, "partner"),
+            dataclasses.replace(settings, max_time_s=seconds),
+            dict,
+            partner_share=1.0 if kind == "latency" else share,
+            compare_partner=True,  # as an A/B run: the same work between blocks
+            looks=never,
+            block_s=None if kind == "latency" else block_s,
+        )
     load_during = meter.foreign_load()
     idle_share: float | None = None
     if isinstance(model, SideBlocks) and isinstance(partner, SideBlocks):
@@ -489,6 +502,9 @@ def collect(
         "partner_steady_blocks": steady_rates(partner),
         "model_submitted": model.submitted if isinstance(model, ThroughputBlocks) else None,
         "partner_submitted": partner.submitted if isinstance(partner, ThroughputBlocks) else None,
+        # every submission's return (s from the block's start), the drain's end last
+        "model_returns": returns["model"] if kind == "throughput" else None,
+        "partner_returns": returns["partner"] if kind == "throughput" else None,
         "partner_blocks": list(run.partner_blocks),
         "log_ratios": list(run.log_ratios),
         "model_start_s": relative("model", 0),
@@ -567,9 +583,24 @@ def steady_rates(runner: object) -> list[float] | None:
     return [count / seconds for count, seconds in pairs]
 
 
-#: what a throughput block's replayed value is: ``whole`` (the plugin's pairing) or
-#: ``steady`` (the steady window's rate, the plugin's pairing before whole blocks)
-COUNTINGS = ("whole", "steady")
+def cycle_rates(blocks: list[list[float] | None], size: int) -> list[float]:
+    """Each throughput block's rate from its submissions' returns: ``size`` over its median
+    whole-queue cycle (``loops.cycle_rate``)."""
+    rates = []
+    for times in blocks:
+        if times is None:
+            raise SystemExit("no submission returns recorded for --counting cycles")
+        rate = loops.cycle_rate(times, size)
+        if not math.isfinite(rate):
+            raise SystemExit("a block too short for a whole queue's cycles (--counting cycles)")
+        rates.append(rate)
+    return rates
+
+
+#: what a throughput block's replayed value is: ``whole`` (the plugin's pairing),
+#: ``steady`` (the steady window's rate, the plugin's pairing before whole blocks) or
+#: ``cycles`` (a whole queue's median cycle: ``cycle_rates``)
+COUNTINGS = ("whole", "steady", "cycles")
 
 
 @dataclass(frozen=True)
@@ -612,6 +643,11 @@ class Recording:
         recorded = raw.get("block_counting") or "steady"
         if raw.get("kind") != "throughput" or counting == recorded:
             pass
+        elif counting == "cycles":
+            model = cycle_rates(raw.get("model_returns") or [None], int(raw["requests"]))
+            partner = cycle_rates(
+                raw.get("partner_returns") or [None], int(raw["partner_requests"])
+            )
         elif counting == "whole":
             if not (raw.get("model_submitted") and raw.get("partner_submitted")):
                 raise SystemExit(f"{path}: no submitted counts recorded for --counting whole")
@@ -1310,7 +1346,9 @@ def main() -> None:
         default="whole",
         help="throughput: replay each block's inferences over its whole time, fill and drain "
         "included (whole: what the plugin pairs), or its steady window's rate (steady: the "
-        "plugin's pairing before whole blocks), whichever way the data recorded them",
+        "plugin's pairing before whole blocks), or a whole queue's median cycle in the block "
+        "(cycles: from every submission's return, recorded since 2026-12-05), whichever way "
+        "the data recorded them",
     )
     parser.add_argument(
         "--paired-drift",

@@ -113,10 +113,13 @@ def throughput_block(
     size: int,
     seconds: float,
     whole_queues: bool = False,
+    returns: list[float] | None = None,
 ) -> ThroughputBlock:
     """One throughput block on a queue of ``size`` requests: ``start()`` submits one
     inference (blocking until a request is idle: ``AsyncInferQueue.start_async``),
     ``wait_all()`` drains the queue. Submits until ``seconds`` have passed, then drains;
+    ``returns``, where given, gets the time (s from the block's start) each ``start()``
+    returned, and last the drain's end (what a bench may count other ways);
     with ``whole_queues`` (a queue that automatic batching may run, ``may_batch``) it stops
     at a multiple of ``size`` submissions, so that the drain leaves no batch half full to
     wait out its timeout (``BATCH:CPU(4)``: a 0.1 s block drained in 1.1 s, 10x slower,
@@ -131,18 +134,37 @@ def throughput_block(
         start()
         count += 1
         now = clock()
+        if returns is not None:
+            returns.append(now - started)
         if count == opens_at:
             opened = now
         if now >= deadline and not (whole_queues and count % size):
             break
     wait_all()
     elapsed = clock() - started
+    if returns is not None:
+        returns.append(elapsed)
     steady = count - opens_at
     if steady >= STEADY_MIN_CYCLES * size and now > opened:
         completions, window = steady, now - opened
     else:  # too short for a steady window: the whole block, fill and drain included
         completions, window = count, elapsed
     return ThroughputBlock(completions, window, count, elapsed)
+
+
+def cycle_rate(returns: Sequence[float], size: int) -> float:
+    """A throughput block's rate from its submissions' return times (``throughput_block``'s
+    ``returns``, the drain's end last): once the queue is full, the k-th submission returns
+    when the (k - size)-th request completes, so the time from one completion to the
+    ``size``-th after it is one cycle of the whole queue, and the rate is ``size`` over the
+    block's median cycle. Neither the fill nor the drain is in a cycle, and a stall of the
+    host moves the median no more than it moves a latency block's. NaN where the block
+    holds fewer than ``size`` cycles."""
+    done = returns[:-1]
+    cycles = [done[k + size] - done[k] for k in range(size, len(done) - size)]
+    if len(cycles) < size:
+        return float("nan")
+    return size / float(np.median(cycles))
 
 
 def pooled_rate(blocks: Sequence[ThroughputBlock]) -> float:
