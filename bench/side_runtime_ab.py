@@ -56,7 +56,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +163,10 @@ class BenchAppRun:
 
     round: int
     kind: str
-    side: str  # NEW (this env) or OLD (the side env)
+    side: str  # NEW (this env) or OLD (the side env); power: the wider model or the original
     position: int
+    #: power: the model's width
+    width: int | None = None
     p50_ms: float | None = None
     fps: float | None = None
     requests: int | None = None
@@ -480,6 +482,48 @@ def arm_difference_lines(runs: Sequence[PluginRun], kind: str, widths: Sequence[
     return lines
 
 
+def benchmark_app_lines(
+    runs: Sequence[PluginRun], apps: Sequence[BenchAppRun], kind: str, widths: Sequence[int]
+) -> list[str]:
+    """Per width: benchmark_app's ratio of the two models in each round (the geometric mean
+    of its two runs per model, ABBA), and each arm's ratio over it (the arm's agreement),
+    as the mean log over rounds with its 95% t."""
+    attr = "p50_ms" if kind == "latency" else "fps"
+    lines = [
+        "| test model | benchmark_app ratio, median (range) | in-process / benchmark_app, mean "
+        "log [95% t] | side / benchmark_app, mean log [95% t] | rounds |",
+        "|---|---|---|---|---|",
+    ]
+
+    def interval(values: Sequence[float]) -> str:
+        if len(values) < 2:
+            return "-"
+        mean = statistics.fmean(values)
+        half = float(sps.t.ppf(0.975, len(values) - 1)) * statistics.stdev(values)
+        half /= math.sqrt(len(values))
+        return f"{mean:+.2%} [{mean - half:+.2%}, {mean + half:+.2%}]"
+
+    for width in widths:
+        ratios: dict[int, float] = {}
+        for index in {a.round for a in apps if a.kind == kind}:
+            chosen = [a for a in apps if (a.round, a.kind) == (index, kind) and not a.error]
+            wide = geomean([getattr(a, attr) for a in chosen if a.width == width])
+            base = geomean([getattr(a, attr) for a in chosen if a.side == OLD])
+            if math.isfinite(wide / base):
+                ratios[index] = wide / base
+        agreement: dict[str, list[float]] = {IN_PROCESS: [], SIDE: []}
+        for run in runs:
+            if run.kind == kind and run.width == width and run.ratio and run.round in ratios:
+                agreement[run.arm].append(math.log(run.ratio / ratios[run.round]))
+        values = sorted(ratios.values())
+        lines.append(
+            f"| width {width} | {num(median(values))} ({num(values[0] if values else None)}-"
+            f"{num(values[-1] if values else None)}) | {interval(agreement[IN_PROCESS])} | "
+            f"{interval(agreement[SIDE])} | {len(ratios)} |"
+        )
+    return lines
+
+
 def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], dict[str, Any]]:
     args = bench.args
     width = spec.shape[-1]
@@ -491,6 +535,8 @@ def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], 
         slow.append((wider, static_ir(model, spec, wider, bench.work / "models"), factor, true))
         print(f"[power] width {wider}: {true:.3f}x at one thread", flush=True)
     runs: list[PluginRun] = []
+    apps: list[BenchAppRun] = []
+    exe = benchmark_app_of(Path(sys.executable)) if args.benchmark_app else None
     for index in range(args.runs):
         for wider, path, _, _ in slow:
             for kind in args.kinds:
@@ -512,6 +558,30 @@ def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], 
                     print(
                         f"[power] run {index + 1}/{args.runs} width {wider} {kind} {arm}: "
                         f"{describe(run)}",
+                        flush=True,
+                    )
+                if exe is None:
+                    continue
+                # benchmark_app of the two models in the same round, ABBA, the first flipping
+                # every round: what the two threads' true ratio is, for both arms to agree with
+                wide_spec = replace(spec, shape=(*spec.shape[:-1], wider))
+                first, second = (NEW, OLD) if index % 2 == 0 else (OLD, NEW)
+                for position, step in enumerate((first, second, second, first), start=1):
+                    app = BenchAppRun(index + 1, f"{kind}", step, position)
+                    app.width = wider if step == NEW else width
+                    run_benchmark_app(
+                        exe,
+                        path if step == NEW else base,
+                        wide_spec if step == NEW else spec,
+                        app,
+                        args.bench_seconds,
+                        args.pause,
+                    )
+                    apps.append(app)
+                    figure = app.p50_ms if kind == "latency" else app.fps
+                    print(
+                        f"[power] run {index + 1}/{args.runs} benchmark_app width {app.width} "
+                        f"{kind}: {app.error.splitlines()[0] if app.error else num(figure)}",
                         flush=True,
                     )
     lines: list[str] = []
@@ -540,6 +610,8 @@ def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], 
                     f" | {sum(r.remeasured for r in good)} |"
                 )
         lines += ["", *arm_difference_lines(runs, kind, [w for w, _, _, _ in slow]), ""]
+        if apps:
+            lines += [*benchmark_app_lines(runs, apps, kind, [w for w, _, _, _ in slow]), ""]
     lines += [
         "ratio: the wider model over the original (latency: p50 ms; throughput: fps). "
         "re-measured: a regression the plugin measured again at the end of the run "
@@ -552,6 +624,7 @@ def mode_power(bench: Bench, spec: BenchModel, model: Path) -> tuple[list[str], 
             {"width": w, "factor": f, "one_thread_ratio": t, "model": str(p)} for w, p, f, t in slow
         ],
         "runs": [asdict(r) for r in runs],
+        "benchmark_app": [asdict(a) for a in apps],
     }
     return lines, raw
 
@@ -848,6 +921,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument(
         "--pause", type=float, default=1.0, help="seconds of idle before every process (default 1)"
+    )
+    parser.add_argument(
+        "--benchmark-app",
+        action="store_true",
+        help="power: each round, benchmark_app of the wider and the original model (ABBA, "
+        "--bench-seconds each), the two-thread ratio both arms are read against",
     )
     parser.add_argument(
         "--kinds",
