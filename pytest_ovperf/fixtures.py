@@ -119,7 +119,7 @@ def _partner_chooser(
     starts afresh)."""
     from .identity import TestIdentity
     from .partners import PartnerChooser
-    from .verdicts.budgets import applicable_budgets, test_threshold
+    from .verdicts.budgets import applicable_budgets, threshold_of
 
     node = request.node
     chooser: PartnerChooser | None = node.stash.get(CHOOSER_KEY, None)
@@ -133,7 +133,7 @@ def _partner_chooser(
             target,
             Path(str(node.path)),
             TestIdentity.from_nodeid(node.nodeid).name,
-            test_threshold(budgets, session.settings.regression_threshold),
+            threshold_of(budgets, session.settings.regression_threshold),
         )
         node.stash[CHOOSER_KEY] = chooser
         request.addfinalizer(lambda: node.stash.__delitem__(CHOOSER_KEY))

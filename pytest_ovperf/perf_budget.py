@@ -97,7 +97,7 @@ from .session import OvperfSession
 from .store.baselines import BaselineFileError
 from .store.models import PIPELINE_COPY, ModelStoreError
 from .verdicts.ab import AB_LOOKS, AbPlan, AbUnavailable, judge_ab, judge_reference
-from .verdicts.budgets import Budget, applicable_budgets, test_threshold
+from .verdicts.budgets import Budget, applicable_budgets, threshold_of
 from .verdicts.gate import baseline_error
 from .verdicts.kinds import CompareMode, GateVerdict, Metric, Verdict
 from .verdicts.stats import Interval, percentile_interval
@@ -718,7 +718,7 @@ class PerfBudget:
     @property
     def regression_threshold(self) -> float:
         """The test's own threshold (first applicable budget that sets one), else the session's."""
-        return test_threshold(self.budgets, self._session.settings.regression_threshold)
+        return threshold_of(self.budgets, self._session.settings.regression_threshold)
 
     def _judge_baseline(
         self,

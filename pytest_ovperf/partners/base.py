@@ -122,7 +122,10 @@ class PartnerContext:
         self.test_name = test_name
         self.regression_threshold = regression_threshold
         self._judged: dict[str, bool] = {}
-        self._plans: dict[str, tuple[AbPlan | None, str] | AbUnavailable] = {}
+        #: by kind and compile identity (the model's fingerprint and config)
+        self._plans: dict[
+            tuple[str, str, tuple[tuple[str, str], ...]], tuple[AbPlan | None, str] | AbUnavailable
+        ] = {}
 
     def compile(self, spec: ModelSpec, hint: str) -> CompiledEntry:
         """``spec`` compiled for the test's device and precision (``ModelError`` if it
@@ -138,27 +141,30 @@ class PartnerContext:
 
     def ab_plan(self, kind: str, entry: CompiledEntry | None) -> tuple[AbPlan | None, str]:
         """``BaselineGate.plan_ab`` for this test's measurement of ``kind`` (``entry``: the
-        model compiled for it; ``None``: before it is compiled here), made once: the
-        sources that use it (the baseline's runtime, the baseline's copy) share it, and the
-        copy's hash check reads its files once. Raises ``AbUnavailable`` (and
+        model compiled for it; ``None``: before it is compiled here), made once per compile
+        identity (the model's fingerprint and config, which ``CompileCache.identity`` gives
+        before the compile as the compile itself does): the preload and the measurement
+        and the sources that use it (the baseline's runtime, the baseline's copy) share
+        it, and the copy's hash check reads its files once. Raises ``AbUnavailable`` (and
         ``ModelError`` where the model is read for it)."""
-        if kind not in self._plans:
-            if entry is not None:
-                fingerprint, config = entry.fingerprint, entry.config
-            else:
-                fingerprint, config = self.session.compile_cache.identity(
-                    self.spec, self.target.device, self.target.precision, kind_of(kind).hint
-                )
+        if entry is not None:
+            fingerprint, config = entry.fingerprint, entry.config
+        else:
+            fingerprint, config = self.session.compile_cache.identity(
+                self.spec, self.target.device, self.target.precision, kind_of(kind).hint
+            )
+        key = (kind, fingerprint, tuple(sorted(config.items())))
+        if key not in self._plans:
             facts = self.session.result_facts(
                 self.target.device, self.spec.describe(), fingerprint, config
             )
             try:
-                self._plans[kind] = self.session.gate.plan_ab(
+                self._plans[key] = self.session.gate.plan_ab(
                     self.test_file, self.test_name, facts, kind
                 )
             except AbUnavailable as exc:
-                self._plans[kind] = exc
-        found = self._plans[kind]
+                self._plans[key] = exc
+        found = self._plans[key]
         if isinstance(found, AbUnavailable):
             raise found
         return found

@@ -160,7 +160,7 @@ def applicable_budgets(budgets: Iterable[Budget], device: str, precision: str) -
     return [b for b in budgets if b.applies_to(device, precision)]
 
 
-def test_threshold(budgets: Iterable[Budget], default: float) -> float:
+def threshold_of(budgets: Iterable[Budget], default: float) -> float:
     """A test's regression threshold: the first of its (applicable) budgets that sets one,
     else ``default`` (the session's)."""
     for budget in budgets:
