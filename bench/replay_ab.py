@@ -26,9 +26,10 @@ the end of the data):
   then the baseline's ``ThroughputBlocks(InferPool(...))`` (the partner), then the model's
   ``ThroughputBlocks``, as ``measure_throughput`` does; each side's blocks as many of its
   own request latencies long, at least 8 (``engine.paired_throughput_blocks``, as
-  ``measure_throughput`` passes them to ``run_blocks``); a block's value is its whole rate,
-  fill and drain included, what the plugin pairs (its steady rate is recorded too:
-  ``--counting steady`` replays that, as the plugin paired before).
+  ``measure_throughput`` passes them to ``run_blocks``); a block's value is its rate over
+  its median cycle of the whole queue (``loops.median_cycle_rate``), what the plugin pairs;
+  every submission's return is recorded too, and its steady rate, so that ``--counting
+  whole`` and ``--counting steady`` replay what the plugin paired before.
 
 The engine's own stopping rules would end an A/B run at its first settled look, so the looks
 are switched off here (one look that never settles) and the loop runs to its time budget.
@@ -66,11 +67,11 @@ running ``run_blocks`` itself over the recorded pairs on a clock that replays th
 block end times (latency: 21-24 pairs of 2 x 0.1 s; throughput of ``rec``: about 16 pairs of
 2 x 0.125 s; 12-13 windows in 63 s either way; the counts are printed). Each window is then
 judged as the plugin judges an A/B run: ``run_blocks`` again on the replayed clock, with the
-looks the plugin's ``_ab_looks`` builds (``AB_LOOKS`` looks, each ``compare_paired`` at the
+looks the plugin's ``partners.ab_looks`` builds (``AB_LOOKS`` looks, each ``compare_paired`` at the
 gate's ``ab_settings``: the O'Brien-Fleming level of each look, 5% threshold), stopping at
 the first settled look, then the final verdict from ``compare_paired`` over the pairs it
 took (what ``judge_ab`` decides on), with ``higher_is_better`` False for latency and True
-for throughput (``PerfResult.higher_is_better``, passed by ``PartnerChooser._ab_looks`` and
+for throughput (``PerfResult.higher_is_better``, passed by ``partners.ab_looks`` and
 ``judge_ab``). The +10% and +25% rows replay the same windows with the current model 10% /
 25% slower: every latency block multiplied by 1.10 / 1.25, every fps block divided by it,
 i.e. ``log(1.10)`` / ``log(1.25)`` added to (latency) or taken from (throughput) every log
@@ -494,9 +495,9 @@ def collect(
         "model_value": model.value,
         "partner_value": partner.value,
         "model_blocks": list(run.model_blocks),
-        # throughput: the block values are whole rates (fill and drain included), what the
-        # plugin pairs; each block's steady rate too, for ``--counting steady``
-        "block_counting": "whole" if kind == "throughput" else None,
+        # throughput: the block values are cycle rates (``loops.median_cycle_rate``), what
+        # the plugin pairs; each block's steady rate too, for ``--counting steady``
+        "block_counting": "cycles" if kind == "throughput" else None,
         "block_latencies": loops.STEADY_SKIP + loops.STEADY_LATENCIES,
         "model_steady_blocks": steady_rates(model),
         "partner_steady_blocks": steady_rates(partner),
@@ -585,22 +586,23 @@ def steady_rates(runner: object) -> list[float] | None:
 
 def cycle_rates(blocks: list[list[float] | None], size: int) -> list[float]:
     """Each throughput block's rate from its submissions' returns: ``size`` over its median
-    whole-queue cycle (``loops.cycle_rate``)."""
+    whole-queue cycle (``loops.median_cycle_rate``)."""
     rates = []
     for times in blocks:
         if times is None:
             raise SystemExit("no submission returns recorded for --counting cycles")
-        rate = loops.cycle_rate(times, size)
+        rate = loops.median_cycle_rate(times, size)
         if not math.isfinite(rate):
             raise SystemExit("a block too short for a whole queue's cycles (--counting cycles)")
         rates.append(rate)
     return rates
 
 
-#: what a throughput block's replayed value is: ``whole`` (the plugin's pairing),
-#: ``steady`` (the steady window's rate, the plugin's pairing before whole blocks) or
-#: ``cycles`` (a whole queue's median cycle: ``cycle_rates``)
-COUNTINGS = ("whole", "steady", "cycles")
+#: what a throughput block's replayed value is: ``cycles`` (a whole queue's median cycle:
+#: ``cycle_rates``, the plugin's pairing), ``whole`` (the block's inferences over its whole
+#: time, the plugin's pairing before the cycles) or ``steady`` (the steady window's rate, the
+#: plugin's pairing before whole blocks)
+COUNTINGS = ("cycles", "whole", "steady")
 
 
 @dataclass(frozen=True)
@@ -628,10 +630,10 @@ class Recording:
     block_start_s: list[float]
     block_end_s: list[float]
     #: what a throughput block's value is (``COUNTINGS``)
-    counting: str = "whole"
+    counting: str = "cycles"
 
     @classmethod
-    def load(cls, path: Path, counting: str = "whole") -> Recording:
+    def load(cls, path: Path, counting: str = "cycles") -> Recording:
         """``counting`` (``COUNTINGS``): what a throughput block's value is, whichever way
         the file recorded it."""
         raw: dict[str, Any] = json.loads(path.read_text())
@@ -827,8 +829,8 @@ class Row:
 
 def ab_looks(gate: BaselineGate, threshold: float, higher_is_better: bool) -> SequentialLooks:
     """The looks the plugin gives an A/B run: settled at a look when ``compare_paired`` at the
-    per-look levels says anything but inconclusive. A copy of the plugin's ``_ab_looks``
-    (``PartnerChooser`` in ``partners.py``), made of the same public pieces, since that
+    per-look levels says anything but inconclusive. A copy of the plugin's ``ab_looks``
+    (``partners/baseline_copy.py``), made of the same public pieces, since that
     private method has moved before."""
 
     def settled(log_ratios: Sequence[float], look: int) -> bool:
@@ -1343,12 +1345,12 @@ def main() -> None:
     parser.add_argument(
         "--counting",
         choices=COUNTINGS,
-        default="whole",
-        help="throughput: replay each block's inferences over its whole time, fill and drain "
-        "included (whole: what the plugin pairs), or its steady window's rate (steady: the "
-        "plugin's pairing before whole blocks), or a whole queue's median cycle in the block "
-        "(cycles: from every submission's return, recorded since 2026-12-05), whichever way "
-        "the data recorded them",
+        default="cycles",
+        help="throughput: replay each block's rate over its median cycle of the whole queue "
+        "(cycles: what the plugin pairs; from every submission's return, recorded since "
+        "2026-12-05), its inferences over its whole time, fill and drain included (whole: the "
+        "plugin's pairing before), or its steady window's rate (steady: before whole "
+        "blocks), whichever way the data recorded them",
     )
     parser.add_argument(
         "--paired-drift",

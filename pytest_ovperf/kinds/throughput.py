@@ -1,6 +1,6 @@
 """Throughput: a full ``AsyncInferQueue`` with the THROUGHPUT hint; blocks summarised by
-their steady completion rate for the headline, and by their whole rate for a pair
-(``measure/loops.py``)."""
+their steady completion rate for the headline, and by their rate over the median cycle of the
+whole queue for a pair (``measure/loops.py``)."""
 
 from __future__ import annotations
 

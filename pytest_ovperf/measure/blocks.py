@@ -4,7 +4,8 @@ Latency follows benchmark_app's latency mode (one request, ``InferRequest.latenc
 inference, inputs bound once). Throughput keeps an ``AsyncInferQueue`` of
 ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` full and drains it at the end of every block, so that
 another workload can run between blocks without contention; its headline fps is the steady
-windows' rate, and what a comparison pairs is each block's whole rate. The timed loops
+windows' rate, and what a comparison pairs is each block's rate over its median cycle of
+the whole queue (``loops.median_cycle_rate``). The timed loops
 themselves live in ``loops.py`` (its docstring says how a block is counted), shared with the
 side-runtime worker, which measures another OpenVINO release the same way.
 """
@@ -97,7 +98,7 @@ class LatencyBlocks:
 
 class ThroughputBlocks:
     """Blocks of a full ``InferPool``, drained at the end of every block. A block's summary,
-    what ``run_blocks`` pairs, is its whole rate; the headline and its interval come from the
+    what ``run_blocks`` pairs, is its cycle rate; the headline and its interval come from the
     steady windows (``loops.py``'s docstring says why each)."""
 
     def __init__(self, pool: InferPool, settings: MeasureSettings) -> None:
@@ -132,7 +133,7 @@ class ThroughputBlocks:
         self.block_counts.append(block.completions)
         self.block_seconds.append(block.window_s)
         self.submitted.append(block.submitted)
-        return block.whole_rate
+        return block.paired_rate
 
     @property
     def completed(self) -> int:

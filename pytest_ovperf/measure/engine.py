@@ -351,16 +351,17 @@ def paired_throughput_blocks(
     """The model's block length, and the partner with its share of it, when a throughput
     partner is paired with the model: both long enough for a steady window, and each side's
     blocks as many of its own request latencies long (times the partner's share: every
-    paired throughput partner has share 1). A pair compares whole rates, which
-    read low by a fill and a drain of about a fixed share of a request latency per block
-    (``loops.py``); blocks of the same number of request latencies lose the same share of
-    their time on both sides, so the pair's ratio cancels it whatever the two speeds (blocks
-    of equal seconds would keep the difference: about 0.3% of the fps at +10%, in the
-    direction of the change). Each side keeps its own shortest block, so two sides of very
-    different speeds whose fast side is held at 0.1 s (``MeasureSettings.block_s``) get
-    fewer pairs than blocks of equal seconds would give. Neither side's block is longer than
-    ``longest_s`` (``MeasureSettings.longest_block_s``) unless its own shortest is, nor
-    shorter than its own. Without both request latencies both last as long."""
+    paired throughput partner has share 1). A pair compares each block's median cycle of the
+    whole queue (``loops.py``), so each side's median is taken over as many cycles; and
+    where a block is too short for its cycles it falls back to its whole rate, which reads
+    low by a fill and a drain of about a fixed share of a request latency per block: blocks
+    of the same number of request latencies lose the same share of their time on both sides,
+    so the pair's ratio cancels it whatever the two speeds. Each side keeps its own shortest
+    block, so two sides of very different speeds whose fast side is held at 0.1 s
+    (``MeasureSettings.block_s``) get fewer pairs than blocks of equal seconds would give.
+    Neither side's block is longer than ``longest_s`` (``MeasureSettings.longest_block_s``)
+    unless its own shortest is, nor shorter than its own. Without both request latencies
+    both last as long."""
     runner = cast(SteadyBlocks, partner.runner)
     model_latency_s, partner_latency_s = model.request_latency_s, runner.request_latency_s
     if not (

@@ -11,7 +11,7 @@ Latency (benchmark_app's latency mode): one request, inputs bound once, a block'
 the median of ``InferRequest.latency`` over the inferences of its time slice.
 
 Throughput: an ``AsyncInferQueue`` kept full and drained at the end of every block (so that
-another workload can run between blocks without contention). Each block is counted two ways:
+another workload can run between blocks without contention). Each block is counted three ways:
 
 * its *steady rate*, the headline fps: once the queue is full, every submission returns when a
   request completes, so the completions between the ``STEADY_SKIP``-th request latency's
@@ -19,19 +19,22 @@ another workload can run between blocks without contention). Each block is count
   start (streams started in lockstep, refilling slowly) and the drain at its end. It reads
   what continuous submission (benchmark_app) reads. A block too short for a steady window is
   counted whole.
-* its *whole rate*, what a paired comparison pairs (``measure/engine.run_blocks``): every
-  inference submitted over the block's whole time, fill and drain included. It reads low by
-  about a quarter of a request latency per block (the PP-OCR detector at 2 x 17 ms: 0.1 s
-  blocks 4-5% below continuous submission, 0.3 s blocks 1%), but the two sides of a pair
-  carry the same loss, so their ratio cancels it up to the difference of their request
-  latencies (docs/statistics.md measures what is left). It counts every moment of the block
-  where the steady window drops two request latencies and the drain, and its pairs spread
-  less: replayed on the PP-OCR recogniser (bench/replay_ab.py), A/A ``unchanged`` 71% ->
-  91%.
+* its *cycle rate*, what a paired comparison pairs (``measure/engine.run_blocks``): the time
+  from one completion to the ``size``-th after it is one cycle of the whole queue, and the
+  block's rate is ``size`` over its median cycle (``median_cycle_rate``). No cycle holds the
+  fill or the drain, so the rate carries no bias from them at any block length, and like a
+  latency block's median it is not moved by a stall of the host that the block's mean rate
+  absorbs (BENCHMARKS.md, "Throughput pairs on the median cycle").
+* its *whole rate*: every inference submitted over the block's whole time, fill and drain
+  included; what a pair compared before the cycle rate (it reads low by about a quarter of
+  a request latency per block, a loss both sides of a pair share when their blocks span as
+  many of their own request latencies), and what a block too short for its cycles is
+  paired by.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
@@ -89,12 +92,14 @@ def latency_block(request: SyncRequest, seconds: float, latencies: list[float]) 
 class ThroughputBlock(NamedTuple):
     """One throughput block: the completions and seconds of its steady window (or of the
     whole block, drain included, when it was too short for one), the inferences submitted in
-    all and the block's whole time, drain included (module docstring)."""
+    all, the block's whole time, drain included, and its rate over its median cycle (NaN:
+    too few cycles) (module docstring)."""
 
     completions: int
     window_s: float
     submitted: int
     elapsed_s: float
+    cycle_rate: float = math.nan
 
     @property
     def steady_rate(self) -> float:
@@ -103,8 +108,14 @@ class ThroughputBlock(NamedTuple):
 
     @property
     def whole_rate(self) -> float:
-        """The whole block's rate (fps), fill and drain included: what a pair compares."""
+        """The whole block's rate (fps), fill and drain included."""
         return self.submitted / self.elapsed_s
+
+    @property
+    def paired_rate(self) -> float:
+        """What a pair compares (fps): the cycle rate, or the whole rate where the block
+        held too few cycles."""
+        return self.cycle_rate if math.isfinite(self.cycle_rate) else self.whole_rate
 
 
 def throughput_block(
@@ -119,7 +130,8 @@ def throughput_block(
     inference (blocking until a request is idle: ``AsyncInferQueue.start_async``),
     ``wait_all()`` drains the queue. Submits until ``seconds`` have passed, then drains;
     ``returns``, where given, gets the time (s from the block's start) each ``start()``
-    returned, and last the drain's end (what a bench may count other ways);
+    returned, and last the drain's end (``median_cycle_rate`` counts them; a bench may count
+    them other ways);
     with ``whole_queues`` (a queue that automatic batching may run, ``may_batch``) it stops
     at a multiple of ``size`` submissions, so that the drain leaves no batch half full to
     wait out its timeout (``BATCH:CPU(4)``: a 0.1 s block drained in 1.1 s, 10x slower,
@@ -130,29 +142,30 @@ def throughput_block(
     # the k-th submission returns when the (k - size)-th request completes
     opens_at = (1 + STEADY_SKIP) * size
     count, opened = 0, 0.0
+    times: list[float] = []
     while True:
         start()
         count += 1
         now = clock()
-        if returns is not None:
-            returns.append(now - started)
+        times.append(now - started)
         if count == opens_at:
             opened = now
         if now >= deadline and not (whole_queues and count % size):
             break
     wait_all()
     elapsed = clock() - started
+    times.append(elapsed)
     if returns is not None:
-        returns.append(elapsed)
+        returns.extend(times)
     steady = count - opens_at
     if steady >= STEADY_MIN_CYCLES * size and now > opened:
         completions, window = steady, now - opened
     else:  # too short for a steady window: the whole block, fill and drain included
         completions, window = count, elapsed
-    return ThroughputBlock(completions, window, count, elapsed)
+    return ThroughputBlock(completions, window, count, elapsed, median_cycle_rate(times, size))
 
 
-def cycle_rate(returns: Sequence[float], size: int) -> float:
+def median_cycle_rate(returns: Sequence[float], size: int) -> float:
     """A throughput block's rate from its submissions' return times (``throughput_block``'s
     ``returns``, the drain's end last): once the queue is full, the k-th submission returns
     when the (k - size)-th request completes, so the time from one completion to the

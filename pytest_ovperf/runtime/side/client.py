@@ -101,7 +101,8 @@ class BlockAnswer:
     """One block measured by the worker."""
 
     kind: str
-    #: median latency (ms), or the whole block's fps (what a pair compares, ``loops.py``)
+    #: median latency (ms), or the block's fps over its median cycle (what a pair compares,
+    #: ``loops.py``)
     value: float
     #: the worker's CPU time (user + system, all its threads) in the block (s)
     cpu_s: float

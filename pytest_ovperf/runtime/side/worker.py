@@ -20,10 +20,10 @@ the worker carries on. Requests (``op``):
   (one inference's outputs, ``<inputs>.side-outputs.npz``), ``effective`` (compiled
   properties as text), ``requests``, ``request_latency_s`` (from the throughput warm-up)
 * ``block`` (``kind``: latency | throughput, ``seconds``) -> ``value`` (median latency ms |
-  the whole block's fps, what a pair compares: ``loops.py``), ``cpu_s`` (this process's
-  CPU time in the block), ``cpu_before_s`` (its CPU time in all when the block began),
-  ``wall_s``, ``inferences``; throughput adds ``completions``, ``window_s`` (the steady
-  window's), ``submitted``
+  the block's fps over its median cycle, what a pair compares: ``loops.py``), ``cpu_s`` (this
+  process's CPU time in the block), ``cpu_before_s`` (its CPU time in all when the block
+  began), ``wall_s``, ``inferences``; throughput adds ``completions``, ``window_s`` (the
+  steady window's), ``submitted``
 * ``profile`` (``iterations``) -> ``layers``: per executed layer ``name``, ``type``,
   ``kernel``, ``us`` (median real time), ``runtime_precision`` (or null); the loaded model
   compiled again with ``PERF_COUNT``
@@ -313,7 +313,7 @@ class Worker:
             found = loops.throughput_block(
                 queue.start_async, queue.wait_all, self.size, seconds, self.whole_queues
             )
-            value = found.whole_rate  # what the pair compares, as ``ThroughputBlocks``
+            value = found.paired_rate  # what the pair compares, as ``ThroughputBlocks``
             extra = {
                 "inferences": found.submitted,
                 "completions": found.completions,
