@@ -113,6 +113,9 @@ some 29 minutes per command):
         --worker alternate
     cd bench && python replay_ab.py --model rec --kind throughput --processes 26 --seconds 62 \
         --worker both
+    # a stressed machine: a process beside the measurement spins one CPU 15% of the time
+    cd bench && python replay_ab.py --model rec --kind throughput --processes 12 --seconds 50 \
+        --burst-load 0.15
     # replay again, measuring nothing:
     cd bench && python replay_ab.py --data _work/replay_ab_rec_throughput/data
 
@@ -519,6 +522,27 @@ def collect(
     out.write_text(json.dumps(record))
 
 
+#: a burst load: spin one CPU for ``duty`` of a period drawn from 0.05-0.35 s, sleep the rest
+_BURST_LOOP = """
+import random, sys, time
+duty, rng = float(sys.argv[1]), random.Random(int(sys.argv[2]))
+while True:
+    period = rng.uniform(0.05, 0.35)
+    end = time.perf_counter() + duty * period
+    while time.perf_counter() < end:
+        pass
+    time.sleep(period * (1.0 - duty))
+"""
+
+
+def start_burst_load(duty: float, seed: int) -> subprocess.Popen[bytes]:
+    """A process beside the measurement that spins one CPU in short bursts, ``duty`` of the
+    time at random phases (``--burst-load``): a stand-in for the host's intermittent
+    contention of one vCPU (the Xeon without AMX), which a whole block's rate absorbs; its
+    CPU shows in the foreign load (``duty`` / CPUs of the machine)."""
+    return subprocess.Popen([sys.executable, "-c", _BURST_LOOP, str(duty), str(seed)])
+
+
 def measure_all(args: argparse.Namespace) -> list[Path]:
     """Run the collecting processes one after another; the folders of their JSON files (one
     per ``--block-latencies`` value, the values taking turns process by process, so that a
@@ -529,6 +553,8 @@ def measure_all(args: argparse.Namespace) -> list[Path]:
     lengths: list[int] = args.block_latencies
     if lengths != [STEADY_SKIP + STEADY_LATENCIES]:
         suffix += "_blocks" + "-".join(str(n) for n in lengths)
+    if args.burst_load > 0:
+        suffix += f"_burst{args.burst_load:g}"
     work, env = fresh_workdir(f"replay_ab_{args.model}_{args.kind}{suffix}", keep_previous=True)
     folders = [work / "data"] if len(lengths) == 1 else [work / f"data-blocks{n}" for n in lengths]
     for folder in folders:
@@ -547,6 +573,7 @@ def measure_all(args: argparse.Namespace) -> list[Path]:
             worker = ("reference", "reference-loaded-first")[index % 2]
         elif worker == "recompile-order":  # measuring a compile made after the worker's, in turn
             worker = ("reference", "reference-recompiled")[index % 2]
+        burst = start_burst_load(args.burst_load, seed=index) if args.burst_load > 0 else None
         completed = subprocess.run(
             [
                 sys.executable, str(Path(__file__).resolve()), "--collect-into", str(out),
@@ -556,6 +583,9 @@ def measure_all(args: argparse.Namespace) -> list[Path]:
             ],
             cwd=work, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
+        if burst is not None:
+            burst.kill()
+            burst.wait()
         if completed.returncode != 0 or not out.exists():
             raise RuntimeError(f"collecting process failed:\n{completed.stderr[-3000:]}")
         print(
@@ -1351,6 +1381,14 @@ def main() -> None:
         "2026-12-05), its inferences over its whole time, fill and drain included (whole: the "
         "plugin's pairing before), or its steady window's rate (steady: before whole "
         "blocks), whichever way the data recorded them",
+    )
+    parser.add_argument(
+        "--burst-load",
+        type=float,
+        default=0.0,
+        help="collecting: a process beside each measuring one spins one CPU in bursts of this "
+        "share of the time (0.1: 10%% of one CPU, in bursts of 5-35 ms at random phases), a "
+        "stand-in for a host that takes a vCPU now and then (default 0: none)",
     )
     parser.add_argument(
         "--paired-drift",
