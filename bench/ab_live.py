@@ -103,7 +103,7 @@ def main() -> None:
             pairs: list[int] = []
             ratios: list[float] = []
             # log(paired ratio / headline ratio): what the pairs' counting (throughput:
-            # whole blocks) reads against the headline figures' (the steady windows)
+            # median cycles) reads against the headline figures' (the steady windows)
             counting_logs: list[float] = []
             busy = 0
             for scenario, run in runs:

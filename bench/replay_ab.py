@@ -116,7 +116,8 @@ some 29 minutes per command):
     # a stressed machine: a process beside the measurement spins one CPU 15% of the time
     cd bench && python replay_ab.py --model rec --kind throughput --processes 12 --seconds 50 \
         --burst-load 0.15
-    # replay again, measuring nothing:
+    # replay again, measuring nothing (data collected before 2026-12-05 hold no submission
+    # returns: add --counting whole, what the plugin paired then):
     cd bench && python replay_ab.py --data _work/replay_ab_rec_throughput/data
 
 Prints markdown tables.

@@ -147,7 +147,7 @@ def test_a_throughput_block_counts_its_steady_window(
     short the block: the steady window's rate is the queue's rate, size / latency. What the
     block returns for pairing, its rate over its median cycle, is the queue's rate too; its
     whole rate, fill and drain included, reads low."""
-    from pytest_ovperf.measure import blocks, loops
+    from pytest_ovperf.measure import blocks
 
     clock = [0.0]
     monkeypatch.setattr(blocks.time, "perf_counter", lambda: clock[0])
@@ -173,7 +173,37 @@ def test_a_throughput_block_counts_its_steady_window(
     assert short == pytest.approx(runner.submitted[-1] / (clock[0] - began))
     # the block length leaves room for the window
     assert runner.block_s >= (blocks.STEADY_SKIP + blocks.STEADY_LATENCIES) * 0.01
-    assert math.isnan(loops.median_cycle_rate([0.0, 0.0, 0.01, 0.02], 2))
+
+
+def test_the_median_cycle_counts_completions_only() -> None:
+    """A block's returns by hand (a queue of 2, a cycle of 0.01 s): the fill's returns (at
+    once) and the drain's end (last, however long the drain) are in no cycle; the rate
+    needs as many cycles as the queue holds, else the completions' mean rate pairs the
+    block, else its whole rate."""
+    from pytest_ovperf.measure import loops
+
+    fill = [0.0, 0.0]
+    completions = [0.01 + 0.005 * i for i in range(8)]  # one every 5 ms: 2 / 0.01 s
+    assert loops.median_cycle_rate([*fill, *completions, 5.0], 2) == pytest.approx(200.0)
+    # a long first cycle (the refill) and one stall: the median does not move
+    stalled = [*completions[:4], *[t + 0.05 for t in completions[4:]]]
+    assert loops.median_cycle_rate([*fill, 0.03, *stalled[1:], 5.0], 2) == pytest.approx(200.0)
+    # exactly 2 cycles (3 queues of returns) is enough; one fewer is not
+    assert loops.median_cycle_rate([*fill, *completions[:4], 0.1], 2) == pytest.approx(200.0)
+    assert math.isnan(loops.median_cycle_rate([*fill, *completions[:3], 0.1], 2))
+    short = loops.ThroughputBlock(
+        3, 0.1, 5, 0.1, math.nan, loops.completion_rate([*fill, *completions[:3], 0.1], 2)
+    )
+    assert short.paired_rate == pytest.approx(200.0)  # 2 intervals of 5 ms
+    lone = loops.ThroughputBlock(
+        1, 0.1, 3, 0.1, math.nan, loops.completion_rate([*fill, 0.01, 0.1], 2)
+    )
+    assert lone.paired_rate == pytest.approx(lone.whole_rate)
+    # one request: a cycle is the time between two completions
+    assert loops.median_cycle_rate([0.0, 0.01, 0.02, 0.03, 0.04, 0.5], 1) == pytest.approx(100.0)
+    # a batched queue of 4 completing in bursts of 4 every 0.02 s: 4 / 0.02
+    bursts = [0.02 * (1 + i // 4) for i in range(16)]
+    assert loops.median_cycle_rate([0.0] * 4 + bursts + [1.0], 4) == pytest.approx(200.0)
 
 
 class StalledPool(ClockedPool):

@@ -25,11 +25,17 @@ another workload can run between blocks without contention). Each block is count
   fill or the drain, so the rate carries no bias from them at any block length, and like a
   latency block's median it is not moved by a stall of the host that the block's mean rate
   absorbs (BENCHMARKS.md, "Throughput pairs on the median cycle").
+  A block too short for a whole queue's worth of cycles (a slow queue whose blocks the time
+  cap shortens) is paired by its completions' mean rate instead (``completion_rate``), fill
+  and drain left out as well, so that the two sides of a pair stay on one scale whichever
+  of them falls back. The median reads the typical cycle, as latency's p50 reads the
+  typical inference: a slowdown confined to occasional inferences moves the headline fps
+  and not the pair (docs/statistics.md).
 * its *whole rate*: every inference submitted over the block's whole time, fill and drain
   included; what a pair compared before the cycle rate (it reads low by about a quarter of
   a request latency per block, a loss both sides of a pair share when their blocks span as
-  many of their own request latencies), and what a block too short for its cycles is
-  paired by.
+  many of their own request latencies); a block with fewer than two completions before its
+  drain is paired by it.
 """
 
 from __future__ import annotations
@@ -92,14 +98,16 @@ def latency_block(request: SyncRequest, seconds: float, latencies: list[float]) 
 class ThroughputBlock(NamedTuple):
     """One throughput block: the completions and seconds of its steady window (or of the
     whole block, drain included, when it was too short for one), the inferences submitted in
-    all, the block's whole time, drain included, and its rate over its median cycle (NaN:
-    too few cycles) (module docstring)."""
+    all, the block's whole time, drain included, its rate over its median cycle (NaN: too
+    few cycles) and its completions' mean rate (NaN: too few completions) (module
+    docstring)."""
 
     completions: int
     window_s: float
     submitted: int
     elapsed_s: float
     cycle_rate: float = math.nan
+    completion_rate: float = math.nan
 
     @property
     def steady_rate(self) -> float:
@@ -113,9 +121,12 @@ class ThroughputBlock(NamedTuple):
 
     @property
     def paired_rate(self) -> float:
-        """What a pair compares (fps): the cycle rate, or the whole rate where the block
-        held too few cycles."""
-        return self.cycle_rate if math.isfinite(self.cycle_rate) else self.whole_rate
+        """What a pair compares (fps): the cycle rate; where the block held too few cycles,
+        its completions' mean rate; where too few completions, its whole rate."""
+        for rate in (self.cycle_rate, self.completion_rate):
+            if math.isfinite(rate):
+                return rate
+        return self.whole_rate
 
 
 def throughput_block(
@@ -162,7 +173,14 @@ def throughput_block(
         completions, window = steady, now - opened
     else:  # too short for a steady window: the whole block, fill and drain included
         completions, window = count, elapsed
-    return ThroughputBlock(completions, window, count, elapsed, median_cycle_rate(times, size))
+    return ThroughputBlock(
+        completions,
+        window,
+        count,
+        elapsed,
+        median_cycle_rate(times, size),
+        completion_rate(times, size),
+    )
 
 
 def median_cycle_rate(returns: Sequence[float], size: int) -> float:
@@ -170,14 +188,25 @@ def median_cycle_rate(returns: Sequence[float], size: int) -> float:
     ``returns``, the drain's end last): once the queue is full, the k-th submission returns
     when the (k - size)-th request completes, so the time from one completion to the
     ``size``-th after it is one cycle of the whole queue, and the rate is ``size`` over the
-    block's median cycle. Neither the fill nor the drain is in a cycle, and a stall of the
-    host moves the median no more than it moves a latency block's. NaN where the block
-    holds fewer than ``size`` cycles."""
-    done = returns[:-1]
-    cycles = [done[k + size] - done[k] for k in range(size, len(done) - size)]
-    if len(cycles) < size:
-        return float("nan")
+    block's median cycle. Neither the fill (the first ``size`` returns, at once) nor the
+    drain is in a cycle, and a stall of the host moves the median no more than it moves a
+    latency block's. NaN where the block holds fewer than ``size`` cycles."""
+    done = np.asarray(returns[:-1], dtype=float)
+    # cycle k (k >= size): from the return at k to the one a whole queue later
+    cycles = done[2 * size :] - done[size : done.size - size]
+    if cycles.size < size:
+        return math.nan
     return size / float(np.median(cycles))
+
+
+def completion_rate(returns: Sequence[float], size: int) -> float:
+    """A throughput block's completions (the returns after the first ``size``) over the time
+    from the first to the last of them: its mean rate, fill and drain left out. NaN with
+    fewer than two."""
+    done = returns[size:-1]
+    if len(done) < 2 or done[-1] <= done[0]:
+        return math.nan
+    return (len(done) - 1) / (done[-1] - done[0])
 
 
 def pooled_rate(blocks: Sequence[ThroughputBlock]) -> float:
