@@ -317,6 +317,14 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def interval_text(values: Sequence[float]) -> str:
+    """``mean_interval`` as text, in percent ("-" below two values)."""
+    if len(values) < 2:
+        return "-"
+    mean, low, high = mean_interval(values)
+    return f"{mean:+.2%} [{low:+.2%}, {high:+.2%}]"
+
+
 def describe(run: PluginRun) -> str:
     """One line of progress: the verdict and the machine's state."""
     if run.error:
@@ -460,14 +468,6 @@ def arm_difference_lines(runs: Sequence[PluginRun], kind: str, widths: Sequence[
         "|---|---|---|---|---|",
     ]
 
-    def interval(values: Sequence[float]) -> str:
-        if len(values) < 2:
-            return "-"
-        mean = statistics.fmean(values)
-        half = float(sps.t.ppf(0.975, len(values) - 1)) * statistics.stdev(values)
-        half /= math.sqrt(len(values))
-        return f"{mean:+.2%} [{mean - half:+.2%}, {mean + half:+.2%}]"
-
     for width in widths:
         by_round: dict[int, dict[str, float]] = {}
         for run in runs:
@@ -475,9 +475,9 @@ def arm_difference_lines(runs: Sequence[PluginRun], kind: str, widths: Sequence[
                 by_round.setdefault(run.round, {})[run.arm] = math.log(run.ratio)
         both = [r for r in by_round.values() if IN_PROCESS in r and SIDE in r]
         lines.append(
-            f"| width {width} | {interval([r[IN_PROCESS] for r in both])} | "
-            f"{interval([r[SIDE] for r in both])} | "
-            f"{interval([r[SIDE] - r[IN_PROCESS] for r in both])} | {len(both)} |"
+            f"| width {width} | {interval_text([r[IN_PROCESS] for r in both])} | "
+            f"{interval_text([r[SIDE] for r in both])} | "
+            f"{interval_text([r[SIDE] - r[IN_PROCESS] for r in both])} | {len(both)} |"
         )
     return lines
 
@@ -495,14 +495,6 @@ def benchmark_app_lines(
         "|---|---|---|---|---|",
     ]
 
-    def interval(values: Sequence[float]) -> str:
-        if len(values) < 2:
-            return "-"
-        mean = statistics.fmean(values)
-        half = float(sps.t.ppf(0.975, len(values) - 1)) * statistics.stdev(values)
-        half /= math.sqrt(len(values))
-        return f"{mean:+.2%} [{mean - half:+.2%}, {mean + half:+.2%}]"
-
     for width in widths:
         ratios: dict[int, float] = {}
         for index in {a.round for a in apps if a.kind == kind}:
@@ -518,8 +510,8 @@ def benchmark_app_lines(
         values = sorted(ratios.values())
         lines.append(
             f"| width {width} | {num(median(values))} ({num(values[0] if values else None)}-"
-            f"{num(values[-1] if values else None)}) | {interval(agreement[IN_PROCESS])} | "
-            f"{interval(agreement[SIDE])} | {len(ratios)} |"
+            f"{num(values[-1] if values else None)}) | {interval_text(agreement[IN_PROCESS])} | "
+            f"{interval_text(agreement[SIDE])} | {len(ratios)} |"
         )
     return lines
 
