@@ -191,14 +191,10 @@ def test_the_median_cycle_counts_completions_only() -> None:
     # exactly 2 cycles (3 queues of returns) is enough; one fewer is not
     assert loops.median_cycle_rate([*fill, *completions[:4], 0.1], 2) == pytest.approx(200.0)
     assert math.isnan(loops.median_cycle_rate([*fill, *completions[:3], 0.1], 2))
-    short = loops.ThroughputBlock(
-        3, 0.1, 5, 0.1, math.nan, loops.completion_rate([*fill, *completions[:3], 0.1], 2)
-    )
-    assert short.paired_rate == pytest.approx(200.0)  # 2 intervals of 5 ms
-    lone = loops.ThroughputBlock(
-        1, 0.1, 3, 0.1, math.nan, loops.completion_rate([*fill, 0.01, 0.1], 2)
-    )
-    assert lone.paired_rate == pytest.approx(lone.whole_rate)
+    short = loops.paired_rate([*fill, *completions[:3], 0.1], 2)
+    assert short == pytest.approx(200.0)  # 2 intervals of 5 ms
+    lone = [*fill, 0.01, 0.1]
+    assert loops.paired_rate(lone, 2) == pytest.approx(3 / 0.1)  # its whole rate
     # one request: a cycle is the time between two completions
     assert loops.median_cycle_rate([0.0, 0.01, 0.02, 0.03, 0.04, 0.5], 1) == pytest.approx(100.0)
     # a batched queue of 4 completing in bursts of 4 every 0.02 s: 4 / 0.02

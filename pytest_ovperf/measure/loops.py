@@ -26,7 +26,7 @@ another workload can run between blocks without contention). Each block is count
   latency block's median it is not moved by a stall of the host that the block's mean rate
   absorbs (BENCHMARKS.md, "Throughput pairs on the median cycle").
   A block too short for a whole queue's worth of cycles (a slow queue whose blocks the time
-  cap shortens) is paired by its completions' mean rate instead (``completion_rate``), fill
+  cap shortens) is paired by its completions' mean rate instead (``paired_rate``), fill
   and drain left out as well, so that the two sides of a pair stay on one scale whichever
   of them falls back. The median reads the typical cycle, as latency's p50 reads the
   typical inference: a slowdown confined to occasional inferences moves the headline fps
@@ -98,16 +98,15 @@ def latency_block(request: SyncRequest, seconds: float, latencies: list[float]) 
 class ThroughputBlock(NamedTuple):
     """One throughput block: the completions and seconds of its steady window (or of the
     whole block, drain included, when it was too short for one), the inferences submitted in
-    all, the block's whole time, drain included, its rate over its median cycle (NaN: too
-    few cycles) and its completions' mean rate (NaN: too few completions) (module
-    docstring)."""
+    all, the block's whole time, drain included, and what a pair compares (``paired_rate``)
+    (module docstring)."""
 
     completions: int
     window_s: float
     submitted: int
     elapsed_s: float
-    cycle_rate: float = math.nan
-    completion_rate: float = math.nan
+    #: what a pair compares (fps): ``paired_rate`` of the block's returns
+    paired_rate: float
 
     @property
     def steady_rate(self) -> float:
@@ -118,15 +117,6 @@ class ThroughputBlock(NamedTuple):
     def whole_rate(self) -> float:
         """The whole block's rate (fps), fill and drain included."""
         return self.submitted / self.elapsed_s
-
-    @property
-    def paired_rate(self) -> float:
-        """What a pair compares (fps): the cycle rate; where the block held too few cycles,
-        its completions' mean rate; where too few completions, its whole rate."""
-        for rate in (self.cycle_rate, self.completion_rate):
-            if math.isfinite(rate):
-                return rate
-        return self.whole_rate
 
 
 def throughput_block(
@@ -141,8 +131,8 @@ def throughput_block(
     inference (blocking until a request is idle: ``AsyncInferQueue.start_async``),
     ``wait_all()`` drains the queue. Submits until ``seconds`` have passed, then drains;
     ``returns``, where given, gets the time (s from the block's start) each ``start()``
-    returned, and last the drain's end (``median_cycle_rate`` counts them; a bench may count
-    them other ways);
+    returned, and last the drain's end (``paired_rate`` counts them; a bench may count them
+    other ways);
     with ``whole_queues`` (a queue that automatic batching may run, ``may_batch``) it stops
     at a multiple of ``size`` submissions, so that the drain leaves no batch half full to
     wait out its timeout (``BATCH:CPU(4)``: a 0.1 s block drained in 1.1 s, 10x slower,
@@ -173,14 +163,7 @@ def throughput_block(
         completions, window = steady, now - opened
     else:  # too short for a steady window: the whole block, fill and drain included
         completions, window = count, elapsed
-    return ThroughputBlock(
-        completions,
-        window,
-        count,
-        elapsed,
-        median_cycle_rate(times, size),
-        completion_rate(times, size),
-    )
+    return ThroughputBlock(completions, window, count, elapsed, paired_rate(times, size))
 
 
 def median_cycle_rate(returns: Sequence[float], size: int) -> float:
@@ -199,14 +182,19 @@ def median_cycle_rate(returns: Sequence[float], size: int) -> float:
     return size / float(np.median(cycles))
 
 
-def completion_rate(returns: Sequence[float], size: int) -> float:
-    """A throughput block's completions (the returns after the first ``size``) over the time
-    from the first to the last of them: its mean rate, fill and drain left out. NaN with
-    fewer than two."""
+def paired_rate(returns: Sequence[float], size: int) -> float:
+    """What a pair compares of a throughput block (fps), from its submissions' return times
+    (the drain's end last): ``median_cycle_rate``; where the block holds too few cycles, its
+    completions (the returns after the first ``size``) over the time from the first to the
+    last of them, its mean rate, fill and drain left out as well; where fewer than two, its
+    whole rate (every submission over the block's whole time)."""
+    rate = median_cycle_rate(returns, size)
+    if math.isfinite(rate):
+        return rate
     done = returns[size:-1]
-    if len(done) < 2 or done[-1] <= done[0]:
-        return math.nan
-    return (len(done) - 1) / (done[-1] - done[0])
+    if len(done) >= 2 and done[-1] > done[0]:
+        return (len(done) - 1) / (done[-1] - done[0])
+    return (len(returns) - 1) / returns[-1]
 
 
 def pooled_rate(blocks: Sequence[ThroughputBlock]) -> float:
