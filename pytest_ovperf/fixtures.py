@@ -115,8 +115,8 @@ def _partner_chooser(
     """The running test's ``PartnerChooser``, one for all its fixtures and measurements: the
     partner side a fixture's compile started first is the one its measurement finds, and the
     A/B plan (a read of the baseline file, a hash of the baseline's model copy) is made
-    once. Made at the first fixture that asks, dropped at the test's end (a re-measure
-    starts afresh)."""
+    once. Made at the first fixture that asks, dropped at the test's end with the side
+    runtimes' failures its preloads kept (a re-measure, the next test start afresh)."""
     from .identity import TestIdentity
     from .partners import PartnerChooser
     from .verdicts.budgets import applicable_budgets, threshold_of
@@ -124,19 +124,23 @@ def _partner_chooser(
     node = request.node
     chooser: PartnerChooser | None = node.stash.get(CHOOSER_KEY, None)
     if chooser is None:
-        budgets = applicable_budgets(
-            node.stash[CONTEXT_KEY].budgets, target.device, target.precision
-        )
+        context = node.stash[CONTEXT_KEY]
+        budgets = applicable_budgets(context.budgets, target.device, target.precision)
         chooser = PartnerChooser(
             session,
-            node.stash[CONTEXT_KEY].spec,
+            context.spec,
             target,
             Path(str(node.path)),
             TestIdentity.from_nodeid(node.nodeid).name,
             threshold_of(budgets, session.settings.regression_threshold),
         )
         node.stash[CHOOSER_KEY] = chooser
-        request.addfinalizer(lambda: node.stash.__delitem__(CHOOSER_KEY))
+
+        def drop() -> None:
+            del node.stash[CHOOSER_KEY]
+            session.forget_side_failures()
+
+        request.addfinalizer(drop)
     return chooser
 
 
@@ -151,7 +155,6 @@ def _entry_getter(
     from .runtime.models import ModelError
 
     context = request.node.stash[CONTEXT_KEY]
-    request.addfinalizer(session.forget_side_failures)
 
     def entry_for(
         hint: str, source: ModelSource | None = None, *, kind: str | None = None
