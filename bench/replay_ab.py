@@ -157,6 +157,7 @@ from pytest_ovperf.measure.engine import BlockRunner, Interleaved, SequentialLoo
 from pytest_ovperf.measure.load import LoadMeter, own_cpu_seconds
 from pytest_ovperf.measure.loops import STEADY_LATENCIES, STEADY_SKIP
 from pytest_ovperf.measure.settings import MeasureSettings
+from pytest_ovperf.partners import ab_looks
 from pytest_ovperf.partners.side_runtime import SideBlocks, side_config, workers_idle_share
 from pytest_ovperf.runtime.devices import DEFAULT_PRECISION
 from pytest_ovperf.runtime.models import CompileCache, CompiledEntry, ModelSpec
@@ -164,7 +165,6 @@ from pytest_ovperf.runtime.side.client import SideWorker
 from pytest_ovperf.runtime.side.environment import resolve as resolve_runtime
 from pytest_ovperf.runtime.toy_models import mobilenet_like
 from pytest_ovperf.store.models import ModelStore
-from pytest_ovperf.verdicts.ab import AB_LOOKS
 from pytest_ovperf.verdicts.comparison import (
     GateResult,
     GateSettings,
@@ -616,17 +616,11 @@ def steady_rates(runner: object) -> list[float] | None:
 
 
 def cycle_rates(blocks: list[list[float] | None], size: int) -> list[float]:
-    """Each throughput block's rate from its submissions' returns: ``size`` over its median
-    whole-queue cycle (``loops.median_cycle_rate``)."""
-    rates = []
-    for times in blocks:
-        if times is None:
-            raise SystemExit("no submission returns recorded for --counting cycles")
-        rate = loops.median_cycle_rate(times, size)
-        if not math.isfinite(rate):
-            raise SystemExit("a block too short for a whole queue's cycles (--counting cycles)")
-        rates.append(rate)
-    return rates
+    """Each throughput block's paired rate from its submissions' returns, by the plugin's
+    rule (``loops.paired_rate``: ``size`` over its median whole-queue cycle)."""
+    if any(times is None for times in blocks):
+        raise SystemExit("no submission returns recorded for --counting cycles")
+    return [loops.paired_rate(times, size) for times in blocks if times is not None]
 
 
 #: what a throughput block's replayed value is: ``cycles`` (a whole queue's median cycle:
@@ -856,20 +850,6 @@ class Row:
                 for f in dataclasses.fields(self)  # every field is a list, in order
             )
         )
-
-
-def ab_looks(gate: BaselineGate, threshold: float, higher_is_better: bool) -> SequentialLooks:
-    """The looks the plugin gives an A/B run: settled at a look when ``compare_paired`` at the
-    per-look levels says anything but inconclusive. A copy of the plugin's ``ab_looks``
-    (``partners/baseline_copy.py``), made of the same public pieces, since that
-    private method has moved before."""
-
-    def settled(log_ratios: Sequence[float], look: int) -> bool:
-        settings = gate.ab_settings(threshold, look)
-        verdict = compare_paired(log_ratios, settings, higher_is_better).verdict
-        return verdict is not GateVerdict.INCONCLUSIVE
-
-    return SequentialLooks(AB_LOOKS, settled)
 
 
 def upper_bound(failures: int, trials: int, confidence: float = 0.95) -> float:
